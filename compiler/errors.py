@@ -1,0 +1,43 @@
+"""Exceptions that form Kiln's user-facing error interface.
+
+Every error says what went wrong, where (op type, node name, line:column, input name)
+and why, in one paragraph. Deep tracebacks from xDSL or llvmlite are wrapped, never
+leaked as the only message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class KilnError(Exception):
+    """Base class of all errors Kiln raises on purpose."""
+
+
+@dataclass(frozen=True)
+class UnsupportedOp:
+    """One framework node that Kiln cannot import."""
+
+    op_type: str
+    opset: int
+    node_name: str
+    reason: str = "no importer rule"
+
+    def __str__(self) -> str:
+        node = f"'{self.node_name}'" if self.node_name else "<unnamed>"
+        return f"{self.op_type} (opset {self.opset}) at node {node}: {self.reason}"
+
+
+class CompileError(KilnError):
+    """A model cannot be compiled: bad file, unsupported ops, or a failing pass."""
+
+    def __init__(self, message: str, unsupported: list[UnsupportedOp] | None = None):
+        self.unsupported = list(unsupported or [])
+        if self.unsupported:
+            listing = "\n".join(f"  - {u}" for u in self.unsupported)
+            message = f"{message}\n{listing}"
+        super().__init__(message)
+
+
+class InputError(KilnError, ValueError):
+    """A call-time input does not fit the compiled model (count, name, dtype, shape)."""

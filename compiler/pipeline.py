@@ -1,0 +1,40 @@
+"""Named pass pipelines: what `compiler.compile` runs, and the presets opt-tool accepts."""
+
+from __future__ import annotations
+
+OPTIMIZE_PIPELINE = "fold,fuse,fold,cse,dce"
+"""Graph-level optimizations run by `compiler.compile` by default."""
+
+LOWER_PIPELINE = "convert-graph-to-tensor,bufferize,lower-linalg-to-loops,convert-to-llvm"
+"""graph -> linalg on tensors -> memref -> scf loops -> llvm dialect."""
+
+PRESETS: dict[str, str] = {
+    "O0": "",
+    "O1": "fold,cse,dce",
+    "O2": OPTIMIZE_PIPELINE,
+    "lower": LOWER_PIPELINE,
+}
+
+
+def expand_presets(spec: str) -> str:
+    """Replace preset names (O1, O2, lower, ...) in a comma-separated pipeline."""
+    parts = [PRESETS.get(p.strip(), p.strip()) for p in _split_top_level(spec)]
+    return ",".join(p for p in parts if p)
+
+
+def _split_top_level(spec: str) -> list[str]:
+    """Split on commas that are not inside `{...}` pass options."""
+    parts, depth, current = [], 0, ""
+    for ch in spec:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    if current.strip():
+        parts.append(current)
+    return parts

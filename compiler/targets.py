@@ -1,0 +1,20 @@
+"""Extra opt-tool output targets (-t NAME): LLVM IR text and PTX come from here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import IO, Any
+
+from xdsl.dialects.builtin import ModuleOp
+
+
+def _emit_llvm_ir(module: ModuleOp, output: IO[str]) -> None:
+    from compiler.runtime.llvm_translate import translate_to_llvm_ir
+
+    output.write(str(translate_to_llvm_ir(module)))
+
+
+def register_targets(targets: dict[str, Any]) -> None:
+    """Add Kiln's targets to opt-tool's table."""
+    emitters: dict[str, Callable[[ModuleOp, IO[str]], None]] = {"llvm-ir": _emit_llvm_ir}
+    targets.update(emitters)
