@@ -71,6 +71,18 @@ def register(store: WeightStore) -> str:
     return store.key
 
 
+def register_as(store: WeightStore, key: str) -> str:
+    """Register `store` under a chosen key (e.g. `file:<path>` of the model it came from).
+
+    File-keyed stores are also kept alive, as `store_for` would reload them anyway.
+    """
+    store.key = key
+    _registry[key] = store
+    if key.startswith("file:"):
+        _file_stores[key] = store
+    return key
+
+
 def attach(module: ModuleOp, store: WeightStore) -> None:
     """Make `store` the weight store of `module`."""
     module.attributes[WEIGHTS_ATTR] = StringAttr(register(store))

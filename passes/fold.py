@@ -1,0 +1,253 @@
+"""fold: evaluate graph ops on constant operands at compile time, and drop no-op arithmetic.
+
+Operands count as constant when they come from `graph.constant`, or from `graph.weight`
+while the module's weight store is available. Small results become `graph.constant`,
+larger ones new weights in the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from xdsl.context import Context
+from xdsl.dialects.builtin import BytesAttr, DenseIntOrFPElementsAttr, ModuleOp
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+)
+
+from compiler.weights import WeightStore, store_for
+from dialects import graph as g
+from passes.rewrite import P, Rule, RuleSet
+
+MAX_INLINE_ELEMENTS = 64
+"""Folded results up to this many elements are `graph.constant`, larger ones weights."""
+
+MAX_FOLD_ELEMENTS = 16 * 1024 * 1024
+"""Results above this many elements are not folded (memory and compile time)."""
+
+
+# --------------------------------------------------------------------------- values
+
+
+def constant_array(value: SSAValue, store: WeightStore | None) -> np.ndarray | None:
+    """The compile-time value of `value`, or None when it is not known."""
+    op = value.owner
+    if isinstance(op, g.ConstantOp):
+        attr = op.value
+        return np.frombuffer(attr.data.data, dtype="<f4").reshape(attr.get_shape())
+    if isinstance(op, g.WeightOp) and store is not None and op.weight_name.data in store:
+        return store[op.weight_name.data]
+    return None
+
+
+def materialize(array: np.ndarray, store: WeightStore | None, name: str) -> Operation | None:
+    """A graph.constant (small) or graph.weight (large, added to `store`) holding `array`."""
+    data = np.ascontiguousarray(array, dtype=np.float32)
+    if data.size <= MAX_INLINE_ELEMENTS:
+        return g.ConstantOp(DenseIntOrFPElementsAttr(
+            g.tensor_type(data.shape), BytesAttr(data.astype("<f4").tobytes())))
+    if store is None:
+        return None
+    return g.WeightOp(store.add(name, data), g.tensor_type(data.shape))
+
+
+# --------------------------------------------------------------------------- numpy evaluation
+
+
+def _act(op: Operation, y: np.ndarray) -> np.ndarray:
+    act = getattr(op, "act", None)
+    return y if act is None else _UNARY_FNS[act.data](y)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+_UNARY_FNS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "relu": lambda x: np.maximum(x, 0), "sigmoid": _sigmoid, "tanh": np.tanh,
+    "exp": np.exp, "neg": np.negative, "sqrt": np.sqrt}
+_BINARY_FNS: dict[type[Operation], Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    g.AddOp: np.add, g.SubOp: np.subtract, g.MulOp: np.multiply, g.DivOp: np.divide}
+
+
+def _windows(x: np.ndarray, kernel, strides, dilations) -> np.ndarray:
+    """[N, C, *out, *kernel] windows of an already padded [N, C, *spatial] array."""
+    n = len(kernel)
+    extent = [(k - 1) * d + 1 for k, d in zip(kernel, dilations, strict=True)]
+    w = sliding_window_view(x, extent, axis=tuple(range(2, 2 + n)))
+    index = (slice(None), slice(None), *(slice(None, None, s) for s in strides),
+             *(slice(None, None, d) for d in dilations))
+    return w[index]
+
+
+def _pad(x: np.ndarray, pads, value: float, extra=None) -> np.ndarray:
+    n = len(pads) // 2
+    extra = extra or [0] * n
+    widths = [(0, 0), (0, 0)] + [(pads[i], pads[n + i] + extra[i]) for i in range(n)]
+    return np.pad(x, widths, constant_values=value)
+
+
+def eval_conv(op: g.ConvOp, x: np.ndarray, w: np.ndarray, bias=None,
+              residual=None) -> np.ndarray:
+    strides, pads, dilations = g.ints(op.strides), g.ints(op.pads), g.ints(op.dilations)
+    group, n = op.group.value.data, x.ndim - 2
+    win = _windows(_pad(x, pads, 0.0), w.shape[2:], strides, dilations)
+    cg, og = x.shape[1] // group, w.shape[0] // group
+    axes = ([1, *range(2 + n, 2 + 2 * n)], [1, *range(2, 2 + n)])
+    parts = [np.tensordot(win[:, i * cg:(i + 1) * cg], w[i * og:(i + 1) * og], axes=axes)
+             for i in range(group)]
+    y = np.moveaxis(np.concatenate(parts, axis=-1), -1, 1)
+    if bias is not None:
+        y = y + bias.reshape(1, -1, *[1] * n)
+    if residual is not None:
+        y = y + residual
+    return _act(op, y)
+
+
+def eval_pool(op: g.PoolOp, x: np.ndarray) -> np.ndarray:
+    kernel, strides = g.ints(op.kernel_shape), g.ints(op.strides)
+    pads, dilations = g.ints(op.pads), g.ints(op.dilations)
+    out = op.result_shape()[2:]
+    n = len(kernel)
+    # ceil_mode windows may run past the end padding: pad further, never counted
+    extra = [max(0, (out[i] - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1
+                 - (x.shape[2 + i] + pads[i] + pads[n + i])) for i in range(n)]
+    crop = (slice(None), slice(None), *(slice(0, o) for o in out))
+    axes = tuple(range(-n, 0))
+    if isinstance(op, g.MaxPoolOp):
+        win = _windows(_pad(x, pads, -np.inf, extra), kernel, strides, dilations)
+        return win.max(axis=axes)[crop]
+    total = _windows(_pad(x, pads, 0.0, extra), kernel, strides, dilations).sum(axis=axes)
+    ones = np.ones((1, 1, *x.shape[2:]), dtype=np.float32)
+    include_pad = op.count_include_pad.value.data
+    counted = _pad(ones, pads, 1.0 if include_pad else 0.0)
+    counted = _pad(counted, [0] * (2 * n), 0.0, extra)
+    count = _windows(counted, kernel, strides, dilations).sum(axis=axes)
+    return (total / count)[crop]
+
+
+def evaluate(op: Operation, args: list[np.ndarray]) -> np.ndarray:
+    """The value of graph op `op` on constant operands `args`, computed with numpy."""
+    if type(op) in _BINARY_FNS:
+        return _BINARY_FNS[type(op)](args[0], args[1])
+    if isinstance(op, g.ElementwiseUnaryOp):
+        return _UNARY_FNS[op.name.removeprefix("graph.")](args[0])
+    if isinstance(op, g.MatMulOp):
+        y = np.matmul(args[0], args[1])
+        return _act(op, y if op.bias is None else y + args[2])
+    if isinstance(op, g.GemmOp):
+        a = args[0].T if op.trans_a.value.data else args[0]
+        b = args[1].T if op.trans_b.value.data else args[1]
+        y = op.alpha.value.data * (a @ b)
+        return _act(op, y if op.c is None else y + op.beta.value.data * args[2])
+    if isinstance(op, g.ConvOp):
+        rest = iter(args[2:])
+        bias = next(rest) if op.bias is not None else None
+        residual = next(rest) if op.residual is not None else None
+        return eval_conv(op, args[0], args[1], bias, residual)
+    if isinstance(op, g.PoolOp):
+        return eval_pool(op, args[0])
+    if isinstance(op, g.GlobalAvgPoolOp):
+        return args[0].mean(axis=tuple(range(2, args[0].ndim)), keepdims=True)
+    if isinstance(op, g.BatchNormOp):
+        x, scale, bias, mean, var = args
+        shape = (1, -1, *[1] * (x.ndim - 2))
+        inv = scale / np.sqrt(var + op.epsilon.value.data)
+        return (x - mean.reshape(shape)) * inv.reshape(shape) + bias.reshape(shape)
+    if isinstance(op, g.ReshapeOp):
+        return args[0].reshape(op.result_shape())
+    if isinstance(op, g.TransposeOp):
+        return np.transpose(args[0], g.ints(op.perm))
+    if isinstance(op, g.ConcatOp):
+        return np.concatenate(args, axis=op.axis.value.data)
+    if isinstance(op, g.SoftmaxOp):
+        axis = op.axis.value.data
+        e = np.exp(args[0] - args[0].max(axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
+    raise NotImplementedError(f"fold: no evaluator for {op.name}")
+
+
+# --------------------------------------------------------------------------- patterns
+
+
+@dataclass
+class FoldConstantOp(RewritePattern):
+    """Replace a graph op whose operands are all known by its computed value."""
+
+    store: WeightStore | None
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not isinstance(op, g.GraphOp) or isinstance(op, (g.ConstantOp, g.WeightOp)):
+            return
+        shape = op.result_shape()
+        if g.DYN in shape or int(np.prod(shape, dtype=np.int64)) > MAX_FOLD_ELEMENTS:
+            return
+        args = [constant_array(v, self.store) for v in op.operands]
+        if any(a is None for a in args):
+            return
+        with np.errstate(all="ignore"):
+            value = evaluate(op, [a.astype(np.float32, copy=False) for a in args])
+        new = materialize(np.asarray(value, dtype=np.float32).reshape(shape), self.store,
+                          _fresh_name(op))
+        if new is not None:
+            rewriter.replace(op, new)
+
+
+def _fresh_name(op: Operation) -> str:
+    """A weight name derived from the first weight operand (the store makes it unique)."""
+    for v in op.operands:
+        if isinstance(v.owner, g.WeightOp):
+            return f"{v.owner.weight_name.data}.{op.name.removeprefix('graph.')}"
+    return f"folded.{op.name.removeprefix('graph.')}"
+
+
+def identity_rules(store: WeightStore | None) -> list[Rule]:
+    """x + 0, x - 0, x * 1, x / 1 -> x, when the constant does not change x's shape."""
+
+    def is_splat(value: float) -> Callable[[SSAValue], bool]:
+        def check(v: SSAValue) -> bool:
+            a = constant_array(v, store)
+            return a is not None and bool(np.all(a == value))
+
+        return check
+
+    def forward(m, b) -> SSAValue | None:
+        return m.x if m.x.type == m.root.results[0].type else None
+
+    zero, one = P(where=is_splat(0.0)), P(where=is_splat(1.0))
+    x = P(name="x")
+    return [
+        Rule("add-zero", P(g.AddOp, [x, zero], name="root", commute=True), forward),
+        Rule("sub-zero", P(g.SubOp, [x, zero], name="root"), forward),
+        Rule("mul-one", P(g.MulOp, [x, one], name="root", commute=True), forward),
+        Rule("div-one", P(g.DivOp, [x, one], name="root"), forward),
+    ]
+
+
+def erase_dead_values(module: ModuleOp) -> None:
+    """Drop constants and weight references that nothing uses any more."""
+    for op in reversed(list(module.walk())):
+        if isinstance(op, (g.ConstantOp, g.WeightOp)) and not op.result.uses:
+            op.detach()
+            op.erase()
+
+
+@dataclass(frozen=True)
+class FoldPass(ModulePass):
+    """Evaluate graph ops with known operands at compile time and drop no-op arithmetic."""
+
+    name = "fold"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        store = store_for(op)
+        patterns: list[RewritePattern] = [FoldConstantOp(store), RuleSet(identity_rules(store))]
+        PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)
+        erase_dead_values(op)
