@@ -41,3 +41,7 @@ class CompileError(KilnError):
 
 class InputError(KilnError, ValueError):
     """A call-time input does not fit the compiled model (count, name, dtype, shape)."""
+
+
+class BackendError(KilnError):
+    """LLVM translation or native code generation failed (carries LLVM's message)."""
