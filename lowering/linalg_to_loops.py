@@ -1,0 +1,190 @@
+"""lower-linalg-to-loops: linalg on memrefs -> scf.for + memref.load/store (level 4).
+
+Every linalg.generic / linalg.fill becomes a perfect scf.for nest. Index maps are
+expanded to arith on `index` values (no affine ops remain), `linalg.index` becomes the
+loop's induction variable. Reductions run inside the parallel loops, except that when
+an input is contiguous along the output's last dim (matmul's B, a conv's input rows)
+that parallel loop goes innermost (i-k-j order), which LLVM vectorizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import arith, memref, scf
+from xdsl.dialects.builtin import DYNAMIC_INDEX, IndexType, MemRefType, ModuleOp
+from xdsl.dialects.linalg.ops import FillOp, GenericOp, IndexOp, YieldOp
+from xdsl.ir import Block, Operation, SSAValue
+from xdsl.ir.affine import (
+    AffineBinaryOpExpr,
+    AffineBinaryOpKind,
+    AffineConstantExpr,
+    AffineDimExpr,
+    AffineExpr,
+    AffineMap,
+)
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+)
+from xdsl.rewriter import InsertPoint, Rewriter
+from xdsl.utils.exceptions import PassFailedException
+
+
+def _fail(op: Operation, message: str) -> PassFailedException:
+    return PassFailedException(f"lower-linalg-to-loops: {op.name}: {message}")
+
+
+def _dims_in(expr: AffineExpr) -> set[int]:
+    return {e.position for e in expr.dfs() if isinstance(e, AffineDimExpr)}
+
+
+class _Inserter:
+    """Inserts ops at a moving point; index constants are hoisted and shared."""
+
+    def __init__(self, hoist: InsertPoint):
+        self.hoist = hoist
+        self.point = hoist
+        self.constants: dict[int, SSAValue] = {}
+
+    def __call__(self, op: Operation) -> SSAValue:
+        Rewriter.insert_op(op, self.point)
+        return op.results[0] if op.results else None  # type: ignore[return-value]
+
+    def const(self, value: int) -> SSAValue:
+        if value not in self.constants:
+            op = arith.ConstantOp.from_int_and_width(value, IndexType())
+            Rewriter.insert_op(op, self.hoist)
+            self.constants[value] = op.result
+        return self.constants[value]
+
+    def expr(self, e: AffineExpr, ivs: Sequence[SSAValue]) -> SSAValue:
+        """Materialize an affine expression over the induction variables with arith."""
+        match e:
+            case AffineDimExpr():
+                return ivs[e.position]
+            case AffineConstantExpr():
+                return self.const(e.value)
+            case AffineBinaryOpExpr():
+                lhs, rhs = self.expr(e.lhs, ivs), self.expr(e.rhs, ivs)
+                match e.kind:
+                    case AffineBinaryOpKind.Add:
+                        return self(arith.AddiOp(lhs, rhs))
+                    case AffineBinaryOpKind.Mul:
+                        return self(arith.MuliOp(lhs, rhs))
+                    # indices are never negative: truncating ops are the floor ones
+                    case AffineBinaryOpKind.FloorDiv:
+                        return self(arith.DivSIOp(lhs, rhs))
+                    case AffineBinaryOpKind.Mod:
+                        return self(arith.RemSIOp(lhs, rhs))
+                    case AffineBinaryOpKind.CeilDiv:
+                        return self(arith.CeilDivSIOp(lhs, rhs))
+        raise ValueError(f"unsupported affine expression {e}")
+
+    def indices(self, m: AffineMap, ivs: Sequence[SSAValue]) -> list[SSAValue]:
+        return [self.expr(r, ivs) for r in m.results]
+
+
+def _loop_order(maps: Sequence[AffineMap], n_inputs: int, iterators: Sequence[str]) -> list[int]:
+    """Parallel loops, then reductions; the output's last dim innermost when an input
+    is contiguous along it (i-k-j for matmul-like nests)."""
+    parallel = [d for d, it in enumerate(iterators) if it == "parallel"]
+    reduction = [d for d, it in enumerate(iterators) if it != "parallel"]
+    order = parallel + reduction
+    out_map = maps[-1]
+    if reduction and out_map.results and isinstance(out_map.results[-1], AffineDimExpr):
+        last = out_map.results[-1].position
+        if last in parallel and any(
+                m.results and last in _dims_in(m.results[-1]) for m in maps[:n_inputs]):
+            order.remove(last)
+            order.append(last)
+    return order
+
+
+class LowerLinalgPattern(RewritePattern):
+    """linalg.generic / linalg.fill on memrefs -> scf.for nest."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
+        if not isinstance(op, GenericOp | FillOp):
+            if op.dialect_name() == "linalg" and not isinstance(op.parent_op(),
+                                                                GenericOp):
+                raise _fail(op, "no loop lowering for this linalg op")
+            return
+        if op.results:
+            raise _fail(op, "expected buffer semantics (run bufferize first)")
+        operands = list(op.operands)
+        n_inputs = len(op.inputs)
+        maps = [m.data for m in op.get_indexing_maps()]
+        iterators = [str(it.data) for it in op.get_iterator_types()]
+        n_loops = len(iterators)
+
+        ins = _Inserter(InsertPoint.before(op))
+        # each loop's bound: an operand dim indexed by exactly that loop (outputs first)
+        bounds: list[SSAValue | None] = [None] * n_loops
+        for i in [*range(n_inputs, len(operands)), *range(n_inputs)]:
+            t = operands[i].type
+            if not isinstance(t, MemRefType):
+                continue
+            for pos, r in enumerate(maps[i].results):
+                if isinstance(r, AffineDimExpr) and bounds[r.position] is None:
+                    size = t.get_shape()[pos]
+                    bounds[r.position] = (
+                        ins.const(size) if size != DYNAMIC_INDEX
+                        else ins(memref.DimOp(operands[i], ins.const(pos))))
+        if any(b is None for b in bounds):
+            raise _fail(op, "a loop's range is not given by any operand dim")
+
+        ivs: list[SSAValue | None] = [None] * n_loops
+        zero, one = ins.const(0), ins.const(1)
+        order = _loop_order(maps, n_inputs, iterators)
+        for d in order:
+            body = Block(arg_types=[IndexType()])
+            yield_op = scf.YieldOp()
+            body.add_op(yield_op)
+            loop = scf.ForOp(zero, bounds[d], one, [], body)  # type: ignore[arg-type]
+            ins(loop)
+            if d == order[0]:
+                # constants made later must still dominate the whole nest
+                ins.hoist = InsertPoint.before(loop)
+            ivs[d] = body.args[0]
+            ins.point = InsertPoint.before(yield_op)
+        iv_list: list[SSAValue] = ivs  # type: ignore[assignment]
+
+        block = op.body.block
+        mapping: dict[SSAValue, SSAValue] = {}
+        for i, (value, arg) in enumerate(zip(operands, block.args, strict=True)):
+            if not arg.uses:
+                continue
+            if isinstance(value.type, MemRefType):
+                idx = ins.indices(maps[i], iv_list)
+                mapping[arg] = ins(memref.LoadOp.get(value, idx))
+            else:
+                mapping[arg] = value
+        yielded: Sequence[SSAValue] = ()
+        for inner in block.ops:
+            if isinstance(inner, YieldOp):
+                yielded = [mapping.get(v, v) for v in inner.operands]
+            elif isinstance(inner, IndexOp):
+                mapping[inner.result] = iv_list[inner.dim.value.data]
+            else:
+                ins(inner.clone(value_mapper=mapping))
+        for j, value in enumerate(yielded):
+            k = n_inputs + j
+            ins(memref.StoreOp.get(value, operands[k], ins.indices(maps[k], iv_list)))
+        rewriter.erase(op)
+
+
+@dataclass(frozen=True)
+class LowerLinalgToLoopsPass(ModulePass):
+    """Lower linalg on memrefs to scf.for loops over memref.load/store (level 4)."""
+
+    name = "lower-linalg-to-loops"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        PatternRewriteWalker(GreedyRewritePatternApplier([LowerLinalgPattern()]),
+                             apply_recursively=False).rewrite_module(op)
