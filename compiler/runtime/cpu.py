@@ -1,0 +1,141 @@
+"""CompiledModel: the callable a CPU compile returns.
+
+Every call checks its inputs in Python (count, names, dtype, rank, static dims, symbolic
+dims that share a name, and every op's shape constraints on the concrete shapes) before
+the one native call into the JIT-compiled `_kiln_entry_main`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+
+from compiler.driver import CompileStats, TensorSpec
+from compiler.errors import InputError
+from compiler.shapes import ShapeCheckError, check_shapes
+from compiler.weights import WeightStore
+
+_SHAPE_CACHE_SIZE = 64
+
+
+class CompiledModel:
+    """A model compiled to native code; call it with numpy arrays.
+
+    `model(x)` / `model(x, y)` / `model(x=..., y=...)` returns the outputs as a list of
+    numpy arrays in the graph's output order; `model.run({"x": x})` returns a dict.
+    """
+
+    def __init__(self, llvm_module: ModuleOp, graph_main: func.FuncOp,
+                 inputs: list[TensorSpec], outputs: list[TensorSpec],
+                 weight_arrays: list[np.ndarray], store: WeightStore, stats: CompileStats):
+        from compiler.runtime.abi import Invoker
+        from compiler.runtime.jit import JITEngine
+
+        start = time.perf_counter()
+        self._engine = JITEngine(llvm_module)
+        self.stats = stats
+        self.stats.seconds["jit"] = time.perf_counter() - start
+        self.inputs = inputs
+        self.outputs = outputs
+        self._graph_main = graph_main
+        self._store = store  # keeps the weight buffers alive while native code uses them
+        self._weights = weight_arrays
+        self._invoker = Invoker(
+            self._engine.address_of("_kiln_entry_main"),
+            [(spec.dtype, len(spec.shape)) for spec in inputs]
+            + [(w.dtype, w.ndim) for w in weight_arrays],
+            [(spec.dtype, len(spec.shape)) for spec in outputs])
+        self._shape_cache: OrderedDict[tuple[tuple[int, ...], ...], None] = OrderedDict()
+        self._input_index = {spec.name: i for i, spec in enumerate(inputs)}
+
+    @property
+    def llvm_ir(self) -> str:
+        """The optimized LLVM IR the JIT compiled (for inspection)."""
+        return self._engine.llvm_ir_text()
+
+    def __call__(self, *args: object, **kwargs: object) -> list[np.ndarray]:
+        arrays = self._bind(args, kwargs)
+        self._check(arrays)
+        return self._invoker(*arrays, *self._weights)
+
+    def run(self, feeds: Mapping[str, object]) -> dict[str, np.ndarray]:
+        """Run with inputs by name; return outputs by name."""
+        results = self(**feeds)
+        return {spec.name: value for spec, value in zip(self.outputs, results, strict=True)}
+
+    def __repr__(self) -> str:
+        ins = ", ".join(map(str, self.inputs))
+        outs = ", ".join(map(str, self.outputs))
+        return f"CompiledModel(({ins}) -> ({outs}), target=cpu)"
+
+    # ---------------------------------------------------------------- input checking
+
+    def _bind(self, args: Sequence[object], kwargs: Mapping[str, object]) -> list[np.ndarray]:
+        expected = ", ".join(s.name for s in self.inputs)
+        if len(args) > len(self.inputs):
+            raise InputError(f"the model takes {len(self.inputs)} input(s) ({expected}), "
+                             f"got {len(args)} positional")
+        bound: list[object | None] = list(args) + [None] * (len(self.inputs) - len(args))
+        for name, value in kwargs.items():
+            index = self._input_index.get(name)
+            if index is None:
+                raise InputError(f"unknown input '{name}'; the model's inputs are: {expected}")
+            if bound[index] is not None:
+                raise InputError(f"input '{name}' given twice (by position and by name)")
+            bound[index] = value
+        missing = [s.name for s, v in zip(self.inputs, bound, strict=True) if v is None]
+        if missing:
+            raise InputError(f"missing input(s): {', '.join(missing)} (the model's inputs "
+                             f"are: {expected})")
+        return [self._as_array(spec, value) for spec, value in zip(self.inputs, bound,
+                                                                    strict=True)]
+
+    @staticmethod
+    def _as_array(spec: TensorSpec, value: object) -> np.ndarray:
+        array = value if isinstance(value, np.ndarray) else np.asarray(value)
+        if array.dtype != spec.dtype:
+            raise InputError(f"input '{spec.name}' has dtype {array.dtype}, expected "
+                             f"{spec.dtype} (convert it with .astype(np.{spec.dtype.name}))")
+        if array.ndim != len(spec.shape):
+            raise InputError(f"input '{spec.name}' has rank {array.ndim} (shape "
+                             f"{list(array.shape)}), expected rank {len(spec.shape)}: "
+                             f"{_fmt(spec.shape)}")
+        return np.ascontiguousarray(array)
+
+    def _check(self, arrays: list[np.ndarray]) -> None:
+        shapes = tuple(a.shape for a in arrays)
+        if shapes in self._shape_cache:
+            self._shape_cache.move_to_end(shapes)
+            return
+        symbols: dict[str, tuple[int, str]] = {}
+        for spec, array in zip(self.inputs, arrays, strict=True):
+            for axis, (want, got) in enumerate(zip(spec.shape, array.shape, strict=True)):
+                if isinstance(want, int) and want != got:
+                    raise InputError(
+                        f"input '{spec.name}' has shape {list(array.shape)}, expected "
+                        f"{_fmt(spec.shape)}: dim {axis} must be {want}")
+                if isinstance(want, str):
+                    if want in symbols and symbols[want][0] != got:
+                        size, first = symbols[want]
+                        raise InputError(
+                            f"symbolic dim '{want}' is {size} in input '{first}' but {got} in "
+                            f"input '{spec.name}' (dim {axis}); dims that share a name must "
+                            "be equal")
+                    symbols.setdefault(want, (got, spec.name))
+        try:
+            check_shapes(self._graph_main, shapes)
+        except ShapeCheckError as e:
+            raise InputError(f"inputs of shapes {[list(s) for s in shapes]} do not fit the "
+                             f"model: {e}") from None
+        self._shape_cache[shapes] = None
+        if len(self._shape_cache) > _SHAPE_CACHE_SIZE:
+            self._shape_cache.popitem(last=False)
+
+
+def _fmt(shape: Sequence[int | str | None]) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"

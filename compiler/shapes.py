@@ -1,0 +1,183 @@
+"""Concrete shape checking: graph-level shape functions evaluated on real input shapes.
+
+A compiled kernel trusts the dims it is handed. Before any native call the runtime runs
+these shape functions over the optimized graph with the concrete input shapes, so that
+every mismatch a symbolic type cannot rule out (two `?` dims that must agree, a
+contraction of unequal sizes, a reshape of the wrong element count) is a Python error
+naming the op, never an out-of-bounds access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from xdsl.dialects import func
+from xdsl.ir import Operation, SSAValue
+
+from dialects import graph as g
+
+Shape = tuple[int, ...]
+ShapeFn = Callable[[Operation, list[Shape]], Shape]
+
+
+def _same(op: Operation, shapes: list[Shape]) -> Shape:
+    return shapes[0]
+
+
+def _binary(op: Operation, shapes: list[Shape]) -> Shape:
+    result = g.broadcast_shapes(shapes[0], shapes[1])
+    for operand, shape in zip(op.operands, shapes, strict=True):
+        _check_no_dynamic_broadcast(g.shape_of(operand), shape, result)
+    return result
+
+
+def _check_no_dynamic_broadcast(declared: Shape, actual: Shape, result: Shape) -> None:
+    """Kernels index a `?` dim as is: it may not broadcast (size 1 against more) at run time."""
+    offset = len(result) - len(actual)
+    for axis, (want, got) in enumerate(zip(declared, actual, strict=True)):
+        if want == g.DYN and got != result[offset + axis]:
+            raise ValueError(
+                f"dim {axis} of an operand is {got} at run time and would broadcast to "
+                f"{result[offset + axis]}, but it was compiled as a dynamic dim (?); "
+                "broadcasting along a dynamic dim is not supported")
+
+
+def _with_bias(result: Shape, bias: Shape | None) -> Shape:
+    if bias is not None and g.broadcast_shapes(result, bias) != result:
+        raise ValueError(f"bias of shape {list(bias)} does not broadcast to {list(result)}")
+    return result
+
+
+def _matmul(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.MatMulOp)
+    out = g.MatMulOp.infer_shape(shapes[0], shapes[1])
+    return _with_bias(out, shapes[2] if op.bias is not None else None)
+
+
+def _gemm(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.GemmOp)
+    out = g.GemmOp.infer_shape(shapes[0], shapes[1], bool(op.trans_a.value.data),
+                               bool(op.trans_b.value.data))
+    return _with_bias(out, shapes[2] if op.c is not None else None)
+
+
+def _conv(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.ConvOp)
+    x, w = shapes[0], shapes[1]
+    group = op.group.value.data
+    if x[1] != w[1] * group:
+        raise ValueError(f"input has {x[1]} channels, the weight expects {w[1] * group}")
+    out = g.ConvOp.infer_shape(x, w, g.ints(op.strides), g.ints(op.pads), g.ints(op.dilations))
+    if op.residual is not None and shapes[-1] != out:
+        raise ValueError(f"residual of shape {list(shapes[-1])} differs from {list(out)}")
+    if any(d < 1 for d in out[2:]):
+        raise ValueError(f"the input is too small for the kernel: output {list(out)}")
+    return out
+
+
+def _pool(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.PoolOp)
+    out = g.PoolOp.infer_shape(shapes[0], g.ints(op.kernel_shape), g.ints(op.strides),
+                               g.ints(op.pads), g.ints(op.dilations),
+                               bool(op.ceil_mode.value.data))
+    if any(d < 1 for d in out[2:]):
+        raise ValueError(f"the input is too small for the window: output {list(out)}")
+    return out
+
+
+def _global_pool(op: Operation, shapes: list[Shape]) -> Shape:
+    x = shapes[0]
+    return (x[0], x[1], *[1] * (len(x) - 2))
+
+
+def _batch_norm(op: Operation, shapes: list[Shape]) -> Shape:
+    channels = shapes[0][1]
+    for s in shapes[1:]:
+        if s != (channels,):
+            raise ValueError(f"per-channel operand of shape {list(s)}, expected [{channels}]")
+    return shapes[0]
+
+
+def _reshape(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.ReshapeOp)
+    return g.ReshapeOp.infer_shape(shapes[0], g.ints(op.shape))
+
+
+def _transpose(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.TransposeOp)
+    return tuple(shapes[0][p] for p in g.ints(op.perm))
+
+
+def _concat(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.ConcatOp)
+    axis = op.axis.value.data
+    first = shapes[0]
+    for s in shapes[1:]:
+        if len(s) != len(first) or any(
+                a != b for d, (a, b) in enumerate(zip(s, first, strict=True)) if d != axis):
+            raise ValueError(f"inputs {list(first)} and {list(s)} differ outside axis {axis}")
+    return (*first[:axis], sum(s[axis] for s in shapes), *first[axis + 1:])
+
+
+SHAPE_FUNCTIONS: dict[type[Operation], ShapeFn] = {
+    **{op: _binary for op in g.ELEMENTWISE_BINARY_OPS},
+    **{op: _same for op in g.ELEMENTWISE_UNARY_OPS},
+    g.SoftmaxOp: _same,
+    g.MatMulOp: _matmul,
+    g.GemmOp: _gemm,
+    g.ConvOp: _conv,
+    g.MaxPoolOp: _pool,
+    g.AvgPoolOp: _pool,
+    g.GlobalAvgPoolOp: _global_pool,
+    g.BatchNormOp: _batch_norm,
+    g.ReshapeOp: _reshape,
+    g.TransposeOp: _transpose,
+    g.ConcatOp: _concat,
+}
+
+
+class ShapeCheckError(ValueError):
+    """Concrete shapes violate an op's constraints."""
+
+
+def check_shapes(main: func.FuncOp, input_shapes: Sequence[Shape]) -> list[Shape]:
+    """Propagate concrete `input_shapes` through `main`; return the output shapes.
+
+    Raises ShapeCheckError naming the first op whose constraints fail.
+    """
+    known: dict[SSAValue, Shape] = dict(zip(main.args, (tuple(s) for s in input_shapes),
+                                            strict=True))
+    for op in main.body.walk():
+        if isinstance(op, func.ReturnOp):
+            return [known[v] for v in op.arguments]
+        if not op.results:
+            continue
+        if isinstance(op, g.ConstantOp | g.WeightOp):
+            known[op.results[0]] = g.shape_of(op.results[0])
+            continue
+        shape_fn = SHAPE_FUNCTIONS.get(type(op))
+        if shape_fn is None:
+            raise ShapeCheckError(f"no shape function for {op.name}")
+        operand_shapes = [known[v] for v in op.operands]
+        try:
+            shape = tuple(shape_fn(op, operand_shapes))
+        except ValueError as e:
+            raise ShapeCheckError(f"{op.name}{_where(op)}: {e} (operand shapes "
+                                  f"{[list(s) for s in operand_shapes]})") from None
+        declared = g.shape_of(op.results[0])
+        if len(declared) != len(shape) or any(
+                d not in (g.DYN, s) for d, s in zip(declared, shape, strict=True)):
+            raise ShapeCheckError(
+                f"{op.name}{_where(op)}: computes shape {list(shape)} but was compiled for "
+                f"{_fmt(declared)} (operand shapes {[list(s) for s in operand_shapes]})")
+        known[op.results[0]] = shape
+    raise ShapeCheckError("@main has no func.return")
+
+
+def _where(op: Operation) -> str:
+    node = op.attributes.get("graph.node")
+    return f" (node '{node.data}')" if node is not None and hasattr(node, "data") else ""
+
+
+def _fmt(shape: Shape) -> str:
+    return "[" + ", ".join("?" if d == g.DYN else str(d) for d in shape) + "]"

@@ -1,0 +1,32 @@
+"""Shared fixtures: the bundled example models and a reference runtime."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+
+def ort_run(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Outputs of onnxruntime (one thread, CPU) for `model` on `feeds`."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(model.SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    return session.run(None, feeds)
+
+
+@pytest.fixture(scope="session")
+def mlp_proto() -> onnx.ModelProto:
+    from examples.make_models import make_mlp
+
+    return make_mlp()
+
+
+@pytest.fixture(scope="session")
+def cnn_proto() -> onnx.ModelProto:
+    from examples.make_models import make_cnn
+
+    return make_cnn()

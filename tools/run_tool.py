@@ -1,0 +1,144 @@
+"""run-tool: compile a model, run it on .npy inputs (or random ones), print the outputs,
+timings and, with --check, the agreement with a reference runtime.
+
+    run-tool examples/models/cnn.onnx --check
+    run-tool model.onnx --input x=x.npy --dim batch=8 --repeat 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+import compiler
+from compiler.errors import KilnError
+
+
+def _parse_pairs(pairs: Sequence[str], what: str) -> dict[str, str]:
+    result = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise SystemExit(f"run-tool: {what} must look like NAME=VALUE, got '{pair}'")
+        name, value = pair.split("=", 1)
+        result[name] = value
+    return result
+
+
+def make_inputs(model, files: dict[str, str], dims: dict[str, int],
+                seed: int) -> dict[str, np.ndarray]:
+    """Inputs from .npy files where given, random (normal, fixed seed) elsewhere."""
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for spec in model.inputs:
+        if spec.name in files:
+            feeds[spec.name] = np.load(files[spec.name])
+            continue
+        shape = [d if isinstance(d, int) else dims.get(d or "", 1) for d in spec.shape]
+        if np.issubdtype(spec.dtype, np.floating):
+            feeds[spec.name] = rng.standard_normal(shape).astype(spec.dtype)
+        else:
+            feeds[spec.name] = rng.integers(0, 4, size=shape).astype(spec.dtype)
+    return feeds
+
+
+def reference_outputs(path: str, feeds: dict[str, np.ndarray]) -> tuple[str, list[np.ndarray]]:
+    """Outputs of onnxruntime if installed, else of onnx's reference evaluator."""
+    try:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        return "onnxruntime", session.run(None, feeds)
+    except ImportError:
+        from onnx.reference import ReferenceEvaluator
+
+        return "onnx.reference", list(ReferenceEvaluator(path).run(None, feeds))
+
+
+def _median_seconds(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="run-tool", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", help="an .onnx model or a graph-dialect .mlir file")
+    parser.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
+                        help="an input from a .npy file (others are random)")
+    parser.add_argument("--dim", action="append", default=[], metavar="NAME=SIZE",
+                        help="size of a symbolic dim for random inputs (default 1)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=10, help="timed runs (median shown)")
+    parser.add_argument("--pipeline", default=None, help="graph optimization pipeline")
+    parser.add_argument("--check", action="store_true",
+                        help="compare with onnxruntime (or onnx.reference)")
+    parser.add_argument("--rtol", type=float, default=1e-4)
+    parser.add_argument("--atol", type=float, default=1e-5)
+    parser.add_argument("--save", metavar="DIR", help="write outputs as DIR/<name>.npy")
+    args = parser.parse_args(argv)
+
+    try:
+        dims = {k: int(v) for k, v in _parse_pairs(args.dim, "--dim").items()}
+    except ValueError:
+        parser.error("--dim sizes must be integers")
+    try:
+        start = time.perf_counter()
+        model = compiler.compile(args.model, pipeline=args.pipeline)
+        compile_seconds = time.perf_counter() - start
+        feeds = make_inputs(model, _parse_pairs(args.input, "--input"), dims, args.seed)
+        start = time.perf_counter()
+        outputs = model(**feeds)
+        first_seconds = time.perf_counter() - start
+        run_seconds = _median_seconds(lambda: model(**feeds), max(args.repeat, 1))
+    except KilnError as e:
+        print(f"run-tool: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"run-tool: {e}", file=sys.stderr)
+        return 1
+
+    print(f"model:   {args.model}")
+    print(f"         {model}")
+    print(f"graph:   {model.stats.graph_ops_imported} ops imported, "
+          f"{model.stats.graph_ops_optimized} after optimization")
+    for name, value in feeds.items():
+        print(f"input    {name}: {value.dtype}{list(value.shape)}")
+    np.set_printoptions(precision=5, suppress=True, linewidth=100, threshold=20)
+    for spec, value in zip(model.outputs, outputs, strict=True):
+        print(f"output   {spec.name}: {value.dtype}{list(value.shape)}")
+        print("         " + np.array2string(value.ravel(), prefix="         "))
+        if args.save:
+            np.save(f"{args.save}/{spec.name}.npy", value)
+    print(f"time:    compile {compile_seconds * 1e3:.1f} ms (jit "
+          f"{model.stats.seconds.get('jit', 0) * 1e3:.1f} ms), first run "
+          f"{first_seconds * 1e3:.3f} ms, median of {args.repeat} runs "
+          f"{run_seconds * 1e3:.3f} ms")
+    if not args.check:
+        return 0
+    if not args.model.endswith(".onnx"):
+        print("check:   skipped (reference needs an .onnx model)")
+        return 0
+    ref_name, expected = reference_outputs(args.model, feeds)
+    ok = True
+    for spec, got, want in zip(model.outputs, outputs, expected, strict=True):
+        err = np.abs(got.astype(np.float64) - want)
+        rel = float(np.max(err / np.maximum(np.abs(want), args.atol / args.rtol)))
+        match = np.allclose(got, want, rtol=args.rtol, atol=args.atol)
+        ok &= bool(match)
+        print(f"check:   {spec.name} vs {ref_name}: max abs err {float(err.max()):.3g}, "
+              f"max rel err {rel:.3g} -> {'OK' if match else 'MISMATCH'}")
+    return 0 if ok else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
