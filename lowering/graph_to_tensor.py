@@ -158,7 +158,7 @@ class _Emit:
         self.anchor = anchor
 
     def __call__(self, op: Operation) -> SSAValue:
-        self.rewriter.insert_op(op, InsertPoint.before(self.anchor))
+        self.rewriter.insert(op, InsertPoint.before(self.anchor))
         return op.results[0]
 
     def index(self, value: int) -> SSAValue:
@@ -303,7 +303,7 @@ class ConstantPattern(RewritePattern):
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.ConstantOp, rewriter: PatternRewriter):
-        rewriter.replace_op(op, arith.ConstantOp(op.value))
+        rewriter.replace(op, arith.ConstantOp(op.value))
 
 
 class ElementwiseBinaryPattern(RewritePattern):
@@ -324,7 +324,7 @@ class ElementwiseBinaryPattern(RewritePattern):
                 _broadcast_map(op.rhs, out_shape, rank), _identity(rank)]
         res = emit.generic([op.lhs, op.rhs], [dest], maps, [PARALLEL] * rank,
                            lambda b: [b.binary(kind, b.args[0], b.args[1])])
-        rewriter.replace_op(op, [], res)
+        rewriter.replace(op, [], res)
 
 
 class ElementwiseUnaryPattern(RewritePattern):
@@ -339,7 +339,7 @@ class ElementwiseUnaryPattern(RewritePattern):
         dest = emit.empty(emit.sizes(op.input), _element_type(op.input))
         res = emit.generic([op.input], [dest], [_identity(rank)] * 2, [PARALLEL] * rank,
                            lambda b: [b.unary(kind, b.args[0])])
-        rewriter.replace_op(op, [], res)
+        rewriter.replace(op, [], res)
 
 
 def _contraction(emit: _Emit, lhs: SSAValue, rhs: SSAValue, lhs_map: AffineMapAttr,
@@ -431,7 +431,7 @@ class MatMulPattern(RewritePattern):
             bias_map = _broadcast_map(op.bias, out_shape, out_rank)
         init = _init_from(emit, sizes, elt, op.bias, 1.0, bias_map)
         res = _contraction(emit, op.lhs, op.rhs, lhs_map, rhs_map, init, out_rank)
-        rewriter.replace_op(op, [], [_act_epilogue(emit, res, op.act)])
+        rewriter.replace(op, [], [_act_epilogue(emit, res, op.act)])
 
 
 class GemmPattern(RewritePattern):
@@ -450,7 +450,7 @@ class GemmPattern(RewritePattern):
         c_map = _broadcast_map(op.c, out_shape, 2) if op.c is not None else None
         init = _init_from(emit, sizes, _element_type(op.result), op.c, beta, c_map)
         res = _contraction(emit, op.a, op.b, lhs_map, rhs_map, init, 2, alpha)
-        rewriter.replace_op(op, [], [_act_epilogue(emit, res, op.act)])
+        rewriter.replace(op, [], [_act_epilogue(emit, res, op.act)])
 
 
 def _window_out_size(emit: _Emit, size: Size, kernel: int, stride: int, pad_total: int,
@@ -542,7 +542,7 @@ class ConvPattern(RewritePattern):
 
         res = emit.generic([x, op.weight], [init], [x_map, w_map, out_map],
                            [PARALLEL] * n_par + [REDUCTION] * (1 + spatial), body)[0]
-        rewriter.replace_op(op, [], [_act_epilogue(emit, res, op.act, op.residual)])
+        rewriter.replace(op, [], [_act_epilogue(emit, res, op.act, op.residual)])
 
 
 class PoolPattern(RewritePattern):
@@ -621,7 +621,7 @@ class PoolPattern(RewritePattern):
             dest = emit.empty(out_sizes, elt)
             res = emit.generic(res, [dest], [_identity(rank)] * 3, [PARALLEL] * rank,
                                lambda b: [b.binary("div", b.args[0], b.args[1])])
-        rewriter.replace_op(op, [], [res[0]])
+        rewriter.replace(op, [], [res[0]])
 
 
 def _affine(b: _Body, o: SSAValue, stride: int, k: SSAValue, dil: int) -> SSAValue:
@@ -658,7 +658,7 @@ class GlobalAvgPoolPattern(RewritePattern):
         dest = emit.empty(out_sizes, elt)
         res = emit.generic([total], [dest], [_identity(rank)] * 2, [PARALLEL] * rank,
                            lambda b: [b.binary("div", b.args[0], denom)])
-        rewriter.replace_op(op, [], res)
+        rewriter.replace(op, [], res)
 
 
 class BatchNormPattern(RewritePattern):
@@ -682,7 +682,7 @@ class BatchNormPattern(RewritePattern):
         res = emit.generic([op.input, op.scale, op.bias, op.mean, op.var], [dest],
                            [_identity(rank), chan, chan, chan, chan, _identity(rank)],
                            [PARALLEL] * rank, body)
-        rewriter.replace_op(op, [], res)
+        rewriter.replace(op, [], res)
 
 
 class ReshapePattern(RewritePattern):
@@ -708,11 +708,11 @@ class ReshapePattern(RewritePattern):
         if pymath.prod(shape_of(op.input)) != pymath.prod(out_shape):
             # xDSL's tensor.reshape verifier multiplies `?` as -1, rejecting e.g.
             # ?x2 -> ?: such reshapes become a gathering copy instead of a view
-            rewriter.replace_op(op, [], [_reshape_copy(emit, op.input, sizes)])
+            rewriter.replace(op, [], [_reshape_copy(emit, op.input, sizes)])
             return
         values = [emit.value(s) for s in sizes]
         shape = emit(tensor.FromElementsOp(*values))
-        rewriter.replace_op(op, tensor.ReshapeOp(op.input, shape, op.result.type))
+        rewriter.replace(op, tensor.ReshapeOp(op.input, shape, op.result.type))
 
 
 def _reshape_copy(emit: _Emit, x: SSAValue, sizes: Sequence[Size]) -> SSAValue:
@@ -751,7 +751,7 @@ class TransposePattern(RewritePattern):
         res = emit.generic([op.input], [dest], [_map(rank, [_d(i) for i in inv]),
                                                 _identity(rank)],
                            [PARALLEL] * rank, lambda b: [b.args[0]])
-        rewriter.replace_op(op, [], res)
+        rewriter.replace(op, [], res)
 
 
 class ConcatPattern(RewritePattern):
@@ -765,7 +765,7 @@ class ConcatPattern(RewritePattern):
         rank = len(shape_of(op.result))
         elt = _element_type(op.result)
         if len(inputs) == 1:
-            rewriter.replace_op(op, [], [inputs[0]])
+            rewriter.replace(op, [], [inputs[0]])
             return
         along = [emit.value(emit.size(v, axis)) for v in inputs]
         offsets: list[SSAValue] = [emit.index(0)]
@@ -794,7 +794,7 @@ class ConcatPattern(RewritePattern):
             return [result]
 
         res = emit.generic([], [dest], [_identity(rank)], [PARALLEL] * rank, body)
-        rewriter.replace_op(op, [], res)
+        rewriter.replace(op, [], res)
 
 
 class SoftmaxPattern(RewritePattern):
@@ -829,7 +829,7 @@ class SoftmaxPattern(RewritePattern):
 
         res = emit.generic([x, mx, total], [emit.empty(sizes, elt)],
                            [ident, red_map, red_map, ident], [PARALLEL] * rank, normalize)
-        rewriter.replace_op(op, [], res)
+        rewriter.replace(op, [], res)
 
 
 class UnsupportedPattern(RewritePattern):

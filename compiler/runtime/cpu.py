@@ -105,7 +105,8 @@ class CompiledModel:
             raise InputError(f"input '{spec.name}' has rank {array.ndim} (shape "
                              f"{list(array.shape)}), expected rank {len(spec.shape)}: "
                              f"{_fmt(spec.shape)}")
-        return np.ascontiguousarray(array)
+        # not np.ascontiguousarray: it turns a rank-0 array into rank 1
+        return array if array.flags.c_contiguous else np.array(array, order="C")
 
     def _check(self, arrays: list[np.ndarray]) -> None:
         shapes = tuple(a.shape for a in arrays)
