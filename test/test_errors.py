@@ -132,3 +132,11 @@ def test_unnamed_dynamic_dims_are_checked_by_shape_functions():
     y, z = model(a, a, np.full((2, 4), 3, np.float32))
     np.testing.assert_array_equal(y, 2 * a)
     np.testing.assert_array_equal(z, 6 * a)
+
+
+def test_size_one_dynamic_dim_may_not_broadcast():
+    # the kernel was compiled for `?` == `?`; a runtime 1 would make it read past the end
+    model = compiler.compile(_two_input_model())
+    a = np.ones((2, 4), np.float32)
+    with pytest.raises(InputError, match="broadcasting along a dynamic dim is not supported"):
+        model(a, a, np.ones((1, 4), np.float32))
