@@ -207,3 +207,49 @@ def _fmt(shape: Shape) -> str:
 
 def _fmt_all(shapes: Sequence[Shape | None]) -> str:
     return str([None if s is None else list(s) for s in shapes])
+
+
+# --------------------------------------------------------------------------- reductions, NN ops
+
+
+def _reduce(op: Operation, shapes: list[Shape]) -> Shape | None:
+    assert isinstance(op, g.ReduceOp)
+    if op.axes_input is not None:
+        return None  # the axes are data: the kernel computes the shape
+    return g.reduce_shape(shapes[0], g.ints(op.axes), bool(op.keepdims.value.data))
+
+
+def _arg_reduce(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.ArgReduceOp)
+    if shapes[0][op.axis.value.data] == 0:
+        raise ValueError("arg-reduction over an empty axis")
+    return g.reduce_shape(shapes[0], [op.axis.value.data], bool(op.keepdims.value.data))
+
+
+def _einsum(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.EinsumOp)
+    terms, out = g.parse_einsum(op.equation.data)
+    sizes = g.einsum_sizes(terms, shapes)
+    return tuple(sizes[c] for c in out)
+
+
+def _conv_transpose(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.ConvTransposeOp)
+    out = g.ConvTransposeOp.infer_shape(
+        shapes[0], shapes[1], g.ints(op.strides), g.ints(op.pads), g.ints(op.dilations),
+        g.ints(op.output_padding), op.group.value.data)
+    if any(d < 1 for d in out[2:]):
+        raise ValueError(f"the padding leaves no output: {list(out)}")
+    return out
+
+
+SHAPE_FUNCTIONS.update({
+    g.ReduceOp: _reduce,
+    g.ArgReduceOp: _arg_reduce,
+    g.LogSoftmaxOp: _same,
+    g.HardmaxOp: _same,
+    g.LpPoolOp: _pool,
+    g.LRNOp: _same,
+    g.EinsumOp: _einsum,
+    g.ConvTransposeOp: _conv_transpose,
+})

@@ -816,6 +816,370 @@ class SoftmaxOp(GraphOp):
                "graph.softmax: result type must equal input type")
 
 
+# --------------------------------------------------------------------------- reductions, NN ops
+# Reductions (graph.reduce, graph.arg_reduce), the softmax family, LpPool, LRN, Einsum and
+# ConvTranspose.
+
+REDUCE_KINDS = ("sum", "mean", "max", "min", "prod", "l1", "l2", "log_sum", "log_sum_exp",
+                "sum_square")
+"""Kinds of graph.reduce: ONNX ReduceSum, ReduceMean, ... ReduceSumSquare."""
+
+
+def reduce_shape(x: Sequence[int], axes: Sequence[int], keepdims: bool) -> tuple[int, ...]:
+    """Result shape of a reduction of `x` over (non-negative) `axes`."""
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(x))
+    return tuple(d for i, d in enumerate(x) if i not in axes)
+
+
+def runtime_reduce_shape(x: Sequence[int], num_axes: int, keepdims: bool) -> tuple[int, ...]:
+    """Result shape of a reduction over `num_axes` axes known only at run time."""
+    if keepdims:
+        return tuple(1 if d == 1 else DYN for d in x)
+    all_ones = all(d == 1 for d in x)
+    return tuple(1 if all_ones else DYN for _ in range(len(x) - num_axes))
+
+
+@irdl_op_definition
+class ReduceOp(GraphOp):
+    """Reduce `input` over some axes with `kind` (one of REDUCE_KINDS).
+
+    Compile-time axes are `axes` (sorted, distinct, non-negative, non-empty). Axes known
+    only at run time are the `axes_input` operand (tensor<K x i64>, K >= 1, negative
+    values count from the end) and `axes` is empty: the result rank is still static
+    (rank - K without keepdims) but its dims are `?`.
+    """
+
+    name = "graph.reduce"
+    input = operand_def(TensorType)
+    axes_input = opt_operand_def(TensorType)
+    kind = prop_def(StringAttr)
+    axes = prop_def(DenseArrayBase)
+    keepdims = prop_def(IntegerAttr, default_value=IntegerAttr(1, i64))
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = (
+        "$input (`axes` `(` $axes_input^ `:` type($axes_input) `)`)? attr-dict "
+        "`:` type($input) `->` type($result)"
+    )
+
+    def __init__(self, input: SSAValue, kind: str, axes: Sequence[int] = (),
+                 keepdims: bool = True, axes_input: SSAValue | None = None):
+        x = shape_of(input)
+        if axes_input is not None:
+            shape = runtime_reduce_shape(x, shape_of(axes_input)[0], keepdims)
+        else:
+            shape = reduce_shape(x, axes, keepdims)
+        super().__init__(
+            operands=[input, [axes_input] if axes_input is not None else []],
+            properties={"kind": StringAttr(kind), "axes": i64_array(sorted(axes)),
+                        "keepdims": IntegerAttr(int(keepdims), i64)},
+            result_types=[tensor_type(shape, element_type_of(input))])
+
+    def verify_(self) -> None:
+        _check(self.kind.data in REDUCE_KINDS,
+               f"graph.reduce: kind must be one of {', '.join(REDUCE_KINDS)}, "
+               f"got '{self.kind.data}'")
+        x = shape_of(self.input)
+        axes = ints(self.axes)
+        keepdims = bool(self.keepdims.value.data)
+        _check(element_type_of(self.result) == element_type_of(self.input),
+               "graph.reduce: result element type must equal the input's")
+        if self.axes_input is not None:
+            a = shape_of(self.axes_input)
+            _check(len(a) == 1 and a[0] not in (0, DYN),
+                   "graph.reduce: axes_input must be a 1-D tensor of static size >= 1")
+            _check(not axes, "graph.reduce: give axes or axes_input, not both")
+            expected = runtime_reduce_shape(x, a[0], keepdims)
+        else:
+            _check(len(axes) >= 1, "graph.reduce: axes must not be empty")
+            _check(list(axes) == sorted(set(axes)) and all(0 <= a < len(x) for a in axes),
+                   f"graph.reduce: axes {list(axes)} must be sorted, distinct and in "
+                   f"[0, {len(x)})")
+            expected = reduce_shape(x, axes, keepdims)
+        _check(_shapes_compatible(expected, self.result_shape()),
+               f"graph.reduce: result shape {list(self.result_shape())} should be "
+               f"{list(expected)}")
+
+
+ARG_REDUCE_KINDS = ("max", "min")
+
+
+@irdl_op_definition
+class ArgReduceOp(GraphOp):
+    """Index (i64) of the max/min along `axis` (ONNX ArgMax/ArgMin); ties pick the first
+    index, or the last with `select_last_index` = 1."""
+
+    name = "graph.arg_reduce"
+    input = operand_def(TensorType)
+    kind = prop_def(StringAttr)
+    axis = prop_def(IntegerAttr)
+    keepdims = prop_def(IntegerAttr, default_value=IntegerAttr(1, i64))
+    select_last_index = prop_def(IntegerAttr, default_value=IntegerAttr(0, i64))
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, input: SSAValue, kind: str, axis: int, keepdims: bool = True,
+                 select_last_index: bool = False):
+        shape = reduce_shape(shape_of(input), [axis], keepdims)
+        super().__init__(
+            operands=[input],
+            properties={"kind": StringAttr(kind), "axis": IntegerAttr(axis, i64),
+                        "keepdims": IntegerAttr(int(keepdims), i64),
+                        "select_last_index": IntegerAttr(int(select_last_index), i64)},
+            result_types=[tensor_type(shape, i64)])
+
+    def verify_(self) -> None:
+        _check(self.kind.data in ARG_REDUCE_KINDS,
+               f"graph.arg_reduce: kind must be max or min, got '{self.kind.data}'")
+        x = shape_of(self.input)
+        axis = self.axis.value.data
+        _check(0 <= axis < len(x),
+               f"graph.arg_reduce: axis {axis} out of range for rank {len(x)}")
+        _check(element_type_of(self.result) == i64, "graph.arg_reduce: result must be i64")
+        expected = reduce_shape(x, [axis], bool(self.keepdims.value.data))
+        _check(_shapes_compatible(expected, self.result_shape()),
+               f"graph.arg_reduce: result shape {list(self.result_shape())} should be "
+               f"{list(expected)}")
+
+
+class AxisNormOp(GraphOp):
+    """A normalization along one `axis` whose result has the input's type."""
+
+    input = operand_def(TensorType)
+    axis = prop_def(IntegerAttr)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, input: SSAValue, axis: int):
+        super().__init__(operands=[input], properties={"axis": IntegerAttr(axis, i64)},
+                         result_types=[input.type])
+
+    def verify_(self) -> None:
+        rank = len(shape_of(self.input))
+        axis = self.axis.value.data
+        _check(0 <= axis < rank, f"{self.name}: axis {axis} out of range for rank {rank}")
+        _check(self.result.type == self.input.type,
+               f"{self.name}: result type must equal input type")
+
+
+@irdl_op_definition
+class LogSoftmaxOp(AxisNormOp):
+    """x - max - log(sum(exp(x - max))) along `axis`."""
+
+    name = "graph.log_softmax"
+
+
+@irdl_op_definition
+class HardmaxOp(AxisNormOp):
+    """1 where x is the first maximum along `axis`, else 0."""
+
+    name = "graph.hardmax"
+
+
+@irdl_op_definition
+class LpPoolOp(PoolOp):
+    """(sum over each window of |x|^p)^(1/p); padding contributes 0."""
+
+    name = "graph.lp_pool"
+    p = prop_def(IntegerAttr, default_value=IntegerAttr(2, i64))
+
+
+@irdl_op_definition
+class LRNOp(GraphOp):
+    """Local response normalization across channels (dim 1):
+    x / (bias + alpha / size * sum over a `size` window of x^2) ^ beta."""
+
+    name = "graph.lrn"
+    input = operand_def(TensorType)
+    size = prop_def(IntegerAttr)
+    alpha = prop_def(FloatAttr, default_value=FloatAttr(1e-4, f32))
+    beta = prop_def(FloatAttr, default_value=FloatAttr(0.75, f32))
+    bias = prop_def(FloatAttr, default_value=FloatAttr(1.0, f32))
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, input: SSAValue, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                 bias: float = 1.0):
+        super().__init__(operands=[input], properties={
+            "size": IntegerAttr(size, i64), "alpha": FloatAttr(alpha, f32),
+            "beta": FloatAttr(beta, f32), "bias": FloatAttr(bias, f32)},
+            result_types=[input.type])
+
+    def verify_(self) -> None:
+        _check(len(shape_of(self.input)) >= 2, "graph.lrn: input rank must be >= 2")
+        _check(self.size.value.data >= 1, "graph.lrn: size must be >= 1")
+        _check(self.result.type == self.input.type,
+               "graph.lrn: result type must equal input type")
+
+
+def parse_einsum(equation: str) -> tuple[list[str], str]:
+    """Operand subscripts and output subscripts of a normalized equation "ab,bc->ac"."""
+    lhs, sep, out = equation.partition("->")
+    if not sep:
+        raise ValueError(f"einsum equation '{equation}' has no '->'")
+    terms = lhs.split(",")
+    for t in [*terms, out]:
+        if not all(c.isalpha() for c in t):
+            raise ValueError(f"einsum subscripts must be letters, got '{t}'")
+    if len(set(out)) != len(out):
+        raise ValueError(f"einsum output '{out}' repeats a letter")
+    if not set(out) <= set("".join(terms)):
+        raise ValueError(f"einsum output '{out}' names a letter no operand has")
+    return terms, out
+
+
+def einsum_sizes(terms: Sequence[str], shapes: Sequence[Sequence[int]]) -> dict[str, int]:
+    """Size of each letter (DYN when only dynamic dims carry it); ValueError on mismatch."""
+    if len(terms) != len(shapes):
+        raise ValueError(f"{len(terms)} subscripts for {len(shapes)} operands")
+    sizes: dict[str, int] = {}
+    for term, shape in zip(terms, shapes, strict=True):
+        if len(term) != len(shape):
+            raise ValueError(f"subscripts '{term}' for an operand of rank {len(shape)}")
+        for c, d in zip(term, shape, strict=True):
+            known = sizes.get(c, DYN)
+            if d == DYN:
+                sizes.setdefault(c, DYN)
+            elif known not in (DYN, d):
+                raise ValueError(f"letter '{c}' has sizes {known} and {d}")
+            else:
+                sizes[c] = d
+    return sizes
+
+
+@irdl_op_definition
+class EinsumOp(GraphOp):
+    """Einstein summation; `equation` is normalized: explicit output, no ellipsis, no
+    spaces ("bij,bjk->bik"). Letters missing from the output are summed over."""
+
+    name = "graph.einsum"
+    inputs = var_operand_def(TensorType)
+    equation = prop_def(StringAttr)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$inputs attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, inputs: Sequence[SSAValue], equation: str):
+        terms, out = parse_einsum(equation)
+        sizes = einsum_sizes(terms, [shape_of(v) for v in inputs])
+        super().__init__(operands=[list(inputs)],
+                         properties={"equation": StringAttr(equation)},
+                         result_types=[tensor_type([sizes[c] for c in out],
+                                                   element_type_of(inputs[0]))])
+
+    def verify_(self) -> None:
+        try:
+            terms, out = parse_einsum(self.equation.data)
+            sizes = einsum_sizes(terms, [shape_of(v) for v in self.inputs])
+        except ValueError as e:
+            raise VerifyException(f"graph.einsum: {e}") from e
+        _check(_shapes_compatible([sizes[c] for c in out], self.result_shape()),
+               f"graph.einsum: result shape {list(self.result_shape())} does not match "
+               f"'{self.equation.data}'")
+
+
+def conv_transpose_out_dim(size: int, kernel: int, stride: int, pad_total: int,
+                           dilation: int, output_padding: int) -> int:
+    if size == DYN:
+        return DYN
+    return (size - 1) * stride + (kernel - 1) * dilation + 1 + output_padding - pad_total
+
+
+@irdl_op_definition
+class ConvTransposeOp(GraphOp):
+    """N-d transposed convolution (NCHW input, weight [C, F / group, k...]).
+
+    Output extent per spatial dim: (in - 1) * stride + (k - 1) * dilation + 1
+    + output_padding - pad_begin - pad_end; `pads` are explicit [begin..., end...].
+    """
+
+    name = "graph.conv_transpose"
+    input = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    strides = prop_def(DenseArrayBase)
+    pads = prop_def(DenseArrayBase)
+    dilations = prop_def(DenseArrayBase)
+    output_padding = prop_def(DenseArrayBase)
+    group = prop_def(IntegerAttr, default_value=IntegerAttr(1, i64))
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = (
+        "$input `,` $weight (`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict "
+        "`:` type($input) `,` type($weight) `->` type($result)"
+    )
+
+    def __init__(self, input: SSAValue, weight: SSAValue, bias: SSAValue | None = None, *,
+                 strides: Sequence[int], pads: Sequence[int], dilations: Sequence[int],
+                 output_padding: Sequence[int], group: int = 1):
+        shape = self.infer_shape(shape_of(input), shape_of(weight), strides, pads,
+                                 dilations, output_padding, group)
+        super().__init__(
+            operands=[input, weight, [bias] if bias else []],
+            properties={"strides": i64_array(strides), "pads": i64_array(pads),
+                        "dilations": i64_array(dilations),
+                        "output_padding": i64_array(output_padding),
+                        "group": IntegerAttr(group, i64)},
+            result_types=[tensor_type(shape, element_type_of(input))])
+
+    @staticmethod
+    def infer_shape(x: Sequence[int], w: Sequence[int], strides: Sequence[int],
+                    pads: Sequence[int], dilations: Sequence[int],
+                    output_padding: Sequence[int], group: int) -> tuple[int, ...]:
+        spatial = len(x) - 2
+        if spatial < 1 or len(w) != len(x):
+            raise ValueError(f"input rank {len(x)} and weight rank {len(w)} do not fit a "
+                             "transposed conv")
+        if not (len(strides) == len(dilations) == len(output_padding) == spatial
+                and len(pads) == 2 * spatial):
+            raise ValueError("strides/dilations/output_padding need one value per spatial "
+                             "dim, pads two")
+        if x[1] != DYN and w[0] != DYN and x[1] != w[0]:
+            raise ValueError(f"input has {x[1]} channels, the weight expects {w[0]}")
+        out = [x[0], DYN if w[1] == DYN else w[1] * group]
+        for i in range(spatial):
+            out.append(conv_transpose_out_dim(x[2 + i], w[2 + i], strides[i],
+                                              pads[i] + pads[spatial + i], dilations[i],
+                                              output_padding[i]))
+        return tuple(out)
+
+    def verify_(self) -> None:
+        try:
+            expected = self.infer_shape(
+                shape_of(self.input), shape_of(self.weight), ints(self.strides),
+                ints(self.pads), ints(self.dilations), ints(self.output_padding),
+                self.group.value.data)
+        except ValueError as e:
+            raise VerifyException(f"graph.conv_transpose: {e}") from e
+        _check(_shapes_compatible(expected, self.result_shape()),
+               f"graph.conv_transpose: result shape {list(self.result_shape())} should be "
+               f"{list(expected)}")
+        if self.bias is not None:
+            _check(_shapes_compatible((expected[1],), shape_of(self.bias)),
+                   f"graph.conv_transpose: bias must have shape [{expected[1]}]")
+
+
+REDUCTION_NN_OPS: tuple[type[IRDLOperation], ...] = (
+    ReduceOp, ArgReduceOp, LogSoftmaxOp, HardmaxOp, LpPoolOp, LRNOp, EinsumOp,
+    ConvTransposeOp)
+
+
 ELEMENTWISE_BINARY_OPS: tuple[type[ElementwiseBinaryOp], ...] = (AddOp, SubOp, MulOp, DivOp)
 ELEMENTWISE_UNARY_OPS: tuple[type[ElementwiseUnaryOp], ...] = (
     ReluOp, SigmoidOp, TanhOp, ExpOp, NegOp, SqrtOp)
@@ -827,6 +1191,7 @@ Graph = Dialect(
         *ELEMENTWISE_BINARY_OPS, *ELEMENTWISE_UNARY_OPS,
         MatMulOp, GemmOp, ConvOp, MaxPoolOp, AvgPoolOp, GlobalAvgPoolOp, BatchNormOp,
         ReshapeOp, TransposeOp, ConcatOp, SoftmaxOp,
+        *REDUCTION_NN_OPS,
     ],
     [],
 )

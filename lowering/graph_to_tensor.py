@@ -23,6 +23,7 @@ from xdsl.dialects.builtin import (
     IndexType,
     IntegerType,
     ModuleOp,
+    Signedness,
     StringAttr,
     TensorType,
 )
@@ -832,6 +833,622 @@ class SoftmaxPattern(RewritePattern):
         rewriter.replace(op, [], res)
 
 
+# --------------------------------------------------------------------------- reductions, NN ops
+# graph.reduce / arg_reduce, log_softmax / hardmax, lp_pool, lrn, einsum, conv_transpose.
+# Scalar rules are element-type generic: floats, signed integers, unsigned integers and i1
+# (bool, compared unsigned).
+
+
+def _is_unsigned(t: Attribute) -> bool:
+    return isinstance(t, IntegerType) and (
+        t.width.data == 1 or t.signedness.data == Signedness.UNSIGNED)
+
+
+def _int_limit(t: IntegerType, top: bool) -> int:
+    """The largest (`top`) or smallest value of integer type `t` as a signless constant."""
+    w = t.width.data
+    if _is_unsigned(t):
+        return (1 << w) - 1 if top else 0
+    return (1 << (w - 1)) - 1 if top else -(1 << (w - 1))
+
+
+def _identity_of(kind: str, t: Attribute) -> float | int:
+    """The starting accumulator of a reduction `kind` over element type `t`."""
+    if kind == "prod":
+        return 1
+    if kind in ("max", "min"):
+        if isinstance(t, AnyFloat):
+            return float("-inf") if kind == "max" else float("inf")
+        assert isinstance(t, IntegerType)
+        return _int_limit(t, top=kind == "min")
+    return 0
+
+
+def _r_combine(b: _Body, kind: str, acc: SSAValue, v: SSAValue) -> SSAValue:
+    """acc (+ | * | max | min) v for the reduction `kind`."""
+    t = v.type
+    if kind == "prod":
+        return b.binary("mul", acc, v)
+    if kind in ("max", "min"):
+        if isinstance(t, AnyFloat):
+            return b.add((arith.MaximumfOp if kind == "max" else arith.MinimumfOp)(acc, v))
+        if _is_unsigned(t):
+            return b.add((arith.MaxUIOp if kind == "max" else arith.MinUIOp)(acc, v))
+        return b.add((arith.MaxSIOp if kind == "max" else arith.MinSIOp)(acc, v))
+    return b.binary("add", acc, v)
+
+
+def _r_abs(b: _Body, v: SSAValue) -> SSAValue:
+    if isinstance(v.type, AnyFloat):
+        return b.add(math.AbsFOp(v))
+    if _is_unsigned(v.type):
+        return v
+    neg = b.add(arith.SubiOp(b.const(0, v.type), v))
+    return b.select(b.cmp("slt", v, b.const(0, v.type)), neg, v)
+
+
+def _r_element(b: _Body, kind: str, v: SSAValue) -> SSAValue:
+    """The per-element term of a reduction: |x| (l1), x^2 (l2, sum_square), else x."""
+    if kind == "l1":
+        return _r_abs(b, v)
+    if kind in ("l2", "sum_square"):
+        return b.binary("mul", v, v)
+    return v
+
+
+def _r_div(b: _Body, a: SSAValue, d: SSAValue) -> SSAValue:
+    if isinstance(a.type, AnyFloat):
+        return b.add(arith.DivfOp(a, d))
+    return b.add((arith.DivUIOp if _is_unsigned(a.type) else arith.DivSIOp)(a, d))
+
+
+def _r_float_only(b: _Body, kind: str, v: SSAValue) -> SSAValue:
+    if not isinstance(v.type, AnyFloat):
+        raise ValueError(f"reduction '{kind}' needs a floating-point element type")
+    return v
+
+
+def _size_as(emit: _Emit, size: Size, t: Attribute) -> SSAValue:
+    """An index size as a scalar of element type `t`."""
+    if isinstance(size, int):
+        return emit.scalar(float(size) if isinstance(t, AnyFloat) else size, t)
+    as_int = emit(arith.IndexCastOp(size, IntegerType(64)))
+    if isinstance(t, AnyFloat):
+        return emit(arith.SIToFPOp(as_int, t))
+    return emit(arith.IndexCastOp(size, t))
+
+
+@dataclass
+class _ReduceLoops:
+    """The loop structure of a reduction of `x`.
+
+    Static axes: one loop per input dim, reduction iterators on the axes, `x` read through
+    the identity map and the accumulator through `out_map`. Run-time axes: loops over the
+    (keepdims-shaped) result then over a `window` whose dim i has size n_i on reduced dims
+    and 1 elsewhere, so that `x[o + w]` walks exactly the reduced elements.
+    """
+
+    x: SSAValue
+    n_loops: int
+    iterators: list[Attribute]
+    out_map: AffineMapAttr
+    out_sizes: list[Size]
+    count: Size
+    window: SSAValue | None = None
+
+    def generic(self, emit: _Emit, extra: Sequence[SSAValue], inits: Sequence[SSAValue],
+                body: Callable[[_Body, SSAValue, Sequence[SSAValue], Sequence[SSAValue]],
+                               list[SSAValue]]) -> list[SSAValue]:
+        """A reduction generic: `extra` are accumulator-shaped inputs; `body` gets the
+        element of x, the extra values and the accumulators, returns new accumulators."""
+        rank = len(shape_of(self.x))
+        elt = _element_type(self.x)
+        n_extra = len(extra)
+        if self.window is None:
+            ins = [self.x, *extra]
+            maps = [_identity(rank), *[self.out_map] * n_extra]
+        else:
+            ins = [self.window, *extra]
+            maps = [_map(self.n_loops, [_d(rank + i) for i in range(rank)]),
+                    *[self.out_map] * n_extra]
+
+        def wrapped(b: _Body) -> list[SSAValue]:
+            if self.window is None:
+                xv = b.args[0]
+            else:
+                read = [b.add(arith.AddiOp(b.linalg_index(i), b.linalg_index(rank + i)))
+                        for i in range(rank)]
+                xv = b.add(tensor.ExtractOp(self.x, read, elt))
+            return body(b, xv, b.args[1:1 + n_extra], b.args[1 + n_extra:])
+
+        return emit.generic(ins, list(inits), [*maps, *[self.out_map] * len(inits)],
+                            self.iterators, wrapped)
+
+
+def _static_reduce_loops(emit: _Emit, x: SSAValue, axes: Sequence[int],
+                         keepdims: bool) -> _ReduceLoops:
+    rank = len(shape_of(x))
+    sizes = emit.sizes(x)
+    exprs: list[AffineExpr] = []
+    out_sizes: list[Size] = []
+    count: Size = 1
+    for i in range(rank):
+        if i in axes:
+            count = emit.mul(count, sizes[i])
+            if keepdims:
+                exprs.append(AffineExpr.constant(0))
+                out_sizes.append(1)
+        else:
+            exprs.append(_d(i))
+            out_sizes.append(sizes[i])
+    iters = [REDUCTION if i in axes else PARALLEL for i in range(rank)]
+    return _ReduceLoops(x, rank, iters, _map(rank, exprs), out_sizes, count)
+
+
+def _runtime_axes_flags(emit: _Emit, axes: SSAValue, rank: int) -> list[SSAValue]:
+    """Per input dim, an i1 `dim is listed in axes` (negative axes count from the end)."""
+    values = []
+    for j in range(shape_of(axes)[0]):
+        a = emit(tensor.ExtractOp(axes, [emit.index(j)], _element_type(axes)))
+        a = emit(arith.IndexCastOp(a, IndexType()))
+        wrapped = emit(arith.AddiOp(a, emit.index(rank)))
+        a = emit(arith.SelectOp(emit(arith.CmpiOp(a, emit.index(0), "slt")), wrapped, a))
+        values.append(a)
+    flags = []
+    for i in range(rank):
+        flag: SSAValue | None = None
+        for a in values:
+            eq = emit(arith.CmpiOp(a, emit.index(i), "eq"))
+            flag = eq if flag is None else emit(arith.OrIOp(flag, eq))
+        assert flag is not None
+        flags.append(flag)
+    return flags
+
+
+def _runtime_reduce_loops(emit: _Emit, x: SSAValue,
+                          flags: Sequence[SSAValue]) -> _ReduceLoops:
+    rank = len(shape_of(x))
+    sizes = emit.sizes(x)
+    one = emit.index(1)
+    out_sizes: list[Size] = []
+    win_sizes: list[Size] = []
+    count: Size = 1
+    for i in range(rank):
+        if sizes[i] == 1:
+            out_sizes.append(1)
+            win_sizes.append(1)
+            continue
+        n = emit.value(sizes[i])
+        out_sizes.append(emit(arith.SelectOp(flags[i], one, n)))
+        win_sizes.append(emit(arith.SelectOp(flags[i], n, one)))
+        count = emit.mul(count, win_sizes[-1])
+    window = emit.empty(win_sizes, _element_type(x))
+    iters = [PARALLEL] * rank + [REDUCTION] * rank
+    return _ReduceLoops(x, 2 * rank, iters, _map(2 * rank, [_d(i) for i in range(rank)]),
+                        out_sizes, count, window)
+
+
+def _drop_reduced_dims(emit: _Emit, value: SSAValue, flags: Sequence[SSAValue],
+                       out_type: Attribute) -> SSAValue:
+    """Remove the (run-time chosen) reduced size-1 dims of a keepdims-shaped result."""
+    sizes = [emit.value(s) for s in emit.sizes(value)]
+    rank = len(sizes)
+    out_rank = len(shape_of(out_type))
+    if all(d == 1 for d in shape_of(out_type)):
+        return _reshape_copy(emit, value, [1] * out_rank)
+    one, zero = emit.index(1), emit.index(0)
+    kept = [emit(arith.XOrIOp(f, emit(arith.ConstantOp.from_int_and_width(1, 1))))
+            for f in flags]
+    position: list[SSAValue] = []
+    seen = zero
+    for i in range(rank):
+        position.append(seen)
+        seen = emit(arith.AddiOp(seen, emit(arith.SelectOp(kept[i], one, zero))))
+    out_sizes: list[Size] = []
+    for j in range(out_rank):
+        size = one
+        for i in range(rank):
+            here = emit(arith.AndIOp(kept[i], emit(arith.CmpiOp(position[i], emit.index(j),
+                                                                "eq"))))
+            size = emit(arith.SelectOp(here, sizes[i], size))
+        out_sizes.append(size)
+    return _reshape_copy(emit, value, out_sizes)
+
+
+class ReducePattern(RewritePattern):
+    """graph.reduce: a reduction generic into a filled accumulator, then (for mean, l2,
+    log_sum, log_sum_exp) one elementwise generic; log_sum_exp subtracts a max-reduce
+    first. Run-time axes reduce over a data-dependent window (see _ReduceLoops)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ReduceOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        kind = op.kind.data
+        x = op.input
+        elt = _element_type(x)
+        keepdims = bool(op.keepdims.value.data)
+        if kind in ("l2", "log_sum", "log_sum_exp") and not isinstance(elt, AnyFloat):
+            raise _fail(op, f"reduction '{kind}' needs a floating-point element type")
+        flags: list[SSAValue] = []
+        if op.axes_input is None:
+            loops = _static_reduce_loops(emit, x, ints(op.axes), keepdims)
+        else:
+            flags = _runtime_axes_flags(emit, op.axes_input, len(shape_of(x)))
+            loops = _runtime_reduce_loops(emit, x, flags)
+        acc_kind = "sum" if kind in ("mean", "l1", "l2", "log_sum", "log_sum_exp",
+                                     "sum_square") else kind
+        shift: SSAValue | None = None
+        if kind == "log_sum_exp":
+            mx = loops.generic(emit, [], [emit.fill(float("-inf"), loops.out_sizes, elt)],
+                               lambda b, v, e, acc: [_r_combine(b, "max", acc[0], v)])[0]
+
+            def exp_term(b: _Body, v: SSAValue, e: Sequence[SSAValue],
+                         acc: Sequence[SSAValue]) -> list[SSAValue]:
+                m = _lse_shift(b, e[0])
+                return [b.binary("add", acc[0], b.add(math.ExpOp(b.binary("sub", v, m))))]
+
+            shift = mx
+            total = loops.generic(emit, [mx], [emit.fill(0.0, loops.out_sizes, elt)],
+                                  exp_term)[0]
+        else:
+            init = emit.fill(_identity_of(acc_kind, elt), loops.out_sizes, elt)
+            total = loops.generic(
+                emit, [], [init],
+                lambda b, v, e, acc: [_r_combine(b, acc_kind, acc[0], _r_element(b, kind, v))])[0]
+        result = self._finish(emit, kind, total, shift, loops.count, loops.out_sizes)
+        if op.axes_input is not None and not keepdims:
+            result = _drop_reduced_dims(emit, result, flags, op.result.type)
+        rewriter.replace(op, [], [result])
+
+    @staticmethod
+    def _finish(emit: _Emit, kind: str, total: SSAValue, shift: SSAValue | None,
+                count: Size, sizes: Sequence[Size]) -> SSAValue:
+        if kind not in ("mean", "l2", "log_sum", "log_sum_exp"):
+            return total
+        elt = _element_type(total)
+        rank = len(sizes)
+        ins = [total] + ([shift] if shift is not None else [])
+        denom = _size_as(emit, count, elt) if kind == "mean" else None
+
+        def body(b: _Body) -> list[SSAValue]:
+            v = b.args[0]
+            if kind == "mean":
+                assert denom is not None
+                return [_r_div(b, v, denom)]
+            if kind == "l2":
+                return [b.add(math.SqrtOp(v))]
+            log = b.add(math.LogOp(v))
+            if kind == "log_sum":
+                return [log]
+            return [b.binary("add", log, _lse_shift(b, b.args[1]))]
+
+        dest = emit.empty(list(sizes), elt)
+        return emit.generic(ins, [dest], [_identity(rank)] * (len(ins) + 1),
+                            [PARALLEL] * rank, body)[0]
+
+
+def _lse_shift(b: _Body, m: SSAValue) -> SSAValue:
+    """The max used to shift log-sum-exp, 0 when it is -inf (all -inf or empty)."""
+    neg_inf = b.const(float("-inf"), m.type)
+    is_inf = b.add(arith.CmpfOp(m, neg_inf, "oeq"))
+    return b.select(is_inf, b.const(0.0, m.type), m)
+
+
+def _better(b: _Body, kind: str, last: bool, v: SSAValue, best: SSAValue) -> SSAValue:
+    """v beats the best so far: > (argmax) or < (argmin); >= / <= to keep the last tie."""
+    if isinstance(v.type, AnyFloat):
+        pred = {("max", False): "ogt", ("max", True): "oge",
+                ("min", False): "olt", ("min", True): "ole"}[(kind, last)]
+        return b.add(arith.CmpfOp(v, best, pred))
+    u = "u" if _is_unsigned(v.type) else "s"
+    pred = {("max", False): "gt", ("max", True): "ge",
+            ("min", False): "lt", ("min", True): "le"}[(kind, last)]
+    return b.cmp(u + pred, v, best)
+
+
+def _arg_reduce(emit: _Emit, x: SSAValue, axis: int, kind: str, last: bool,
+                keepdims: bool) -> SSAValue:
+    """The i64 index of the max/min of `x` along `axis` (one reduction generic)."""
+    loops = _static_reduce_loops(emit, x, [axis], keepdims)
+    elt = _element_type(x)
+    vals = emit.fill(_identity_of(kind, elt), loops.out_sizes, elt)
+    idx = emit.fill(0, loops.out_sizes, IntegerType(64))
+
+    def body(b: _Body, v: SSAValue, e: Sequence[SSAValue],
+             acc: Sequence[SSAValue]) -> list[SSAValue]:
+        i = b.add(arith.IndexCastOp(b.linalg_index(axis), IntegerType(64)))
+        better = _better(b, kind, last, v, acc[0])
+        return [b.select(better, v, acc[0]), b.select(better, i, acc[1])]
+
+    return loops.generic(emit, [], [vals, idx], body)[1]
+
+
+class ArgReducePattern(RewritePattern):
+    """graph.arg_reduce: (best value, best index) accumulated in one reduction generic."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ArgReduceOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        res = _arg_reduce(emit, op.input, op.axis.value.data, op.kind.data,
+                          bool(op.select_last_index.value.data),
+                          bool(op.keepdims.value.data))
+        rewriter.replace(op, [], [res])
+
+
+class LogSoftmaxPattern(RewritePattern):
+    """x - max - log(sum(exp(x - max))) along the axis."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.LogSoftmaxOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        x = op.input
+        axis = op.axis.value.data
+        rank = len(shape_of(x))
+        elt = _element_type(x)
+        loops = _static_reduce_loops(emit, x, [axis], False)
+        mx = loops.generic(emit, [], [emit.fill(float("-inf"), loops.out_sizes, elt)],
+                           lambda b, v, e, acc: [_r_combine(b, "max", acc[0], v)])[0]
+        total = loops.generic(
+            emit, [mx], [emit.fill(0.0, loops.out_sizes, elt)],
+            lambda b, v, e, acc: [b.binary("add", acc[0], b.add(math.ExpOp(
+                b.binary("sub", v, e[0]))))])[0]
+
+        def body(b: _Body) -> list[SSAValue]:
+            shifted = b.binary("sub", b.args[0], b.args[1])
+            return [b.binary("sub", shifted, b.add(math.LogOp(b.args[2])))]
+
+        res = emit.generic([x, mx, total], [emit.empty(emit.sizes(x), elt)],
+                           [_identity(rank), loops.out_map, loops.out_map, _identity(rank)],
+                           [PARALLEL] * rank, body)
+        rewriter.replace(op, [], res)
+
+
+class HardmaxPattern(RewritePattern):
+    """1 at the first maximum along the axis: an argmax, then a compare with the index."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.HardmaxOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        x = op.input
+        axis = op.axis.value.data
+        rank = len(shape_of(x))
+        elt = _element_type(x)
+        idx = _arg_reduce(emit, x, axis, "max", False, False)
+        red_map = _map(rank, [_d(i) for i in range(rank) if i != axis])
+
+        def body(b: _Body) -> list[SSAValue]:
+            i = b.add(arith.IndexCastOp(b.linalg_index(axis), IntegerType(64)))
+            hit = b.cmp("eq", i, b.args[0])
+            return [b.select(hit, b.const(1, elt), b.const(0, elt))]
+
+        res = emit.generic([idx], [emit.empty(emit.sizes(x), elt)],
+                           [red_map, _identity(rank)], [PARALLEL] * rank, body)
+        rewriter.replace(op, [], res)
+
+
+class LpPoolPattern(RewritePattern):
+    """(sum |x|^p over each window)^(1/p); padding and out-of-range taps contribute 0."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.LpPoolOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        x = op.input
+        x_shape, out_shape = shape_of(x), shape_of(op.result)
+        spatial = len(x_shape) - 2
+        kernel, strides = ints(op.kernel_shape), ints(op.strides)
+        pads, dil = ints(op.pads), ints(op.dilations)
+        ceil_mode = bool(op.ceil_mode.value.data)
+        p = op.p.value.data
+        elt = _element_type(op.result)
+        if not isinstance(elt, AnyFloat):
+            raise _fail(op, "only floating-point pooling is supported")
+        if ceil_mode and any(s == DYN for s in out_shape[2:]):
+            raise _fail(op, "ceil_mode with dynamic spatial dims is not supported")
+        x_sizes = emit.sizes(x)
+        out_sizes: list[Size] = x_sizes[:2]
+        for i in range(spatial):
+            out_sizes.append(_window_out_size(
+                emit, x_sizes[2 + i], kernel[i], strides[i], pads[i] + pads[spatial + i],
+                dil[i], ceil_mode, out_shape[2 + i]))
+        window = emit.empty(list(kernel), elt)
+        n_par = 2 + spatial
+        n_loops = n_par + spatial
+
+        def body(b: _Body) -> list[SSAValue]:
+            read = [b.linalg_index(0), b.linalg_index(1)]
+            valid: SSAValue | None = None
+            for i in range(spatial):
+                o, k = b.linalg_index(2 + i), b.linalg_index(n_par + i)
+                pos = _affine(b, o, strides[i], k, dil[i])
+                if pads[i]:
+                    pos = b.add(arith.SubiOp(pos, b.index(pads[i])))
+                hi = x_sizes[2 + i]
+                hi_v = b.index(hi) if isinstance(hi, int) else hi
+                ok = b.in_range(pos, b.index(0), hi_v)
+                valid = ok if valid is None else b.and_(valid, ok)
+                read.append(b.clamp(pos, hi_v))
+            assert valid is not None
+            v = b.add(math.AbsFOp(b.add(tensor.ExtractOp(x, read, elt))))
+            if p == 2:
+                v = b.binary("mul", v, v)
+            elif p != 1:
+                v = b.add(math.PowFOp(v, b.const(float(p), elt)))
+            v = b.select(valid, v, b.const(0.0, elt))
+            return [b.binary("add", b.args[1], v)]
+
+        acc = emit.fill(0.0, out_sizes, elt)
+        total = emit.generic([window], [acc], [
+            _map(n_loops, [_d(n_par + i) for i in range(spatial)]),
+            _map(n_loops, [_d(i) for i in range(n_par)])],
+            [PARALLEL] * n_par + [REDUCTION] * spatial, body)
+        if p != 1:
+            def root(b: _Body) -> list[SSAValue]:
+                if p == 2:
+                    return [b.add(math.SqrtOp(b.args[0]))]
+                return [b.add(math.PowFOp(b.args[0], b.const(1.0 / p, elt)))]
+
+            total = emit.generic(total, [emit.empty(out_sizes, elt)], [_identity(n_par)] * 2,
+                                 [PARALLEL] * n_par, root)
+        rewriter.replace(op, [], total)
+
+
+class LRNPattern(RewritePattern):
+    """Sum of squares over a channel window (a reduction over a `size` window operand,
+    out-of-range channels masked), then x / (bias + alpha / size * sum) ^ beta."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.LRNOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        x = op.input
+        rank = len(shape_of(x))
+        elt = _element_type(x)
+        size = op.size.value.data
+        alpha, beta, bias = op.alpha.value.data, op.beta.value.data, op.bias.value.data
+        sizes = emit.sizes(x)
+        channels = sizes[1]
+        lo = (size - 1) // 2
+        window = emit.empty([size], elt)
+
+        def body(b: _Body) -> list[SSAValue]:
+            idx = [b.linalg_index(i) for i in range(rank)]
+            c = b.add(arith.AddiOp(idx[1], b.linalg_index(rank)))
+            if lo:
+                c = b.add(arith.SubiOp(c, b.index(lo)))
+            hi = b.index(channels) if isinstance(channels, int) else channels
+            v = b.add(tensor.ExtractOp(x, [idx[0], b.clamp(c, hi), *idx[2:]], elt))
+            v = b.select(b.in_range(c, b.index(0), hi), b.binary("mul", v, v),
+                         b.const(0.0, elt))
+            return [b.binary("add", b.args[1], v)]
+
+        total = emit.generic([window], [emit.fill(0.0, sizes, elt)],
+                             [_map(rank + 1, [_d(rank)]),
+                              _map(rank + 1, [_d(i) for i in range(rank)])],
+                             [PARALLEL] * rank + [REDUCTION], body)[0]
+
+        def scale(b: _Body) -> list[SSAValue]:
+            s = b.binary("mul", b.args[1], b.const(alpha / size, elt))
+            base = b.binary("add", s, b.const(bias, elt))
+            return [b.binary("div", b.args[0],
+                             b.add(math.PowFOp(base, b.const(beta, elt))))]
+
+        res = emit.generic([x, total], [emit.empty(sizes, elt)], [_identity(rank)] * 3,
+                           [PARALLEL] * rank, scale)
+        rewriter.replace(op, [], res)
+
+
+class EinsumPattern(RewritePattern):
+    """One generic: a loop per letter (output letters parallel, the rest reductions),
+    each operand read through its subscripts (a repeated letter reads a diagonal)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.EinsumOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        terms, out = graph.parse_einsum(op.equation.data)
+        inputs = list(op.inputs)
+        summed = sorted(set("".join(terms)) - set(out))
+        letters = [*out, *summed]
+        dim = {c: i for i, c in enumerate(letters)}
+        n = len(letters)
+        elt = _element_type(op.result)
+        sizes: list[Size] = []
+        for c in out:
+            term_i, v = next((t, v) for t, v in zip(terms, inputs, strict=True) if c in t)
+            sizes.append(emit.size(v, term_i.index(c)))
+        maps = [_map(n, [_d(dim[c]) for c in t]) for t in terms]
+        out_map = _map(n, [_d(dim[c]) for c in out])
+
+        def body(b: _Body) -> list[SSAValue]:
+            prod = b.args[0]
+            for v in b.args[1:len(inputs)]:
+                prod = b.binary("mul", prod, v)
+            return [b.binary("add", b.args[len(inputs)], prod)]
+
+        init = emit.fill(0, sizes, elt)
+        res = emit.generic(inputs, [init], [*maps, out_map],
+                           [PARALLEL] * len(out) + [REDUCTION] * len(summed), body)
+        rewriter.replace(op, [], res)
+
+
+class ConvTransposePattern(RewritePattern):
+    """Transposed conv as a gather over the output: out[n, f, o] += x[n, c, i] * w[c, f, k]
+    where i = (o + pad - k * dilation) / stride is integral and in range (masked)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ConvTransposeOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        x, w = op.input, op.weight
+        x_shape, w_shape = shape_of(x), shape_of(w)
+        spatial = len(x_shape) - 2
+        strides, dil, pads = ints(op.strides), ints(op.dilations), ints(op.pads)
+        out_pad = ints(op.output_padding)
+        group = op.group.value.data
+        c_total, f_per_group = w_shape[0], w_shape[1]
+        if c_total == DYN or f_per_group == DYN or c_total % group:
+            raise _fail(op, "weight channels must be static and divisible by group")
+        c_per_group = c_total // group
+        elt = _element_type(op.result)
+        out_shape = shape_of(op.result)
+        x_sizes = emit.sizes(x)
+        out_sizes: list[Size] = [x_sizes[0], f_per_group * group]
+        for i in range(spatial):
+            if out_shape[2 + i] != DYN:
+                out_sizes.append(out_shape[2 + i])
+                continue
+            extent = (w_shape[2 + i] - 1) * dil[i] + 1 + out_pad[i] - pads[i] - pads[
+                spatial + i]
+            out_sizes.append(emit.add(emit.mul(emit.sub(x_sizes[2 + i], 1), strides[i]),
+                                      extent))
+        # loops: n, f, o_1..o_s | c, k_1..k_s
+        n_par = 2 + spatial
+        n_loops = n_par + 1 + spatial
+        f, c = _d(1), _d(n_par)
+        chan = c if group == 1 else (f // f_per_group) * c_per_group + c
+        f_local = f if group == 1 else f % f_per_group
+        w_map = _map(n_loops, [chan, f_local, *[_d(n_par + 1 + i) for i in range(spatial)]])
+        out_map = _map(n_loops, [_d(i) for i in range(n_par)])
+        bias_map = _map(n_par, [_d(1)]) if op.bias is not None else None
+        init = _init_from(emit, out_sizes, elt, op.bias, 1.0, bias_map)
+
+        def body(b: _Body) -> list[SSAValue]:
+            wv, acc = b.args
+            ch = b.linalg_index(n_par)
+            if group > 1:
+                g_idx = b.add(arith.DivSIOp(b.linalg_index(1), b.index(f_per_group)))
+                ch = b.add(arith.AddiOp(b.add(arith.MuliOp(g_idx, b.index(c_per_group))), ch))
+            read = [b.linalg_index(0), ch]
+            valid: SSAValue | None = None
+            for i in range(spatial):
+                o, k = b.linalg_index(2 + i), b.linalg_index(n_par + 1 + i)
+                num = b.add(arith.AddiOp(o, b.index(pads[i]))) if pads[i] else o
+                kd = k if dil[i] == 1 else b.add(arith.MuliOp(k, b.index(dil[i])))
+                num = b.add(arith.SubiOp(num, kd))
+                hi = x_sizes[2 + i]
+                hi_v = b.index(hi) if isinstance(hi, int) else hi
+                if strides[i] == 1:
+                    pos, ok = num, b.in_range(num, b.index(0), hi_v)
+                else:
+                    s = b.index(strides[i])
+                    pos = b.add(arith.DivSIOp(num, s))
+                    exact = b.cmp("eq", b.add(arith.RemSIOp(num, s)), b.index(0))
+                    nonneg = b.cmp("sge", num, b.index(0))
+                    ok = b.and_(b.and_(exact, nonneg), b.cmp("slt", pos, hi_v))
+                valid = ok if valid is None else b.and_(valid, ok)
+                read.append(b.clamp(pos, hi_v))
+            assert valid is not None
+            xv = b.add(tensor.ExtractOp(x, read, elt))
+            term = b.select(valid, b.binary("mul", xv, wv), b.const(0, elt))
+            return [b.binary("add", acc, term)]
+
+        res = emit.generic([w], [init], [w_map, out_map],
+                           [PARALLEL] * n_par + [REDUCTION] * (1 + spatial), body)
+        rewriter.replace(op, [], res)
+
+
+REDUCTION_NN_PATTERNS: tuple[type[RewritePattern], ...] = (
+    ReducePattern, ArgReducePattern, LogSoftmaxPattern, HardmaxPattern, LpPoolPattern,
+    LRNPattern, EinsumPattern, ConvTransposePattern)
+
+
 class UnsupportedPattern(RewritePattern):
     """Anything of the graph dialect left over is an error naming the op."""
 
@@ -880,6 +1497,7 @@ class ConvertGraphToTensorPass(ModulePass):
                 MatMulPattern(), GemmPattern(), ConvPattern(), PoolPattern(),
                 GlobalAvgPoolPattern(), BatchNormPattern(), ReshapePattern(),
                 TransposePattern(), ConcatPattern(), SoftmaxPattern(),
+                *(p() for p in REDUCTION_NN_PATTERNS),
                 UnsupportedPattern(),
             ]),
             apply_recursively=False,

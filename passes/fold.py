@@ -136,6 +136,8 @@ def eval_pool(op: g.PoolOp, x: np.ndarray) -> np.ndarray:
 
 def evaluate(op: Operation, args: list[np.ndarray]) -> np.ndarray:
     """The value of graph op `op` on constant operands `args`, computed with numpy."""
+    if type(op) in REDUCTION_NN_EVALUATORS:
+        return REDUCTION_NN_EVALUATORS[type(op)](op, args)
     if type(op) in _BINARY_FNS:
         return _BINARY_FNS[type(op)](args[0], args[1])
     if isinstance(op, g.ElementwiseUnaryOp):
@@ -251,3 +253,134 @@ class FoldPass(ModulePass):
         patterns: list[RewritePattern] = [FoldConstantOp(store), RuleSet(identity_rules(store))]
         PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)
         erase_dead_values(op)
+
+
+# --------------------------------------------------------------------------- reductions, NN ops
+
+
+def _reduce_np(kind: str, x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
+    """ONNX ReduceX semantics on numpy arrays."""
+    kw = {"axis": axes, "keepdims": keepdims}
+    match kind:
+        case "sum":
+            return np.sum(x, **kw)
+        case "mean":
+            return np.mean(x, **kw)
+        case "max":
+            return np.max(x, **kw)
+        case "min":
+            return np.min(x, **kw)
+        case "prod":
+            return np.prod(x, **kw)
+        case "l1":
+            return np.sum(np.abs(x), **kw)
+        case "l2":
+            return np.sqrt(np.sum(x * x, **kw))
+        case "log_sum":
+            return np.log(np.sum(x, **kw))
+        case "log_sum_exp":
+            m = np.max(x, axis=axes, keepdims=True)
+            m = np.where(np.isinf(m), 0, m)
+            y = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+            return y if keepdims else np.squeeze(y, axis=axes)
+        case "sum_square":
+            return np.sum(x * x, **kw)
+    raise ValueError(f"unknown reduction {kind}")
+
+
+def _eval_reduce(op: g.ReduceOp, args: list[np.ndarray]) -> np.ndarray:
+    x = args[0]
+    if op.axes_input is not None:
+        axes = tuple(sorted({int(a) % x.ndim for a in args[1].reshape(-1)}))
+    else:
+        axes = g.ints(op.axes)
+    return _reduce_np(op.kind.data, x, axes, bool(op.keepdims.value.data))
+
+
+def _eval_arg_reduce(op: g.ArgReduceOp, args: list[np.ndarray]) -> np.ndarray:
+    x, axis = args[0], op.axis.value.data
+    fn = np.argmax if op.kind.data == "max" else np.argmin
+    if op.select_last_index.value.data:
+        idx = x.shape[axis] - 1 - fn(np.flip(x, axis=axis), axis=axis)
+    else:
+        idx = fn(x, axis=axis)
+    if op.keepdims.value.data:
+        idx = np.expand_dims(idx, axis)
+    return idx.astype(np.int64)
+
+
+def _eval_log_softmax(op: g.LogSoftmaxOp, args: list[np.ndarray]) -> np.ndarray:
+    axis = op.axis.value.data
+    s = args[0] - args[0].max(axis=axis, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
+
+
+def _eval_hardmax(op: g.HardmaxOp, args: list[np.ndarray]) -> np.ndarray:
+    axis = op.axis.value.data
+    idx = np.expand_dims(np.argmax(args[0], axis=axis), axis)
+    out = np.zeros_like(args[0])
+    np.put_along_axis(out, idx, 1, axis=axis)
+    return out
+
+
+def _eval_lp_pool(op: g.LpPoolOp, args: list[np.ndarray]) -> np.ndarray:
+    x = args[0]
+    kernel, strides = g.ints(op.kernel_shape), g.ints(op.strides)
+    pads, dilations = g.ints(op.pads), g.ints(op.dilations)
+    p = op.p.value.data
+    out = op.result_shape()[2:]
+    n = len(kernel)
+    extra = [max(0, (out[i] - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1
+                 - (x.shape[2 + i] + pads[i] + pads[n + i])) for i in range(n)]
+    win = _windows(_pad(np.abs(x) ** p, pads, 0.0, extra), kernel, strides, dilations)
+    total = win.sum(axis=tuple(range(-n, 0)))
+    crop = (slice(None), slice(None), *(slice(0, o) for o in out))
+    return (total ** (1.0 / p))[crop]
+
+
+def _eval_lrn(op: g.LRNOp, args: list[np.ndarray]) -> np.ndarray:
+    x = args[0]
+    size = op.size.value.data
+    lo, hi = (size - 1) // 2, size - 1 - (size - 1) // 2
+    sq = np.pad(x * x, [(0, 0), (lo, hi)] + [(0, 0)] * (x.ndim - 2))
+    total = sum(sq[:, i:i + x.shape[1]] for i in range(size))
+    base = op.bias.value.data + op.alpha.value.data / size * total
+    return x / base ** op.beta.value.data
+
+
+def _eval_conv_transpose(op: g.ConvTransposeOp, args: list[np.ndarray]) -> np.ndarray:
+    x, w = args[0], args[1]
+    strides, pads, dil = g.ints(op.strides), g.ints(op.pads), g.ints(op.dilations)
+    group = op.group.value.data
+    n = x.ndim - 2
+    out = op.result_shape()
+    cg, fg = w.shape[0] // group, w.shape[1]
+    full = [max((x.shape[2 + i] - 1) * strides[i] + (w.shape[2 + i] - 1) * dil[i] + 1,
+                pads[i] + out[2 + i]) for i in range(n)]
+    y = np.zeros((x.shape[0], fg * group, *full), dtype=x.dtype)
+    for k in np.ndindex(*w.shape[2:]):
+        region = tuple(slice(k[i] * dil[i], k[i] * dil[i] + (x.shape[2 + i] - 1) * strides[i]
+                             + 1, strides[i]) for i in range(n))
+        for gi in range(group):
+            xs = x[:, gi * cg:(gi + 1) * cg]
+            ws = w[(slice(gi * cg, (gi + 1) * cg), slice(None), *k)]
+            part = np.einsum("nc...,cf->nf...", xs, ws)
+            y[(slice(None), slice(gi * fg, (gi + 1) * fg), *region)] += part
+    crop = tuple(slice(pads[i], pads[i] + out[2 + i]) for i in range(n))
+    y = y[(slice(None), slice(None), *crop)]
+    if op.bias is not None:
+        y = y + args[2].reshape(1, -1, *[1] * n)
+    return y
+
+
+REDUCTION_NN_EVALUATORS: dict[type[Operation], Callable[..., np.ndarray]] = {
+    g.ReduceOp: _eval_reduce,
+    g.ArgReduceOp: _eval_arg_reduce,
+    g.LogSoftmaxOp: _eval_log_softmax,
+    g.HardmaxOp: _eval_hardmax,
+    g.LpPoolOp: _eval_lp_pool,
+    g.LRNOp: _eval_lrn,
+    g.EinsumOp: lambda op, args: np.einsum(op.equation.data, *args),
+    g.ConvTransposeOp: _eval_conv_transpose,
+}
+"""Evaluators of the reduction / NN ops, consulted by evaluate() before its own rules."""

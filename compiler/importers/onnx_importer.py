@@ -50,6 +50,15 @@ _AUTO_PADS = ("NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER")
 # Inputs (by position) that are attributes in disguise, consumed at import time.
 _NON_DATA_INPUTS: dict[str, tuple[int, ...]] = {"Reshape": (1,), "Dropout": (1, 2)}
 
+# ---- reductions and NN ops
+_REDUCE_KINDS: dict[str, str] = {
+    "ReduceSum": "sum", "ReduceMean": "mean", "ReduceMax": "max", "ReduceMin": "min",
+    "ReduceProd": "prod", "ReduceL1": "l1", "ReduceL2": "l2", "ReduceLogSum": "log_sum",
+    "ReduceLogSumExp": "log_sum_exp", "ReduceSumSquare": "sum_square"}
+_NON_DATA_INPUTS.update({op: (1,) for op in _REDUCE_KINDS})
+_SOFTMAX_FAMILY: dict[str, type[g.GraphOp]] = {
+    "Softmax": g.SoftmaxOp, "LogSoftmax": g.LogSoftmaxOp, "Hardmax": g.HardmaxOp}
+
 
 class _NodeError(Exception):
     """A node that cannot be imported (the reason is the message)."""
@@ -244,8 +253,8 @@ class _Importer:
             if len(node.output) > 1 and node.output[1] in used:
                 return "the Indices output is not supported"
         if op == "BatchNormalization":
-            if attrs.get("training_mode", 0) or any(o in used for o in node.output[1:]):
-                return "only inference mode (one output, training_mode = 0) is supported"
+            if not attrs.get("training_mode", 0) and any(o in used for o in node.output[1:]):
+                return "extra outputs need training_mode = 1 (opset >= 14)"
         if op == "Reshape":
             if node.input[1] not in self.consts:
                 return f"the shape input '{node.input[1]}' is not a constant"
@@ -433,6 +442,8 @@ class _Importer:
         return [self._emit(g.GlobalAvgPoolOp(self._value(node.input[0])))]
 
     def _batch_norm(self, node, attrs, opset):
+        if attrs.get("training_mode", 0):
+            return self._batch_norm_training(node, attrs, opset)
         x, scale, bias, mean, var = (self._value(n) for n in node.input[:5])
         return [self._emit(g.BatchNormOp(x, scale, bias, mean, var,
                                          float(attrs.get("epsilon", 1e-5))))]
@@ -468,22 +479,199 @@ class _Importer:
         return [self._emit(g.ConcatOp(inputs, axis))]
 
     def _softmax(self, node, attrs, opset):
+        cls = _SOFTMAX_FAMILY[node.op_type]
         x = self._value(node.input[0])
         shape = g.shape_of(x)
         rank = len(shape)
         axis = int(attrs.get("axis", -1 if opset >= 13 else 1))
         axis += rank if axis < 0 else 0
         if opset >= 13 or axis == rank - 1:
-            return [self._emit(g.SoftmaxOp(x, axis))]
+            return [self._emit(cls(x, axis))]
         # opset < 13: softmax over the 2-D coercion [prod(x[:axis]), prod(x[axis:])]
         flat = [_extent(shape[:axis]), _extent(shape[axis:])]
         back = [-1 if d == g.DYN else d for d in shape]
         if flat.count(-1) > 1 or back.count(-1) > 1:
             raise _NodeError(f"opset {opset} Softmax over {_show(shape)} at axis {axis} "
                              "needs at most one dynamic dim")
-        y = self._emit(g.SoftmaxOp(self._emit(g.ReshapeOp(x, flat)), 1))
+        y = self._emit(cls(self._emit(g.ReshapeOp(x, flat)), 1))
         return [self._emit(g.ReshapeOp(y, back))]
 
+
+    # ---- reductions and NN ops (ReduceX, ArgMax/Min, softmax family, pooling, norms, ...)
+
+    def _reduce(self, node, attrs, opset):
+        x = self._value(node.input[0])
+        rank = len(g.shape_of(x))
+        kind = _REDUCE_KINDS[node.op_type]
+        keepdims = bool(attrs.get("keepdims", 1))
+        axes_name = node.input[1] if len(node.input) > 1 and node.input[1] else None
+        if axes_name is not None and axes_name not in self.consts:
+            runtime = self._value(axes_name)
+            if g.shape_of(runtime) != (0,):
+                if len(g.shape_of(runtime)) != 1 or g.shape_of(runtime)[0] == g.DYN:
+                    raise _NodeError("a run-time axes input needs a static 1-D shape")
+                return [self._emit(g.ReduceOp(x, kind, keepdims=keepdims,
+                                              axes_input=runtime))]
+            axes: list[int] = []
+        elif axes_name is not None:
+            axes = self._const_ints(axes_name)
+        else:
+            axes = [int(a) for a in attrs.get("axes", [])]
+        if not axes:
+            if rank == 0 and kind not in ("sum", "mean", "max", "min", "prod"):
+                raise _NodeError(f"{node.op_type} of a rank-0 tensor is not supported")
+            if attrs.get("noop_with_empty_axes", 0) or rank == 0:
+                return [x]
+            axes = list(range(rank))
+        return [self._emit(g.ReduceOp(x, kind, _norm_axes(axes, rank, node.op_type),
+                                      keepdims))]
+
+    def _arg_reduce(self, node, attrs, opset):
+        x = self._value(node.input[0])
+        axis = _norm_axes([int(attrs.get("axis", 0))], len(g.shape_of(x)), node.op_type)[0]
+        return [self._emit(g.ArgReduceOp(
+            x, "max" if node.op_type == "ArgMax" else "min", axis,
+            bool(attrs.get("keepdims", 1)), bool(attrs.get("select_last_index", 0))))]
+
+    def _global_pool_reduce(self, node, attrs, opset):
+        """GlobalMaxPool / GlobalLpPool: a reduction over the spatial dims, kept as 1."""
+        x = self._value(node.input[0])
+        rank = len(g.shape_of(x))
+        if rank < 3:
+            raise _NodeError(f"input rank must be >= 3, got {rank}")
+        if node.op_type == "GlobalMaxPool":
+            kind = "max"
+        else:
+            kind = {1: "l1", 2: "l2"}.get(int(attrs.get("p", 2)), "")
+            if not kind:
+                spatial = g.shape_of(x)[2:]
+                if g.DYN in spatial:
+                    raise _NodeError("GlobalLpPool with p not 1 or 2 needs static spatial dims")
+                n = len(spatial)
+                return [self._emit(g.LpPoolOp(
+                    x, kernel_shape=spatial, strides=[1] * n, pads=[0] * (2 * n),
+                    dilations=[1] * n, p=IntegerAttr(int(attrs["p"]), i64)))]
+        return [self._emit(g.ReduceOp(x, kind, list(range(2, rank)), True))]
+
+    def _lp_pool(self, node, attrs, opset):
+        x = self._value(node.input[0])
+        kernel = list(attrs["kernel_shape"])
+        strides, pads, dilations = self._window(attrs, g.shape_of(x), kernel)
+        ceil_mode = bool(attrs.get("ceil_mode", 0)) and not _text(
+            attrs.get("auto_pad", "NOTSET")).startswith("SAME")
+        return [self._emit(g.LpPoolOp(x, kernel_shape=kernel, strides=strides, pads=pads,
+                                      dilations=dilations, ceil_mode=ceil_mode,
+                                      p=IntegerAttr(int(attrs.get("p", 2)), i64)))]
+
+    def _scalar(self, value: float, like: SSAValue) -> SSAValue:
+        """A rank-0 constant of `like`'s element type."""
+        return self._emit(g.ConstantOp(dense_attr(np.array(value, dtype=np.float32))))
+
+    def _normalize(self, x: SSAValue, axes: Sequence[int], epsilon: float) -> SSAValue:
+        """(x - mean) / sqrt(var + epsilon) over `axes` (population variance)."""
+        mean = self._emit(g.ReduceOp(x, "mean", axes, True))
+        centered = self._emit(g.SubOp(x, mean))
+        var = self._emit(g.ReduceOp(self._emit(g.MulOp(centered, centered)), "mean", axes,
+                                    True))
+        denom = self._emit(g.SqrtOp(self._emit(g.AddOp(var, self._scalar(epsilon, x)))))
+        return self._emit(g.DivOp(centered, denom))
+
+    def _per_channel(self, v: SSAValue, rank: int) -> SSAValue:
+        """A [C] tensor as [C, 1, ...] so that it broadcasts along dim 1 of a rank-`rank` x."""
+        c = g.shape_of(v)[0]
+        return self._emit(g.ReshapeOp(v, [-1 if c == g.DYN else c, *[1] * (rank - 2)]))
+
+    def _instance_norm(self, node, attrs, opset):
+        x = self._value(node.input[0])
+        rank = len(g.shape_of(x))
+        if rank < 3:
+            raise _NodeError(f"input rank must be >= 3, got {rank}")
+        y = self._normalize(x, list(range(2, rank)), float(attrs.get("epsilon", 1e-5)))
+        scale = self._per_channel(self._value(node.input[1]), rank)
+        bias = self._per_channel(self._value(node.input[2]), rank)
+        return [self._emit(g.AddOp(self._emit(g.MulOp(y, scale)), bias))]
+
+    def _mvn(self, node, attrs, opset):
+        x = self._value(node.input[0])
+        rank = len(g.shape_of(x))
+        axes = _norm_axes([int(a) for a in attrs.get("axes", [0, 2, 3])], rank, node.op_type)
+        return [self._normalize(x, axes, 1e-9)]
+
+    def _batch_norm_training(self, node, attrs, opset):
+        """BatchNormalization with training_mode = 1: batch statistics, updated running
+        mean/var as extra outputs."""
+        x, scale, bias, mean, var = (self._value(n) for n in node.input[:5])
+        rank = len(g.shape_of(x))
+        axes = [0, *range(2, rank)]
+        eps = float(attrs.get("epsilon", 1e-5))
+        momentum = float(attrs.get("momentum", 0.9))
+        y = self._normalize(x, axes, eps)
+        y = self._emit(g.AddOp(self._emit(g.MulOp(y, self._per_channel(scale, rank))),
+                               self._per_channel(bias, rank)))
+        batch_mean = self._emit(g.ReduceOp(x, "mean", axes, False))
+        centered = self._emit(g.SubOp(x, self._per_channel(batch_mean, rank)))
+        batch_var = self._emit(g.ReduceOp(self._emit(g.MulOp(centered, centered)), "mean",
+                                          axes, False))
+
+        def blend(running: SSAValue, current: SSAValue) -> SSAValue:
+            a = self._emit(g.MulOp(running, self._scalar(momentum, x)))
+            b = self._emit(g.MulOp(current, self._scalar(1.0 - momentum, x)))
+            return self._emit(g.AddOp(a, b))
+
+        return [y, blend(mean, batch_mean), blend(var, batch_var)]
+
+    def _lrn(self, node, attrs, opset):
+        return [self._emit(g.LRNOp(self._value(node.input[0]), int(attrs["size"]),
+                                   float(attrs.get("alpha", 1e-4)),
+                                   float(attrs.get("beta", 0.75)),
+                                   float(attrs.get("bias", 1.0))))]
+
+    def _einsum(self, node, attrs, opset):
+        inputs = [self._value(n) for n in node.input]
+        equation = _normalize_einsum(_text(attrs["equation"]),
+                                     [len(g.shape_of(v)) for v in inputs])
+        return [self._emit(g.EinsumOp(inputs, equation))]
+
+    def _conv_transpose(self, node, attrs, opset):
+        x, w = self._value(node.input[0]), self._value(node.input[1])
+        b = self._value(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+        x_shape, w_shape = g.shape_of(x), g.shape_of(w)
+        n = len(x_shape) - 2
+        kernel = list(attrs.get("kernel_shape", w_shape[2:]))
+        strides = list(attrs.get("strides", [1] * n))
+        dilations = list(attrs.get("dilations", [1] * n))
+        out_pad = list(attrs.get("output_padding", [0] * n))
+        auto_pad = _text(attrs.get("auto_pad", "NOTSET"))
+        output_shape = list(attrs.get("output_shape", []))[-n:] if "output_shape" in attrs \
+            else None
+        pads = list(attrs["pads"]) if "pads" in attrs and auto_pad in ("NOTSET", "VALID") \
+            else None
+        if auto_pad == "VALID":
+            pads = [0] * (2 * n)
+        spatial = x_shape[2:]
+        if output_shape is None and pads is None and auto_pad.startswith("SAME"):
+            if g.DYN in spatial:
+                raise _NodeError(f"auto_pad {auto_pad} needs static spatial input dims")
+            output_shape = [spatial[i] * strides[i] for i in range(n)]
+        if output_shape is not None and g.DYN in spatial:
+            raise _NodeError("output_shape needs static spatial input dims")
+        full = [None if spatial[i] == g.DYN else
+                strides[i] * (spatial[i] - 1) + out_pad[i] + (kernel[i] - 1) * dilations[i] + 1
+                for i in range(n)]
+        if pads is None:
+            pads = [0] * (2 * n)
+            if output_shape is not None:
+                total = [full[i] - output_shape[i] for i in range(n)]  # type: ignore[operator]
+                upper = auto_pad == "SAME_UPPER"
+                pads = [t // 2 if upper else t - t // 2 for t in total] + \
+                    [t - t // 2 if upper else t // 2 for t in total]
+        if output_shape is not None:
+            # the output extent is exactly output_shape: fold any rest into output_padding
+            out_pad = [output_shape[i] - (full[i] - pads[i] - pads[n + i]) + out_pad[i]
+                       for i in range(n)]  # type: ignore[operator]
+        return [self._emit(g.ConvTransposeOp(
+            x, w, b, strides=strides, pads=pads, dilations=dilations, output_padding=out_pad,
+            group=int(attrs.get("group", 1))))]
 
 _Handler = Callable[[_Importer, onnx.NodeProto, dict, int], list[SSAValue]]
 _HANDLERS: dict[str, _Handler] = {
@@ -497,6 +685,14 @@ _HANDLERS: dict[str, _Handler] = {
     "Concat": _Importer._concat, "Softmax": _Importer._softmax,
     "Constant": _Importer._constant, "Identity": _Importer._forward,
     "Dropout": _Importer._forward,
+    **{op: _Importer._reduce for op in _REDUCE_KINDS},
+    "ArgMax": _Importer._arg_reduce, "ArgMin": _Importer._arg_reduce,
+    "LogSoftmax": _Importer._softmax, "Hardmax": _Importer._softmax,
+    "GlobalMaxPool": _Importer._global_pool_reduce,
+    "GlobalLpPool": _Importer._global_pool_reduce, "LpPool": _Importer._lp_pool,
+    "InstanceNormalization": _Importer._instance_norm,
+    "MeanVarianceNormalization": _Importer._mvn, "LRN": _Importer._lrn,
+    "Einsum": _Importer._einsum, "ConvTranspose": _Importer._conv_transpose,
 }
 SUPPORTED_OPS = tuple(sorted(_HANDLERS))
 """ONNX operator types (default domain) the importer handles."""
@@ -608,3 +804,43 @@ def _resolve_reshape(x: Sequence[int], target: Sequence[int], allowzero: bool) -
                          "graph.reshape can infer only one")
     out[copied_dyn[0]] = -1
     return out
+
+
+# --------------------------------------------------------------------------- reductions, NN ops
+
+
+def _norm_axes(axes: Sequence[int], rank: int, op_type: str) -> list[int]:
+    """Axes made non-negative, checked, sorted and deduplicated."""
+    out = set()
+    for a in axes:
+        if not -rank <= a < max(rank, 1):
+            raise _NodeError(f"{op_type} axis {a} is out of range for rank {rank}")
+        out.add(a + rank if a < 0 else a)
+    return sorted(out)
+
+
+def _normalize_einsum(equation: str, ranks: Sequence[int]) -> str:
+    """An ONNX einsum equation with an explicit output and ellipses spelled out as
+    upper-case letters (right-aligned across operands): "...ij,...jk" -> "Aij,Ajk->Aik"."""
+    eq = equation.replace(" ", "")
+    lhs, sep, out = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(ranks):
+        raise _NodeError(f"equation '{equation}' has {len(terms)} operands, the node "
+                         f"{len(ranks)}")
+    used = set(eq) - set(",->.")
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used]
+    widths = [r - len(t.replace("...", "")) if "..." in t else 0
+              for t, r in zip(terms, ranks, strict=True)]
+    width = max(widths, default=0)
+    if width > len(free):
+        raise _NodeError(f"equation '{equation}': ellipsis too wide")
+    ell = "".join(free[:width])
+    terms = [t.replace("...", ell[width - w:]) for t, w in zip(terms, widths, strict=True)]
+    if sep:
+        out = out.replace("...", ell)
+    else:
+        letters = "".join(terms)
+        out = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1
+                                   and c not in ell))
+    return ",".join(terms) + "->" + out
