@@ -1403,14 +1403,21 @@ class ConvTransposePattern(RewritePattern):
         n_loops = n_par + 1 + spatial
         f, c = _d(1), _d(n_par)
         chan = c if group == 1 else (f // f_per_group) * c_per_group + c
-        f_local = f if group == 1 else f % f_per_group
+        f_local = f if group == 1 else (
+            AffineExpr.constant(0) if f_per_group == 1 else f % f_per_group)
         w_map = _map(n_loops, [chan, f_local, *[_d(n_par + 1 + i) for i in range(spatial)]])
         out_map = _map(n_loops, [_d(i) for i in range(n_par)])
         bias_map = _map(n_par, [_d(1)]) if op.bias is not None else None
         init = _init_from(emit, out_sizes, elt, op.bias, 1.0, bias_map)
 
+        ins, maps = [w], [w_map]
+        if group > 1:
+            # grouped weight reads are not plain dims: a window operand gives c, k ranges
+            ins.append(emit.empty([c_per_group, *w_shape[2:]], elt))
+            maps.append(_map(n_loops, [_d(n_par + i) for i in range(1 + spatial)]))
+
         def body(b: _Body) -> list[SSAValue]:
-            wv, acc = b.args
+            wv, acc = b.args[0], b.args[-1]
             ch = b.linalg_index(n_par)
             if group > 1:
                 g_idx = b.add(arith.DivSIOp(b.linalg_index(1), b.index(f_per_group)))
@@ -1439,7 +1446,7 @@ class ConvTransposePattern(RewritePattern):
             term = b.select(valid, b.binary("mul", xv, wv), b.const(0, elt))
             return [b.binary("add", acc, term)]
 
-        res = emit.generic([w], [init], [w_map, out_map],
+        res = emit.generic(ins, [init], [*maps, out_map],
                            [PARALLEL] * n_par + [REDUCTION] * (1 + spatial), body)
         rewriter.replace(op, [], res)
 
