@@ -30,7 +30,7 @@ VOCAB = 1000  # bert / gpt2 vocabulary size in make_torch_models.py
 # Why each model fails today (remove the xfail mark when it passes).
 _INT64 = "int64 inputs/tensors"
 NEEDS = {
-    "mobilenetv2": f"needs: Clip (ReLU6, min/max as inputs)",
+    "mobilenetv2": "needs: Clip (ReLU6, min/max as inputs)",
     "lstm": f"needs: LSTM (bidirectional); {_INT64}; Shape, Gather, Unsqueeze, "
             "Concat on int64, ConstantOfShape, Slice (dynamic seq/batch)",
     "gru": f"needs: GRU (bidirectional, linear_before_reset=1); {_INT64}; Shape, "
