@@ -243,6 +243,10 @@ def _conv_transpose(op: Operation, shapes: list[Shape]) -> Shape:
     return out
 
 
+def _dropout(op: Operation, shapes: list[Shape]) -> list[Shape | None]:
+    return [shapes[0], shapes[0]]
+
+
 SHAPE_FUNCTIONS.update({
     g.ReduceOp: _reduce,
     g.ArgReduceOp: _arg_reduce,
@@ -252,4 +256,6 @@ SHAPE_FUNCTIONS.update({
     g.LRNOp: _same,
     g.EinsumOp: _einsum,
     g.ConvTransposeOp: _conv_transpose,
+    g.MaxPoolIndicesOp: _pool,
+    g.DropoutOp: _dropout,
 })

@@ -1275,9 +1275,72 @@ class ConvTransposeOp(GraphOp):
                    f"graph.conv_transpose: bias must have shape [{expected[1]}]")
 
 
+@irdl_op_definition
+class MaxPoolIndicesOp(PoolOp):
+    """The i64 flat input index (padding not counted) of each max-pool window's first
+    maximum: ONNX MaxPool's Indices output. `storage_order` 1 flattens the spatial dims
+    column-major."""
+
+    name = "graph.max_pool_indices"
+    storage_order = prop_def(IntegerAttr, default_value=IntegerAttr(0, i64))
+
+    def __init__(self, input: SSAValue, *, kernel_shape: Sequence[int],
+                 strides: Sequence[int], pads: Sequence[int], dilations: Sequence[int],
+                 ceil_mode: bool = False, storage_order: int = 0):
+        shape = self.infer_shape(shape_of(input), kernel_shape, strides, pads, dilations,
+                                 ceil_mode)
+        IRDLOperation.__init__(
+            self, operands=[input],
+            properties={"kernel_shape": i64_array(kernel_shape), "strides": i64_array(strides),
+                        "pads": i64_array(pads), "dilations": i64_array(dilations),
+                        "ceil_mode": IntegerAttr(int(ceil_mode), i64),
+                        "storage_order": IntegerAttr(storage_order, i64)},
+            result_types=[tensor_type(shape, i64)])
+
+
+@irdl_op_definition
+class DropoutOp(IRDLOperation):
+    """Dropout as inference computes it: `output` = input, `mask` (i1) all true.
+
+    A `training` flag known only at run time is checked there: training with a `ratio`
+    other than 0 would draw random masks, which is an error at run time.
+    """
+
+    name = "graph.dropout"
+    input = operand_def(TensorType)
+    ratio = opt_operand_def(TensorType)
+    training = opt_operand_def(TensorType)
+    output = result_def(TensorType)
+    mask = result_def(TensorType)
+
+    traits = traits_def(Pure())
+    irdl_options = (AttrSizedOperandSegments(as_property=True), ParsePropInAttrDict())
+    assembly_format = (
+        "$input (`ratio` `(` $ratio^ `:` type($ratio) `)`)? "
+        "(`training` `(` $training^ `:` type($training) `)`)? attr-dict "
+        "`:` type($input) `->` type($output) `,` type($mask)"
+    )
+
+    def __init__(self, input: SSAValue, ratio: SSAValue | None = None,
+                 training: SSAValue | None = None):
+        mask_type = tensor_type(shape_of(input), IntegerType(1))
+        super().__init__(operands=[input, [ratio] if ratio else [],
+                                   [training] if training else []],
+                         result_types=[input.type, mask_type])
+
+    def verify_(self) -> None:
+        _check(self.output.type == self.input.type,
+               "graph.dropout: output type must equal input type")
+        _check(self.mask.type == tensor_type(shape_of(self.input), IntegerType(1)),
+               "graph.dropout: mask must be an i1 tensor of the input's shape")
+        for name, v in (("ratio", self.ratio), ("training", self.training)):
+            if v is not None:
+                _check(shape_of(v) == (), f"graph.dropout: {name} must be rank 0")
+
+
 REDUCTION_NN_OPS: tuple[type[IRDLOperation], ...] = (
     ReduceOp, ArgReduceOp, LogSoftmaxOp, HardmaxOp, LpPoolOp, LRNOp, EinsumOp,
-    ConvTransposeOp)
+    ConvTransposeOp, MaxPoolIndicesOp, DropoutOp)
 
 
 ELEMENTWISE_BINARY_OPS: tuple[type[ElementwiseBinaryOp], ...] = (AddOp, SubOp, MulOp, DivOp)

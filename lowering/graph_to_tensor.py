@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import arith, func, math, tensor
+from xdsl.dialects import arith, cf, func, math, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     AnyFloat,
@@ -25,7 +25,6 @@ from xdsl.dialects.builtin import (
     IntegerAttr,
     IntegerType,
     ModuleOp,
-    Signedness,
     StringAttr,
     TensorType,
 )
@@ -844,8 +843,7 @@ class SoftmaxPattern(RewritePattern):
 
 
 def _is_unsigned(t: Attribute) -> bool:
-    return isinstance(t, IntegerType) and (
-        t.width.data == 1 or t.signedness.data == Signedness.UNSIGNED)
+    return graph.is_unsigned(t)
 
 
 def _int_limit(t: IntegerType, top: bool) -> int:
@@ -904,12 +902,6 @@ def _r_div(b: _Body, a: SSAValue, d: SSAValue) -> SSAValue:
     if isinstance(a.type, AnyFloat):
         return b.add(arith.DivfOp(a, d))
     return b.add((arith.DivUIOp if _is_unsigned(a.type) else arith.DivSIOp)(a, d))
-
-
-def _r_float_only(b: _Body, kind: str, v: SSAValue) -> SSAValue:
-    if not isinstance(v.type, AnyFloat):
-        raise ValueError(f"reduction '{kind}' needs a floating-point element type")
-    return v
 
 
 def _size_as(emit: _Emit, size: Size, t: Attribute) -> SSAValue:
@@ -989,16 +981,22 @@ def _static_reduce_loops(emit: _Emit, x: SSAValue, axes: Sequence[int],
     return _ReduceLoops(x, rank, iters, _map(rank, exprs), out_sizes, count)
 
 
-def _runtime_axes_flags(emit: _Emit, axes: SSAValue, rank: int) -> list[SSAValue]:
-    """Per input dim, an i1 `dim is listed in axes` (negative axes count from the end)."""
+def _runtime_axes_flags(emit: _Emit, axes: SSAValue, rank: int,
+                        name: str = "graph.reduce") -> list[SSAValue]:
+    """Per input dim, an i1 `dim is listed in axes` (negative axes count from the end);
+    axes out of range or listed twice fail run-time checks."""
     values = []
     for j in range(shape_of(axes)[0]):
         a = emit(tensor.ExtractOp(axes, [emit.index(j)], _element_type(axes)))
         a = emit(arith.IndexCastOp(a, IndexType()))
         wrapped = emit(arith.AddiOp(a, emit.index(rank)))
         a = emit(arith.SelectOp(emit(arith.CmpiOp(a, emit.index(0), "slt")), wrapped, a))
+        in_range = emit(arith.AndIOp(emit(arith.CmpiOp(a, emit.index(0), "sge")),
+                                     emit(arith.CmpiOp(a, emit.index(rank), "slt"))))
+        _assert(emit, in_range, f"{name}: an axis is out of range for rank {rank}")
         values.append(a)
     flags = []
+    listed: Size = 0
     for i in range(rank):
         flag: SSAValue | None = None
         for a in values:
@@ -1006,7 +1004,15 @@ def _runtime_axes_flags(emit: _Emit, axes: SSAValue, rank: int) -> list[SSAValue
             flag = eq if flag is None else emit(arith.OrIOp(flag, eq))
         assert flag is not None
         flags.append(flag)
+        listed = emit.add(listed, emit(arith.SelectOp(flag, emit.index(1), emit.index(0))))
+    distinct = emit(arith.CmpiOp(emit.value(listed), emit.index(len(values)), "eq"))
+    _assert(emit, distinct, f"{name}: the axes must be distinct")
     return flags
+
+
+def _assert(emit: _Emit, condition: SSAValue, message: str) -> None:
+    """A run-time check (cf.assert; the runtime raises InputError with `message`)."""
+    emit.rewriter.insert(cf.AssertOp(condition, message), InsertPoint.before(emit.anchor))
 
 
 def _runtime_reduce_loops(emit: _Emit, x: SSAValue,
@@ -1455,9 +1461,99 @@ class ConvTransposePattern(RewritePattern):
         rewriter.replace(op, [], res)
 
 
+class MaxPoolIndicesPattern(RewritePattern):
+    """The flat input index of each window's first maximum: (value, index) accumulated in
+    one reduction generic over a window operand, like max pooling."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.MaxPoolIndicesOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        x = op.input
+        x_shape, out_shape = shape_of(x), shape_of(op.result)
+        spatial = len(x_shape) - 2
+        kernel, strides = ints(op.kernel_shape), ints(op.strides)
+        pads, dil = ints(op.pads), ints(op.dilations)
+        ceil_mode = bool(op.ceil_mode.value.data)
+        column_major = bool(op.storage_order.value.data)
+        elt = _element_type(x)
+        i64t = IntegerType(64)
+        if ceil_mode and any(s == DYN for s in out_shape[2:]):
+            raise _fail(op, "ceil_mode with dynamic spatial dims is not supported")
+        x_sizes = emit.sizes(x)
+        out_sizes: list[Size] = x_sizes[:2]
+        for i in range(spatial):
+            out_sizes.append(_window_out_size(
+                emit, x_sizes[2 + i], kernel[i], strides[i], pads[i] + pads[spatial + i],
+                dil[i], ceil_mode, out_shape[2 + i]))
+        hi = [emit.value(s) for s in x_sizes]
+        n_par = 2 + spatial
+        n_loops = n_par + spatial
+
+        def body(b: _Body) -> list[SSAValue]:
+            read = [b.linalg_index(0), b.linalg_index(1)]
+            valid: SSAValue | None = None
+            for i in range(spatial):
+                o, k = b.linalg_index(2 + i), b.linalg_index(n_par + i)
+                pos = _affine(b, o, strides[i], k, dil[i])
+                if pads[i]:
+                    pos = b.add(arith.SubiOp(pos, b.index(pads[i])))
+                ok = b.in_range(pos, b.index(0), hi[2 + i])
+                valid = ok if valid is None else b.and_(valid, ok)
+                read.append(b.clamp(pos, hi[2 + i]))
+            assert valid is not None
+            # flat index: (n * C + c) * prod(spatial) + spatial offset (row/column-major)
+            flat = b.add(arith.AddiOp(b.add(arith.MuliOp(read[0], hi[1])), read[1]))
+            order = list(range(spatial))
+            if column_major:
+                order.reverse()
+            offset: SSAValue | None = None
+            for i in order:
+                offset = read[2 + i] if offset is None else b.add(arith.AddiOp(
+                    b.add(arith.MuliOp(offset, hi[2 + i])), read[2 + i]))
+            for i in range(spatial):
+                flat = b.add(arith.MuliOp(flat, hi[2 + i]))
+            assert offset is not None
+            flat = b.add(arith.IndexCastOp(b.add(arith.AddiOp(flat, offset)), i64t))
+            v = b.add(tensor.ExtractOp(x, read, elt))
+            best, best_i = b.args[1], b.args[2]
+            first = b.cmp("eq", best_i, b.const(-1, i64t))
+            take = b.and_(valid, b.add(arith.OrIOp(first, _better(b, "max", False, v, best))))
+            return [b.select(take, v, best), b.select(take, flat, best_i)]
+
+        window = emit.empty(list(kernel), elt)
+        outs = [emit.fill(_identity_of("max", elt), out_sizes, elt),
+                emit.fill(-1, out_sizes, i64t)]
+        res = emit.generic([window], outs, [
+            _map(n_loops, [_d(n_par + i) for i in range(spatial)]),
+            *[_map(n_loops, [_d(i) for i in range(n_par)])] * 2],
+            [PARALLEL] * n_par + [REDUCTION] * spatial, body)
+        rewriter.replace(op, [], [res[1]])
+
+
+class DropoutPattern(RewritePattern):
+    """output = input, mask = all true; a run-time training flag with a ratio other than
+    0 fails a `cf.assert`."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.DropoutOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        if op.training is not None:
+            i1 = IntegerType(1)
+            training = emit(tensor.ExtractOp(op.training, [], i1))
+            ok = emit(arith.XOrIOp(training, emit(arith.ConstantOp.from_int_and_width(1, i1))))
+            if op.ratio is not None:
+                ratio = emit(tensor.ExtractOp(op.ratio, [], _element_type(op.ratio)))
+                zero = emit.scalar(0.0, _element_type(op.ratio))
+                ok = emit(arith.OrIOp(ok, emit(arith.CmpfOp(ratio, zero, "oeq"))))
+            _assert(emit, ok, "Dropout: training mode with a ratio other than 0 draws random "
+                    "masks, which Kiln does not support")
+        mask = emit.fill(1, emit.sizes(op.input), IntegerType(1))
+        rewriter.replace(op, [], [op.input, mask])
+
+
 REDUCTION_NN_PATTERNS: tuple[type[RewritePattern], ...] = (
     ReducePattern, ArgReducePattern, LogSoftmaxPattern, HardmaxPattern, LpPoolPattern,
-    LRNPattern, EinsumPattern, ConvTransposePattern)
+    LRNPattern, EinsumPattern, ConvTransposePattern, MaxPoolIndicesPattern, DropoutPattern)
 
 
 class UnsupportedPattern(RewritePattern):

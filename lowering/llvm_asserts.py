@@ -74,8 +74,10 @@ def _add_status_argument(f: func.FuncOp) -> None:
 def _lower_function(f: func.FuncOp, failing: set[str], messages: list[str]) -> None:
     status = f.body.blocks[0].args[-1]
     fail = _failure_block(f, status)
-    for block in list(f.body.blocks):
+    block: Block | None = f.body.blocks[0]
+    while block is not None:  # blocks split off below are visited in turn
         if block is fail:
+            block = block.next_block
             continue
         op = block.first_op
         while op is not None:
@@ -101,6 +103,7 @@ def _lower_function(f: func.FuncOp, failing: set[str], messages: list[str]) -> N
                 block.add_ops([code, zero, ok, branch])
                 break
             op = following
+        block = block.next_block
 
 
 def _split_after(op: Operation) -> Block:

@@ -392,6 +392,28 @@ def _eval_conv_transpose(op: g.ConvTransposeOp, args: list[np.ndarray]) -> np.nd
     return y
 
 
+def _eval_max_pool_indices(op: g.MaxPoolIndicesOp, args: list[np.ndarray]) -> np.ndarray:
+    x = args[0]
+    kernel, strides = g.ints(op.kernel_shape), g.ints(op.strides)
+    pads, dilations = g.ints(op.pads), g.ints(op.dilations)
+    out = op.result_shape()[2:]
+    n = len(kernel)
+    spatial = x.shape[2:]
+    order = "F" if op.storage_order.value.data else "C"
+    offset = np.arange(int(np.prod(spatial))).reshape(spatial, order=order)
+    base = np.arange(x.shape[0] * x.shape[1]).reshape(x.shape[:2]) * offset.size
+    flat = (base.reshape(*x.shape[:2], *[1] * n) + offset).astype(np.float64)
+    extra = [max(0, (out[i] - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1
+                 - (spatial[i] + pads[i] + pads[n + i])) for i in range(n)]
+    vals = _windows(_pad(x, pads, -np.inf, extra), kernel, strides, dilations)
+    idx = _windows(_pad(flat, pads, -1.0, extra), kernel, strides, dilations)
+    vals = vals.reshape(*vals.shape[:2 + n], -1)
+    best = np.expand_dims(np.argmax(vals, axis=-1), -1)
+    chosen = np.take_along_axis(idx.reshape(*idx.shape[:2 + n], -1), best, axis=-1)[..., 0]
+    crop = (slice(None), slice(None), *(slice(0, o) for o in out))
+    return chosen[crop].astype(np.int64)
+
+
 REDUCTION_NN_EVALUATORS: dict[type[Operation], Callable[..., np.ndarray]] = {
     g.ReduceOp: _eval_reduce,
     g.ArgReduceOp: _eval_arg_reduce,
@@ -401,5 +423,6 @@ REDUCTION_NN_EVALUATORS: dict[type[Operation], Callable[..., np.ndarray]] = {
     g.LRNOp: _eval_lrn,
     g.EinsumOp: lambda op, args: np.einsum(op.equation.data, *args),
     g.ConvTransposeOp: _eval_conv_transpose,
+    g.MaxPoolIndicesOp: _eval_max_pool_indices,
 }
 """Evaluators of the reduction / NN ops, consulted by evaluate() before its own rules."""

@@ -251,9 +251,6 @@ class _Importer:
                 if shape is None or any(d is None for d in shape[2:]):
                     return (f"auto_pad {auto_pad} with strides {list(strides)} needs static "
                             "spatial input dims")
-        if op == "MaxPool":
-            if len(node.output) > 1 and node.output[1] in used:
-                return "the Indices output is not supported"
         if op == "BatchNormalization":
             if not attrs.get("training_mode", 0) and any(o in used for o in node.output[1:]):
                 return "extra outputs need training_mode = 1 (opset >= 14)"
@@ -263,12 +260,11 @@ class _Importer:
             if attrs.get("allowzero", 0) and 0 in self.consts[node.input[1]].tolist():
                 return "allowzero = 1 with a zero in the target shape (empty tensors)"
         if op == "Dropout":
-            if len(node.input) > 2 and node.input[2]:
-                mode = self.consts.get(node.input[2])
-                if mode is None or bool(mode):
-                    return "training_mode must be a constant false"
-            if len(node.output) > 1 and node.output[1] in used:
-                return "the mask output is not supported"
+            mode = self.consts.get(node.input[2]) if len(node.input) > 2 else None
+            ratio_name = node.input[1] if len(node.input) > 1 and node.input[1] else None
+            ratio = self.consts.get(ratio_name) if ratio_name else np.float32(0.5)
+            if mode is not None and bool(mode) and ratio is not None and float(ratio) != 0:
+                return "training mode with ratio > 0 (random masks) is not supported"
         return None
 
     # ---- building
@@ -569,7 +565,8 @@ class _Importer:
 
     def _scalar(self, value: float, like: SSAValue) -> SSAValue:
         """A rank-0 constant of `like`'s element type."""
-        return self._emit(g.ConstantOp(dense_attr(np.array(value, dtype=np.float32))))
+        dtype = g.numpy_dtype_of(g.element_type_of(like))
+        return self._emit(g.ConstantOp(dense_attr(np.array(value, dtype=dtype))))
 
     def _normalize(self, x: SSAValue, axes: Sequence[int], epsilon: float) -> SSAValue:
         """(x - mean) / sqrt(var + epsilon) over `axes` (population variance)."""
@@ -623,6 +620,39 @@ class _Importer:
             return self._emit(g.AddOp(a, b))
 
         return [y, blend(mean, batch_mean), blend(var, batch_var)]
+
+    def _max_pool(self, node, attrs, opset):
+        """MaxPool; its optional Indices output is a graph.max_pool_indices."""
+        values = self._pool(node, attrs, opset)
+        if len(node.output) < 2 or not node.output[1]:
+            return values
+        pool = values[0].owner
+        assert isinstance(pool, g.MaxPoolOp)
+        return [*values, self._emit(g.MaxPoolIndicesOp(
+            self._value(node.input[0]), kernel_shape=g.ints(pool.kernel_shape),
+            strides=g.ints(pool.strides), pads=g.ints(pool.pads),
+            dilations=g.ints(pool.dilations), ceil_mode=bool(pool.ceil_mode.value.data),
+            storage_order=int(attrs.get("storage_order", 0))))]
+
+    def _dropout(self, node, attrs, opset):
+        """Dropout is the identity at inference; a mask output or a run-time training flag
+        needs graph.dropout (all-true mask; the flag is checked at run time)."""
+        x = self._value(node.input[0])
+        ratio_name = node.input[1] if len(node.input) > 1 and node.input[1] else None
+        mode_name = node.input[2] if len(node.input) > 2 and node.input[2] else None
+        runtime_mode = mode_name is not None and mode_name not in self.consts
+        wants_mask = len(node.output) > 1 and bool(node.output[1])
+        if not runtime_mode and not wants_mask:
+            return [x]
+        ratio = None
+        if runtime_mode and ratio_name is not None:
+            ratio = self._value(ratio_name)
+        elif runtime_mode:
+            ratio = self._emit(g.ConstantOp(dense_attr(np.array(0.5, np.float32))))
+        mode = self._value(mode_name) if runtime_mode else None
+        drop = g.DropoutOp(x, ratio, mode)
+        self.block.add_op(drop)
+        return [drop.output, drop.mask]
 
     def _lrn(self, node, attrs, opset):
         return [self._emit(g.LRNOp(self._value(node.input[0]), int(attrs["size"]),
@@ -682,13 +712,13 @@ _HANDLERS: dict[str, _Handler] = {
     **{op: _Importer._binary for op in _BINARY},
     **{op: _Importer._unary for op in _UNARY},
     "Gemm": _Importer._gemm, "MatMul": _Importer._matmul, "Conv": _Importer._conv,
-    "MaxPool": _Importer._pool, "AveragePool": _Importer._pool,
+    "MaxPool": _Importer._max_pool, "AveragePool": _Importer._pool,
     "GlobalAveragePool": _Importer._global_avg_pool,
     "BatchNormalization": _Importer._batch_norm, "Flatten": _Importer._flatten,
     "Reshape": _Importer._reshape, "Transpose": _Importer._transpose,
     "Concat": _Importer._concat, "Softmax": _Importer._softmax,
     "Constant": _Importer._constant, "Identity": _Importer._forward,
-    "Dropout": _Importer._forward,
+    "Dropout": _Importer._dropout,
     **{op: _Importer._reduce for op in _REDUCE_KINDS},
     "ArgMax": _Importer._arg_reduce, "ArgMin": _Importer._arg_reduce,
     "LogSoftmax": _Importer._softmax, "Hardmax": _Importer._softmax,
