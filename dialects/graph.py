@@ -985,7 +985,7 @@ def _print_props(printer: Printer, op: IRDLOperation, skip: Sequence[str] = ()) 
                                  **op.attributes})
 
 
-def _compatible_types(a: Attribute, b: Attribute) -> bool:
+def compatible_types(a: Attribute, b: Attribute) -> bool:
     """Same element type and rank, dims equal where both are static."""
     if not (isinstance(a, TensorType) and isinstance(b, TensorType)):
         return a == b
@@ -1042,14 +1042,14 @@ def _verify_region(op: IRDLOperation, region: Region, arg_types: Sequence[Attrib
     assert block is not None
     got = [a.type for a in block.args]
     _check(len(got) == len(arg_types) and all(
-        _compatible_types(g_, w) for g_, w in zip(got, arg_types, strict=True)),
+        compatible_types(g_, w) for g_, w in zip(got, arg_types, strict=True)),
         f"{op.name}: the {what} region's arguments must have types "
         f"({', '.join(map(str, arg_types))}), got ({', '.join(map(str, got))})")
     _check(isinstance(block.last_op, YieldOp),
            f"{op.name}: the {what} region must end in graph.yield")
     yielded = [v.type for v in _yield_of(region).values]
     _check(len(yielded) == len(yield_types) and all(
-        _compatible_types(g_, w) for g_, w in zip(yielded, yield_types, strict=True)),
+        compatible_types(g_, w) for g_, w in zip(yielded, yield_types, strict=True)),
         f"{op.name}: the {what} region yields ({', '.join(map(str, yielded))}), expected "
         f"({', '.join(map(str, yield_types))})")
 
@@ -1148,7 +1148,7 @@ class LoopOp(IRDLOperation):
                "graph.loop: needs a result for every loop-carried value")
         carried = [v.type for v in self.inits]
         for init, res in zip(carried, self.outputs.types[:n], strict=False):
-            _check(_compatible_types(init, res),
+            _check(compatible_types(init, res),
                    f"graph.loop: carried value of type {init} has result type {res}")
         scans = list(self.outputs.types[n:])
         for t in scans:
@@ -1244,7 +1244,7 @@ class ScanOp(IRDLOperation):
                                           element_type_of(t)))
         states = [v.type for v in self.inits]
         for init, res in zip(states, self.outputs.types[:n], strict=False):
-            _check(_compatible_types(init, res),
+            _check(compatible_types(init, res),
                    f"graph.scan: state of type {init} has result type {res}")
         _verify_region(self, self.body, [*states, *slices], [*states, *out_slices], "body")
 

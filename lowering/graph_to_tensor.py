@@ -1337,18 +1337,17 @@ class _RNNCell:
         direction = self.op.direction.data
         return direction == "reverse" or (direction == "bidirectional" and d == 1)
 
-    def matmul_r(self, h: SSAValue, rows: int, row_offset: int) -> SSAValue:
-        """[D, B, rows]: h[d, b, :] @ R[d, row_offset:row_offset + rows, :]^T."""
-        sizes = [self.n_dir, self.emit.size(h, 1), rows]
+    def matmul_r(self, h: SSAValue) -> SSAValue:
+        """[D, B, G*H]: h[d, b, :] @ R[d, :, :]^T."""
+        sizes = [self.n_dir, self.emit.size(h, 1), self.op.num_gates * self.hidden]
         init = self.emit.fill(0.0, sizes, self.elt)
-        r_map = _map(4, [_d(0), _d(2) + row_offset, _d(3)])
-        return _contraction(self.emit, h, self.op.r, _map(4, [_d(0), _d(1), _d(3)]), r_map,
-                            init, 3)
+        return _contraction(self.emit, h, self.op.r, _map(4, [_d(0), _d(1), _d(3)]),
+                            _map(4, [_d(0), _d(2), _d(3)]), init, 3)
 
     def build(self, h: SSAValue, c: SSAValue | None) -> tuple[list[SSAValue], SSAValue]:
-        op, hidden = self.op, self.hidden
+        op = self.op
         lbr = bool(op.linear_before_reset.value.data)
-        hr = self.matmul_r(h, op.num_gates * hidden, 0)
+        hr = self.matmul_r(h)
         hr_h = None
         if self.kind == "gru" and not lbr:
             r_gate = self.generic(h, c, hr, None, "gru_r")[0]
@@ -1356,7 +1355,7 @@ class _RNNCell:
                 [r_gate, h], [self.emit.empty(self.emit.sizes(h), self.elt)],
                 [_identity(3)] * 3, [PARALLEL] * 3,
                 lambda b: [b.binary("mul", b.args[0], b.args[1])])[0]
-            hr_h = self.matmul_r(rh, hidden, 2 * hidden)
+            hr_h = self.matmul_r(rh)
         results = self.generic(h, c, hr, hr_h, "cell")
         n_states = 2 if self.kind == "lstm" else 1
         return results[:n_states], results[n_states]
@@ -1379,18 +1378,6 @@ class _RNNCell:
 
         if c is not None:
             add(c, ident, "c")
-        for gate in range(n_gates):
-            add(hr, _map(3, [_d(0), _d(1), _d(2) + gate * hidden]), f"hr{gate}")
-        if hr_h is not None:
-            add(hr_h, ident, "hr_h")
-        if op.bias is not None:
-            for gate in range(n_gates):
-                add(op.bias, _map(3, [_d(0), _d(2) + gate * hidden]), f"wb{gate}")
-                add(op.bias, _map(3, [_d(0), _d(2) + (n_gates + gate) * hidden]),
-                    f"rb{gate}")
-        if op.peepholes is not None:
-            for k in range(3):
-                add(op.peepholes, _map(3, [_d(0), _d(2) + k * hidden]), f"p{k}")
         sizes = emit.sizes(h)
         n_out = 1 if what == "gru_r" else (3 if self.kind == "lstm" else 2)
         outs = [emit.empty(sizes, elt) for _ in range(n_out)]
@@ -1401,6 +1388,22 @@ class _RNNCell:
         def body(b: _Body) -> list[SSAValue]:
             v = dict(zip(names, b.args[:n_in], strict=True))
             d, bi, hi = b.linalg_index(0), b.linalg_index(1), b.linalg_index(2)
+
+            def at(source: SSAValue, offset: int, batch: bool = True) -> SSAValue:
+                col = hi if offset == 0 else b.add(arith.AddiOp(hi, b.index(offset)))
+                return b.add(tensor.ExtractOp(source, [d, bi, col] if batch else [d, col],
+                                              elt))
+
+            for gate in range(n_gates):
+                v[f"hr{gate}"] = at(hr, gate * hidden)
+                if op.bias is not None:
+                    v[f"wb{gate}"] = at(op.bias, gate * hidden, False)
+                    v[f"rb{gate}"] = at(op.bias, (n_gates + gate) * hidden, False)
+            if hr_h is not None:
+                v["hr_h"] = at(hr_h, 2 * hidden)
+            if op.peepholes is not None:
+                for k in range(3):
+                    v[f"p{k}"] = at(op.peepholes, k * hidden, False)
             t = step
             if any(self.reverse(k) for k in range(self.n_dir)):
                 back = b.add(arith.SubiOp(b.add(arith.SubiOp(trip, b.index(1))), step))
@@ -1412,7 +1415,7 @@ class _RNNCell:
             def gate_in(gate: int) -> SSAValue:
                 col = b.add(arith.AddiOp(hi, b.index(gate * hidden)))
                 x = b.add(tensor.ExtractOp(xw, [t, d, bi, col], elt))
-                if gate != 2 or self.kind != "gru" or lbr or what == "gru_r":
+                if gate != 2 or self.kind != "gru":
                     x = b.binary("add", x, v[f"hr{gate}"])
                 if op.bias is not None:
                     x = b.binary("add", x, v[f"wb{gate}"])
@@ -1450,8 +1453,6 @@ class _RNNCell:
                     pre = b.binary("add", gate_in(2), b.binary("mul", r, hh))
                 else:
                     pre = b.binary("add", gate_in(2), v["hr_h"])
-                    if op.bias is not None:
-                        pre = b.binary("add", pre, v["rb2"])
                 cand = act(1, pre)
                 h_new = b.binary("add", b.binary("mul", b.binary("sub", one, z), cand),
                                  b.binary("mul", z, h_old))
