@@ -909,7 +909,7 @@ class IfPattern(RewritePattern):
                                                                  strict=True)]
             _replace_yield(block, values)
             regions.append(op.detach_region(region))
-        rewriter.replace_op(op, scf.IfOp(cond, types, regions[0], regions[1]))
+        rewriter.replace(op, scf.IfOp(cond, types, regions[0], regions[1]))
 
 
 def _dim_outside(value: SSAValue, dim: int, loop: Operation, emit: _Emit,
@@ -1074,7 +1074,7 @@ class ScanPattern(RewritePattern):
         emit(loop)
         results = [_cast_to(r, t, op) for r, t in zip(loop.results, op.outputs.types,
                                                       strict=True)]
-        rewriter.replace_op(op, [], results)
+        rewriter.replace(op, [], results)
 
 
 class LoopPattern(RewritePattern):
@@ -1098,7 +1098,7 @@ class LoopPattern(RewritePattern):
             return
         if k == 0:
             results = self.while_loop(emit, op, bound, op.body.clone())
-            rewriter.replace_op(op, [], results[2:])
+            rewriter.replace(op, [], results[2:])
             return
         count = self.while_loop(emit, op, bound, op.body.clone())[0]
         self.for_loop(emit, op, count, rewriter)
@@ -1130,7 +1130,7 @@ class LoopPattern(RewritePattern):
         emit(loop)
         results = [_cast_to(r, t, op) for r, t in zip(loop.results, op.outputs.types,
                                                       strict=True)]
-        rewriter.replace_op(op, [], results)
+        rewriter.replace(op, [], results)
 
     def _iteration_args_at(self, block: Block, iv: SSAValue, cond: SSAValue) -> None:
         # block args are now (iv, iteration, cond, carried...)
@@ -1294,7 +1294,7 @@ class RNNPattern(RewritePattern):
             y = _insert_slab(part, y, at, d, placeholder)
         Rewriter.replace_op(placeholder, scf.YieldOp(*new_states, y))
         outs = [loop.results[-1], *loop.results[:-1]]
-        rewriter.replace_op(op, [], [_cast_to(v, t, op) for v, t in
+        rewriter.replace(op, [], [_cast_to(v, t, op) for v, t in
                                      zip(outs, op.outputs.types, strict=True)])
 
 
@@ -1423,8 +1423,8 @@ class _RNNCell:
                         x = b.binary("add", x, v[f"rb{gate}"])
                 return x
 
-            def act(j: int, x: SSAValue) -> SSAValue:
-                if self.clip is not None:
+            def act(j: int, x: SSAValue, clip: bool = True) -> SSAValue:
+                if self.clip is not None and clip:  # gate inputs only, as onnxruntime
                     x = b.add(arith.MinimumfOp(x, b.const(self.clip, elt)))
                     x = b.add(arith.MaximumfOp(x, b.const(-self.clip, elt)))
                 ys = [_rnn_activation(b, self.acts[k * self.per_dir + j],
@@ -1472,7 +1472,7 @@ class _RNNCell:
                 cand = act(1, gate_in(3))
                 c_new = b.binary("add", b.binary("mul", f, c_old), b.binary("mul", i, cand))
                 o = act(0, peep(gate_in(1), 1, c_new))
-                h_new = b.binary("mul", o, act(2, c_new))
+                h_new = b.binary("mul", o, act(2, c_new, clip=False))
             y = h_new
             if seq is not None:
                 length = b.add(tensor.ExtractOp(seq, [bi], _element_type(seq)))
