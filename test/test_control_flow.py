@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+from conftest import ort_run
 from onnx import TensorProto, helper
 
 import compiler
 from compiler.importers.onnx_importer import SUPPORTED_OPS
-from conftest import ort_run
 
 F, I64, B = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
 RNG = np.random.default_rng(0)
