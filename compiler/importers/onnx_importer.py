@@ -9,6 +9,7 @@ non-negative axes, resolved reshape targets) so that passes never see ONNX conve
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -284,7 +285,7 @@ class _Importer:
             shape, dims = _input_shape(info)
             elt = _element_type(info.type.tensor_type.elem_type) or f32
             arg = self.block.insert_arg(TensorType(elt, shape), len(self.block.args))
-            arg.name_hint = info.name
+            arg.name_hint = ssa_name_hint(info.name)
             self.values[info.name] = arg
             arg_attrs.append(DictionaryAttr({
                 g.ARG_NAME_ATTR: StringAttr(info.name),
@@ -329,7 +330,7 @@ class _Importer:
             if name:
                 self.values[name] = value
                 if isinstance(value.owner, Operation) and value.name_hint is None:
-                    value.name_hint = name
+                    value.name_hint = ssa_name_hint(name)
 
     def _cross_check_outputs(self, results: Sequence[SSAValue]) -> None:
         for info, value in zip(self.graph.output, results, strict=True):
@@ -365,7 +366,7 @@ class _Importer:
                 array.shape, g.element_type_for(array.dtype))))
         else:
             value = self._emit(g.ConstantOp(dense_attr(array)))
-        value.name_hint = name
+        value.name_hint = ssa_name_hint(name)
         self.values[name] = value
         return value
 
@@ -691,6 +692,18 @@ SUPPORTED_OPS = tuple(sorted(_HANDLERS))
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def ssa_name_hint(name: str) -> str | None:
+    """A readable SSA name for an ONNX value name, or None when nothing usable is left.
+
+    Exporters use names like `/conv1/Conv_output_0` or `onnx::LSTM_349`; SSA names allow
+    only [A-Za-z0-9_$.-] and must not start with a digit.
+    """
+    hint = re.sub(r"[^\w$.-]+", "_", name).strip("_")
+    if hint and hint[0].isdigit():
+        hint = "v" + hint
+    return hint or None
 
 
 def dense_attr(array: np.ndarray) -> Attribute:
