@@ -1,6 +1,6 @@
 """bufferize: linalg on tensors -> linalg on memrefs (ARCHITECTURE.md level 3).
 
-A one-shot bufferizer for straight-line function bodies (the only shape Kiln emits):
+A one-shot bufferizer for function bodies with scf regions (see "regions" below):
 ops are rewritten in program order, each tensor value is replaced by the buffer that
 holds it, and `memref.dealloc` is placed after the last use of every allocation that
 is not returned.
