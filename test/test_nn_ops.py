@@ -373,3 +373,79 @@ def test_reduce_axis_out_of_range_is_a_clear_error():
     with pytest.raises(CompileError, match="axis 3 is out of range for rank 2"):
         compiler.compile(node_model("ReduceSum", {"x": rand(2, 3)},
                                     consts={"axes": np.array([3])}))
+
+
+# --------------------------------------------------------------------------- element types
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint32, np.float64])
+@pytest.mark.parametrize("op", ["ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd",
+                                "ReduceMean", "ReduceL1", "ReduceSumSquare"])
+def test_reduce_element_types(op, dtype):
+    x = RNG.integers(0 if dtype == np.uint32 else -4, 5, size=(3, 4)).astype(dtype)
+    # onnxruntime has no uint32 reduction kernels: onnx.reference for those
+    check_node(op, {"x": x}, {"keepdims": 0}, consts={"axes": np.array([1])},
+               reference=dtype == np.uint32)
+
+
+def test_reduce_bool_max_min():
+    x = RNG.integers(0, 2, size=(4, 3)).astype(np.bool_)
+    check_node("ReduceMax", {"x": x}, opset=20, consts={"axes": np.array([1])})
+    check_node("ReduceMin", {"x": x}, opset=20, consts={"axes": np.array([0])})
+
+
+@pytest.mark.parametrize("op", ["ArgMax", "ArgMin"])
+@pytest.mark.parametrize("attrs", [{}, {"axis": -1, "keepdims": 0},
+                                   {"axis": 1, "select_last_index": 1}])
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_arg_max_min_onnx(op, attrs, dtype):
+    x = np.round(rand(3, 4, 2) * 2).astype(dtype)  # rounding makes ties
+    (y,) = check_node(op, {"x": x}, attrs, opset=13)
+    assert y.dtype == np.int64
+
+
+# --------------------------------------------------------------------------- extra outputs
+
+
+@pytest.mark.parametrize("storage_order", [0, 1])
+def test_max_pool_indices(storage_order):
+    x = rand(2, 3, 5, 6)
+    check_node("MaxPool", {"x": x}, {"kernel_shape": [3, 2], "strides": [2, 2],
+                                     "pads": [1, 0, 1, 1], "storage_order": storage_order},
+               outputs=("y", "i"), reference=True)
+
+
+def test_dropout_mask_and_run_time_training_flag():
+    x = rand(3, 4)
+    y, mask = check_node("Dropout", {"x": x}, outputs=("y", "m"))
+    assert mask.dtype == np.bool_ and mask.all()
+    feeds = {"x": x, "r": np.array(0.0, np.float32), "t": np.array(True)}
+    model = node_model("Dropout", feeds, outputs=("y", "m"))
+    compiled = compiler.compile(model)
+    y, mask = compiled(**feeds)
+    np.testing.assert_array_equal(y, x)
+    assert mask.all()
+    with pytest.raises(ValueError, match="training mode with a ratio other than 0"):
+        compiled(x=x, r=np.array(0.5, np.float32), t=np.array(True))
+    y, _ = compiled(x=x, r=np.array(0.5, np.float32), t=np.array(False))
+    np.testing.assert_array_equal(y, x)
+
+
+def test_run_time_axes_are_checked(tmp_path):
+    model = _compile_ir(tmp_path, RUNTIME_AXES_IR)
+    x = rand(3, 4, 5)
+    with pytest.raises(ValueError, match="axis is out of range for rank 3"):
+        model(x, np.array([0, 3], np.int64))
+    with pytest.raises(ValueError, match="axes must be distinct"):
+        model(x, np.array([1, -2], np.int64))
+
+
+def test_reduce_with_run_time_axes_from_onnx():
+    x = rand(2, 3, 4)
+    model = node_model("ReduceSumSquare", {"x": x, "axes": np.array([1])}, {"keepdims": 0})
+    model.graph.output[0].CopyFrom(helper.make_tensor_value_info("y", 1, ["a", "b"]))
+    compiled = compiler.compile(model)
+    for axes in ([1], [-1], [0]):
+        a = np.array(axes, np.int64)
+        want = ort_run(model, {"x": x, "axes": a})[0]
+        np.testing.assert_allclose(compiled(x, a)[0], want, rtol=RTOL, atol=ATOL)
