@@ -145,6 +145,18 @@ def _positions(m: AffineMap, group: list[int]) -> list[int] | None:
     return pos
 
 
+def _split_run(dims: list[int], order: dict[int, int]) -> tuple[list[int], list[int]]:
+    """Split private dims into the run adjacent in the output that ends at the last of
+    them (one GEMM dim) and the rest (looped around the kernel like batch dims)."""
+    dims = sorted(dims, key=order.__getitem__)
+    run = dims[-1:]
+    for d in reversed(dims[:-1]):
+        if order[d] + 1 != order[run[0]]:
+            break
+        run.insert(0, d)
+    return run, [d for d in dims if d not in run]
+
+
 def classify(op: GenericOp, maps: list[AffineMap] | None = None) -> Contraction | None:
     """The GEMM structure of a generic whose maps are all plain projections."""
     maps = maps or [m.data for m in op.get_indexing_maps()]
@@ -179,8 +191,9 @@ def classify(op: GenericOp, maps: list[AffineMap] | None = None) -> Contraction 
     if not k or (not only_x and not only_y):
         return None
     order = {d: i for i, d in enumerate(in_out)}
-    only_x.sort(key=order.__getitem__)
-    only_y.sort(key=order.__getitem__)
+    only_x, extra_x = _split_run(only_x, order)
+    only_y, extra_y = _split_run(only_y, order)
+    batch = sorted(batch + extra_x + extra_y, key=order.__getitem__)
     last = in_out[-1]
     if only_y and only_y[-1] == last:
         c = Contraction(0, 1, batch, only_x, only_y, k, alpha)
@@ -304,8 +317,9 @@ def _gather_layout(c_maps: list[AffineMap], which: int, iters: list[str],
     batch dims, then the dims private to this input (output order), then k dims."""
     other = _dims(c_maps[1 - which])
     mine = _dims(c_maps[which])
-    batch = [d for d in out_dims if d in mine and d in other]
-    private = [d for d in out_dims if d in mine and d not in other]
+    order = {d: i for i, d in enumerate(out_dims)}
+    private, extra = _split_run([d for d in out_dims if d in mine and d not in other], order)
+    batch = [d for d in out_dims if d in mine and (d in other or d in extra)]
     k = [d for d in range(len(iters)) if iters[d] != "parallel" and d in mine]
     # k in the other input's order when it names them plainly
     k_other = [r.position for r in c_maps[1 - which].results
@@ -373,8 +387,8 @@ def _im2col(op: GenericOp, maps: list[AffineMap], which: int) -> bool:
     # copy generic: loops = layout dims renumbered 0..len-1
     renumber = {d: AffineExpr.dimension(i) for i, d in enumerate(layout)}
     src_map = maps[which].replace_dims_and_symbols(
-        [renumber.get(d, AffineExpr.constant(0)) for d in range(n_loops)], [])
-    src_map = AffineMap(len(layout), 0, src_map.results)
+        [renumber.get(d, AffineExpr.constant(0)) for d in range(n_loops)], [],
+        len(layout), 0)
     ident = AffineMap.identity(len(layout))
     body = Block(arg_types=[src_t.element_type, src_t.element_type])
     body.add_op(YieldOp(body.args[0]))

@@ -299,19 +299,25 @@ def build_sgemm(cfg: GemmConfig, linkage: str = "internal") -> llvm.FuncOp:
                 fn.loop(0, kc, 1, row)
 
             def slow() -> None:
-                last = fn.subi(nc, 1)
+                ncols = fn.mini(fn.subi(nc, jr), nr)
+                src0 = fn.gep(b, fn.muli(pc, sbk))
 
-                def row(k: SSAValue, _: list[SSAValue]) -> None:
-                    src = fn.gep(b, fn.muli(fn.addi(pc, k), sbk))
-                    d = fn.gep(dst, fn.muli(k, nr))
+                def col(j: SSAValue, _: list[SSAValue]) -> None:
+                    src = fn.gep(src0, fn.muli(fn.addi(col0, j), sbn))
+                    d = fn.gep(dst, j)
 
-                    def col(j: SSAValue, _: list[SSAValue]) -> None:
-                        jj = fn.addi(jr, j)
-                        ok = fn.icmp("slt", jj, nc)
-                        x = fn.load(fn.gep(src, fn.muli(fn.addi(jc, fn.mini(jj, last)), sbn)))
-                        fn.store(fn.select(ok, x, zero_f), fn.gep(d, j))
-                    fn.loop(0, nr, 1, col)
-                fn.loop(0, kc, 1, row)
+                    def row(k: SSAValue, _: list[SSAValue]) -> None:
+                        fn.store(fn.load(fn.gep(src, fn.muli(k, sbk))), fn.gep(d, fn.muli(k, nr)))
+                    fn.loop(0, kc, 1, row)
+                fn.loop(0, ncols, 1, col)
+
+                def pad(j: SSAValue, _: list[SSAValue]) -> None:
+                    d = fn.gep(dst, j)
+
+                    def row(k: SSAValue, _: list[SSAValue]) -> None:
+                        fn.store(zero_f, fn.gep(d, fn.muli(k, nr)))
+                    fn.loop(0, kc, 1, row)
+                fn.loop(ncols, nr, 1, pad)
 
             fn.if_(full, fast, slow)
         fn.loop(0, nc, nr, panel)
@@ -339,6 +345,18 @@ def build_sgemm(cfg: GemmConfig, linkage: str = "internal") -> llvm.FuncOp:
 
     def micro(pa: SSAValue, pb: SSAValue, cp: SSAValue, kc: SSAValue,
               mrows: SSAValue, ncols: SSAValue) -> None:
+        # narrow tiles (ncols <= j*vw) use a micro-kernel with only j vectors per row
+        def variant(j: int) -> None:
+            if j == 1:
+                micro_n(pa, pb, cp, kc, mrows, ncols, 1)
+                return
+            fn.if_(fn.icmp("sgt", ncols, (j - 1) * vw),
+                   lambda: micro_n(pa, pb, cp, kc, mrows, ncols, j),
+                   lambda: variant(j - 1))
+        variant(nv)
+
+    def micro_n(pa: SSAValue, pb: SSAValue, cp: SSAValue, kc: SSAValue,
+                mrows: SSAValue, ncols: SSAValue, nv: int) -> None:
         def step(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
             bp = fn.gep(pb, fn.muli(k, nr))
             bv = [fn.load(fn.gep(bp, v * vw), vec, 64) for v in range(nv)]
@@ -350,7 +368,7 @@ def build_sgemm(cfg: GemmConfig, linkage: str = "internal") -> llvm.FuncOp:
                     out[r * nv + v] = fn.add(llvm.FMAOp(s, bv[v], out[r * nv + v]))
             return out
         acc = fn.loop(0, kc, 1, step, [zero_v] * (mr * nv))
-        full = fn.and1(fn.icmp("eq", mrows, mr), fn.icmp("eq", ncols, nr))
+        full = fn.and1(fn.icmp("eq", mrows, mr), fn.icmp("eq", ncols, nv * vw))
 
         def store_full() -> None:
             for r in range(mr):
