@@ -9,6 +9,7 @@ non-negative axes, resolved reshape targets) so that passes never see ONNX conve
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -192,13 +193,13 @@ class _Importer:
                     continue
                 if not info.type.HasField("tensor_type"):
                     problems.append(f"{kind} '{info.name}' is not a tensor")
-                elif info.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+                elif _element_type(info.type.tensor_type.elem_type) is None:
                     problems.append(f"{kind} '{info.name}' has element type "
                                     f"{_dtype_name(info.type.tensor_type.elem_type)}")
         if problems:
             raise CompileError(
-                f"{self.source}: only float32 tensors are supported, but "
-                f"{'; '.join(problems)}.")
+                f"{self.source}: unsupported tensor element type: "
+                f"{'; '.join(problems)} (supported: {', '.join(g.ELEMENT_TYPES)}).")
 
     def _collect_unsupported(self) -> list[UnsupportedOp]:
         used = {name for node in self.graph.node for name in node.input}
@@ -222,8 +223,9 @@ class _Importer:
         for i, name in enumerate(node.input):
             if name and i not in skip and name in self.consts:
                 dtype = self.consts[name].dtype
-                if dtype != np.float32:
-                    return f"input '{name}' has element type {dtype}; only float32 is supported"
+                if dtype.name not in g.ELEMENT_TYPES:
+                    return (f"input '{name}' has element type {dtype}, which is not "
+                            "supported")
         op = node.op_type
         if op == "Constant":
             try:
@@ -277,8 +279,9 @@ class _Importer:
             if info.name in self.initializers:
                 continue
             shape, dims = _input_shape(info)
-            arg = self.block.insert_arg(TensorType(f32, shape), len(self.block.args))
-            arg.name_hint = info.name
+            elt = _element_type(info.type.tensor_type.elem_type) or f32
+            arg = self.block.insert_arg(TensorType(elt, shape), len(self.block.args))
+            arg.name_hint = ssa_name_hint(info.name)
             self.values[info.name] = arg
             arg_attrs.append(DictionaryAttr({
                 g.ARG_NAME_ATTR: StringAttr(info.name),
@@ -323,7 +326,7 @@ class _Importer:
             if name:
                 self.values[name] = value
                 if isinstance(value.owner, Operation) and value.name_hint is None:
-                    value.name_hint = name
+                    value.name_hint = ssa_name_hint(name)
 
     def _cross_check_outputs(self, results: Sequence[SSAValue]) -> None:
         for info, value in zip(self.graph.output, results, strict=True):
@@ -350,15 +353,16 @@ class _Importer:
         if name not in self.consts:
             raise _NodeError(f"tensor '{name}' is not defined")
         array = self.consts[name]
-        if array.dtype != np.float32:
-            raise _NodeError(f"tensor '{name}' has element type {array.dtype}; only float32 "
-                             "is supported")
+        if array.dtype.name not in g.ELEMENT_TYPES:
+            raise _NodeError(f"tensor '{name}' has element type {array.dtype}, which is "
+                             "not supported")
         if name in self.initializers or array.size > MAX_INLINE_ELEMENTS:
             stored = self.store.add(name, array)
-            value = self._emit(g.WeightOp(stored, g.tensor_type(array.shape)))
+            value = self._emit(g.WeightOp(stored, g.tensor_type(
+                array.shape, g.element_type_for(array.dtype))))
         else:
             value = self._emit(g.ConstantOp(dense_attr(array)))
-        value.name_hint = name
+        value.name_hint = ssa_name_hint(name)
         self.values[name] = value
         return value
 
@@ -505,12 +509,30 @@ SUPPORTED_OPS = tuple(sorted(_HANDLERS))
 # --------------------------------------------------------------------------- helpers
 
 
-def dense_attr(array: np.ndarray) -> Attribute:
-    """A float32 array as a `dense<...>` attribute."""
-    from xdsl.dialects.builtin import BytesAttr, DenseIntOrFPElementsAttr
+def ssa_name_hint(name: str) -> str | None:
+    """A readable SSA name for an ONNX value name, or None when nothing usable is left.
 
-    data = np.ascontiguousarray(array, dtype="<f4")
-    return DenseIntOrFPElementsAttr(g.tensor_type(data.shape), BytesAttr(data.tobytes()))
+    Exporters use names like `/conv1/Conv_output_0` or `onnx::LSTM_349`; SSA names allow
+    only [A-Za-z0-9_$.-] and must not start with a digit.
+    """
+    hint = re.sub(r"[^\w$.-]+", "_", name).strip("_")
+    if hint and hint[0].isdigit():
+        hint = "v" + hint
+    return hint or None
+
+
+def dense_attr(array: np.ndarray) -> Attribute:
+    """An array of any supported dtype as a `dense<...>` attribute of its graph type."""
+    return g.dense_from_array(array)
+
+
+def _element_type(elem_type: int) -> Attribute | None:
+    """The graph element type of an ONNX TensorProto data type, None if unsupported."""
+    try:
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(elem_type)
+    except (KeyError, ValueError, TypeError):
+        return None
+    return g.ELEMENT_TYPES.get(np.dtype(dtype).name) if elem_type != 0 else None
 
 
 def _constant_value(node: onnx.NodeProto) -> np.ndarray:
