@@ -396,11 +396,10 @@ def _thresholded_relu(b, args, out, params):
 def _shrink(b, args, out, params):
     x = args[0]
     bias, lambd = params
+    if not _is_float(x):  # integers: computed in f64, truncated back (as ONNX's reference)
+        return cast_scalar(b, _shrink(b, [cast_scalar(b, x, f64)], f64, params), x.type)
     t = x.type
-    if isinstance(t, AnyFloat):
-        lo, hi, bb = b.const(-lambd, t), b.const(lambd, t), b.const(bias, t)
-    else:
-        lo, hi, bb = b.const(int(-lambd), t), b.const(int(lambd), t), b.const(int(bias), t)
+    lo, hi, bb = b.const(-lambd, t), b.const(lambd, t), b.const(bias, t)
     zero = b.const(0, t)
     above = _sel(b, _cmp(b, "gt", x, hi), b.binary("sub", x, bb), zero)
     return _sel(b, _cmp(b, "lt", x, lo), b.binary("add", x, bb), above)
