@@ -43,6 +43,14 @@ def _check_no_dynamic_broadcast(declared: Shape, actual: Shape, result: Shape) -
                 "broadcasting along a dynamic dim is not supported")
 
 
+def _broadcast_all(op: Operation, shapes: list[Shape]) -> Shape:
+    """Numpy broadcasting of any number of operands (graph.elementwise)."""
+    result = g.broadcast_shapes(*shapes)
+    for operand, shape in zip(op.operands, shapes, strict=True):
+        _check_no_dynamic_broadcast(g.shape_of(operand), shape, result)
+    return result
+
+
 def _with_bias(result: Shape, bias: Shape | None) -> Shape:
     if bias is not None and g.broadcast_shapes(result, bias) != result:
         raise ValueError(f"bias of shape {list(bias)} does not broadcast to {list(result)}")
@@ -192,6 +200,7 @@ SHAPE_FUNCTIONS: dict[type[Operation], ShapeFn] = {
     g.ReshapeOp: _reshape,
     g.TransposeOp: _transpose,
     g.ConcatOp: _concat,
+    g.ElementwiseOp: _broadcast_all,
     g.IfOp: _if,
     g.LoopOp: _loop,
     g.ScanOp: _scan,

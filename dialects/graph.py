@@ -930,6 +930,76 @@ class SoftmaxOp(GraphOp):
                "graph.softmax: result type must equal input type")
 
 
+# ------------------------------------------------------------------ table-driven elementwise
+
+
+@irdl_op_definition
+class ElementwiseOp(GraphOp):
+    """An elementwise op named by `kind`, a row of dialects/elementwise.py's rule table.
+
+    Operands broadcast together (numpy rules); `params` holds the kind's scalar attributes
+    (e.g. LeakyRelu's alpha) in the rule's order. The result element type follows the rule:
+    the operands' type, i1 for comparisons, or any type for `cast`.
+    """
+
+    name = "graph.elementwise"
+    inputs = var_operand_def(TensorType)
+    kind = prop_def(StringAttr)
+    params = opt_prop_def(DenseArrayBase)
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$inputs attr-dict `:` functional-type(operands, results)"
+
+    def __init__(self, kind: str, inputs: Sequence[SSAValue], params: Sequence[float] = (),
+                 result_element_type: Attribute | None = None):
+        from dialects.elementwise import BY_KIND
+
+        rule = BY_KIND.get(kind)
+        if rule is None:
+            raise ValueError(f"unknown elementwise kind '{kind}'")
+        types = [element_type_of(v) for v in inputs]
+        problem = rule.check_types(types)
+        if problem:
+            raise ValueError(f"{kind}: {problem}")
+        shape = broadcast_shapes(*[shape_of(v) for v in inputs])
+        props: dict[str, Attribute] = {"kind": StringAttr(kind)}
+        if params:
+            props["params"] = DenseArrayBase.from_list(f64, [float(p) for p in params])
+        super().__init__(operands=[list(inputs)], properties=props, result_types=[
+            tensor_type(shape, rule.result_type(types, result_element_type))])
+
+    def param_values(self) -> tuple[float, ...]:
+        return () if self.params is None else tuple(float(v) for v in self.params.get_values())
+
+    def verify_(self) -> None:
+        from dialects.elementwise import BY_KIND
+
+        kind = self.kind.data
+        rule = BY_KIND.get(kind)
+        _check(rule is not None, f"graph.elementwise: unknown kind '{kind}'")
+        assert rule is not None
+        types = [element_type_of(v) for v in self.inputs]
+        problem = rule.check_types(types)
+        _check(problem is None, f"graph.elementwise '{kind}': {problem}")
+        _check(len(self.param_values()) == len(rule.params),
+               f"graph.elementwise '{kind}': expects {len(rule.params)} params "
+               f"({', '.join(n for n, _ in rule.params)}), got {len(self.param_values())}")
+        if rule.result != "cast":
+            expected_elt = rule.result_type(types, None)
+            _check(element_type_of(self.result) == expected_elt,
+                   f"graph.elementwise '{kind}': result element type must be {expected_elt}")
+        try:
+            expected = broadcast_shapes(*[shape_of(v) for v in self.inputs])
+        except ValueError as e:
+            raise VerifyException(f"graph.elementwise '{kind}': operands do not broadcast: "
+                                  f"{e}") from e
+        _check(_shapes_compatible(expected, self.result_shape()),
+               f"graph.elementwise '{kind}': result shape {list(self.result_shape())} does "
+               f"not match broadcast shape {list(expected)}")
+
+
 # --------------------------------------------------------------------------- reductions, NN ops
 # Reductions (graph.reduce, graph.arg_reduce), the softmax family, LpPool, LRN, Einsum and
 # ConvTranspose.
@@ -1840,6 +1910,7 @@ Graph = Dialect(
         MatMulOp, GemmOp, ConvOp, MaxPoolOp, AvgPoolOp, GlobalAvgPoolOp, BatchNormOp,
         ReshapeOp, TransposeOp, ConcatOp, SoftmaxOp,
         *REDUCTION_NN_OPS,
+        ElementwiseOp,
         *CONTROL_FLOW_OPS,
     ],
     [],

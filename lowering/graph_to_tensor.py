@@ -348,6 +348,28 @@ class ElementwiseUnaryPattern(RewritePattern):
         rewriter.replace(op, [], res)
 
 
+class ElementwisePattern(RewritePattern):
+    """graph.elementwise -> one parallel generic whose body is the kind's table lowering."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ElementwiseOp, rewriter: PatternRewriter):
+        from dialects.elementwise import BY_KIND
+
+        rule = BY_KIND[op.kind.data]
+        params = op.param_values()
+        emit = _Emit(rewriter, op)
+        inputs = list(op.inputs)
+        out_shape = shape_of(op.result)
+        rank = len(out_shape)
+        out_elt = _element_type(op.result)
+        dest = emit.empty(_broadcast_sizes(emit, inputs, out_shape), out_elt)
+        maps = [_broadcast_map(v, out_shape, rank) for v in inputs] + [_identity(rank)]
+        res = emit.generic(inputs, [dest], maps, [PARALLEL] * rank,
+                           lambda b: [rule.lower(b, list(b.args[:len(inputs)]), out_elt,
+                                                 params)])
+        rewriter.replace(op, [], res)
+
+
 def _contraction(emit: _Emit, lhs: SSAValue, rhs: SSAValue, lhs_map: AffineMapAttr,
                  rhs_map: AffineMapAttr, init: SSAValue, out_rank: int,
                  alpha: float = 1.0) -> SSAValue:
@@ -2310,6 +2332,7 @@ class ConvertGraphToTensorPass(ModulePass):
                 GlobalAvgPoolPattern(), BatchNormPattern(), ReshapePattern(),
                 TransposePattern(), ConcatPattern(), SoftmaxPattern(),
                 *(p() for p in REDUCTION_NN_PATTERNS),
+                ElementwisePattern(),
                 IfPattern(), LoopPattern(), ScanPattern(), RNNPattern(),
                 UnsupportedPattern(),
             ]),

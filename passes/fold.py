@@ -24,6 +24,7 @@ from xdsl.pattern_rewriter import (
 )
 
 from compiler.weights import WeightStore, store_for
+from dialects import elementwise
 from dialects import graph as g
 from passes.rewrite import P, Rule, RuleSet
 
@@ -146,6 +147,9 @@ def evaluate(op: Operation, args: list[np.ndarray]) -> np.ndarray:
     """The value of graph op `op` on constant operands `args`, computed with numpy."""
     if type(op) in REDUCTION_NN_EVALUATORS:
         return REDUCTION_NN_EVALUATORS[type(op)](op, args)
+    if isinstance(op, g.ElementwiseOp):
+        dtype = g.numpy_dtype_of(g.element_type_of(op.result))
+        return elementwise.evaluate(op.kind.data, args, op.param_values(), dtype)
     if type(op) in _BINARY_FNS:
         return _BINARY_FNS[type(op)](args[0], args[1])
     if isinstance(op, g.ElementwiseUnaryOp):

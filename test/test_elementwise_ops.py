@@ -134,7 +134,7 @@ def test_max_pool_types(dtype):
           [x])
 
 
-@pytest.mark.parametrize("dtype", ["int32", "uint8", "uint64", "float16", "int64"])
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "uint64", "float16", "int64", "bool"])
 def test_constants_and_initializers_every_type(dtype):
     """Constant nodes (inline), small and large initializers (weights) and folding."""
     k = sample(dtype, (3,), seed=8)
@@ -165,3 +165,209 @@ def test_relu_and_neg_on_ints(dtype):
     x = sample(dtype, (7,), seed=12)
     check(one_node("Relu", [x]), [x])
     check(one_node("Neg", [x]), [x])
+
+
+# --------------------------------------------------------------------------- table-driven ops
+
+# (ONNX op, dtypes, value range, attributes): unary ops on one (3, 4) input
+UNARY_CASES = [
+    ("Abs", FLOATS + SIGNED + ["uint8"], (-5, 5), {}),
+    ("Ceil", FLOATS, (-5, 5), {}),
+    ("Floor", FLOATS, (-5, 5), {}),
+    ("Sign", ["float32", "int32", "uint16", "int8"], (-5, 5), {}),
+    ("Reciprocal", FLOATS, (0.5, 5), {}),
+    ("Log", FLOATS, (0.1, 5), {}),
+    ("Sin", FLOATS, (-3, 3), {}), ("Cos", FLOATS, (-3, 3), {}), ("Tan", FLOATS, (-1, 1), {}),
+    ("Asin", FLOATS, (-0.9, 0.9), {}), ("Acos", FLOATS, (-0.9, 0.9), {}),
+    ("Atan", FLOATS, (-3, 3), {}), ("Sinh", FLOATS, (-3, 3), {}),
+    ("Cosh", FLOATS, (-3, 3), {}), ("Asinh", FLOATS, (-3, 3), {}),
+    ("Acosh", FLOATS, (1.1, 5), {}), ("Atanh", FLOATS, (-0.9, 0.9), {}),
+    ("Erf", FLOATS, (-2, 2), {}),
+    ("BitwiseNot", SIGNED + UNSIGNED, (0, 100), {}),
+    ("IsNaN", FLOATS, (-3, 3), {}),
+    ("LeakyRelu", FLOATS, (-3, 3), {"alpha": 0.2}),
+    ("Elu", FLOATS, (-3, 3), {"alpha": 0.7}),
+    ("Selu", FLOATS, (-3, 3), {}),
+    ("Celu", ["float32"], (-3, 3), {"alpha": 2.0}),
+    ("HardSigmoid", FLOATS, (-5, 5), {"alpha": 0.3, "beta": 0.4}),
+    ("HardSwish", FLOATS, (-5, 5), {}),
+    ("Softplus", FLOATS, (-5, 5), {}),
+    ("Softsign", FLOATS, (-5, 5), {}),
+    ("ThresholdedRelu", FLOATS, (-3, 3), {"alpha": 0.5}),
+    ("Shrink", ["float32", "float64", "int32"], (-3, 3), {"bias": 1.5, "lambd": 1.0}),
+    ("Mish", FLOATS, (-3, 3), {}),
+]
+
+
+@pytest.mark.parametrize("op,dtypes,bounds,attrs", UNARY_CASES, ids=[c[0] for c in UNARY_CASES])
+def test_unary_ops(op, dtypes, bounds, attrs):
+    for dtype in dtypes:
+        x = sample(dtype, (3, 4), *bounds, seed=20)
+        check(one_node(op, [x], **attrs), [x], rtol=1e-5 if dtype != "float16" else 2e-3)
+
+
+def test_round_is_half_to_even():
+    x = np.array([0.5, 1.5, 2.5, -0.5, -1.5, 2.4, -2.6], dtype=np.float32)
+    (y,) = check(one_node("Round", [x]), [x])
+    assert y.tolist() == [0, 2, 2, -0, -2, 2, -3]
+
+
+BINARY_CASES = [
+    ("Pow", FLOATS, (0.5, 3), {}),
+    ("Mod", SIGNED + UNSIGNED, (-9, 9), {}),
+    ("Mod", FLOATS, (-9, 9), {"fmod": 1}),
+    ("Mod", ["float32", "float64"], (-9, 9), {"fmod": 0}),
+    ("Mod", ["int32", "int64"], (-9, 9), {"fmod": 1}),
+    ("BitwiseAnd", SIGNED + UNSIGNED, (0, 100), {}),
+    ("BitwiseOr", SIGNED + UNSIGNED, (0, 100), {}),
+    ("BitwiseXor", SIGNED + UNSIGNED, (0, 100), {}),
+    ("Equal", FLOATS + SIGNED + UNSIGNED + ["bool"], (-3, 3), {}),
+    ("Less", FLOATS + SIGNED + UNSIGNED, (-3, 3), {}),
+    ("LessOrEqual", ["float32", "int32", "uint8"], (-3, 3), {}),
+    ("Greater", FLOATS + SIGNED + UNSIGNED, (-3, 3), {}),
+    ("GreaterOrEqual", ["float16", "int64", "uint64"], (-3, 3), {}),
+    ("And", ["bool"], (0, 1), {}), ("Or", ["bool"], (0, 1), {}), ("Xor", ["bool"], (0, 1), {}),
+    ("PRelu", ["float32", "float64", "int32"], (-3, 3), {}),
+    ("Max", FLOATS + SIGNED + UNSIGNED, (-50, 50), {}),
+    ("Min", FLOATS + SIGNED + UNSIGNED, (-50, 50), {}),
+    ("Sum", FLOATS + ["int32", "uint8"], (0, 50), {}),
+    ("Mean", FLOATS, (-5, 5), {}),
+]
+
+
+@pytest.mark.parametrize("op,dtypes,bounds,attrs", BINARY_CASES,
+                         ids=[f"{c[0]}-{c[3]}" for c in BINARY_CASES])
+def test_binary_ops_with_broadcasting(op, dtypes, bounds, attrs):
+    for dtype in dtypes:
+        a = sample(dtype, (2, 3, 4), *bounds, seed=21)
+        b = sample(dtype, (3, 1), *bounds, seed=22)
+        if op == "Mod" or op.startswith("Bitwise") and False:
+            b = np.where(b == 0, 3, b).astype(dtype)
+        check(one_node(op, [a, b], **attrs), [a, b], rtol=1e-5 if dtype != "float16" else 2e-3)
+
+
+def test_integer_mod_sign_semantics():
+    a = np.array([-7, 7, -7, 7, 6], dtype=np.int32)
+    b = np.array([3, -3, -3, 3, -3], dtype=np.int32)
+    (y,) = check(one_node("Mod", [a, b]), [a, b])
+    assert y.tolist() == [2, -2, -1, 1, 0]  # sign of the divisor
+    (y,) = check(one_node("Mod", [a, b], fmod=1), [a, b])
+    assert y.tolist() == [-1, 1, -1, 1, 0]  # sign of the dividend
+
+
+@pytest.mark.parametrize("op", ["Max", "Min", "Sum", "Mean"])
+def test_variadic_ops(op):
+    xs = [sample("float32", s, seed=i) for i, s in enumerate([(2, 3), (3,), (1, 3), (2, 1)])]
+    check(one_node(op, xs), xs)
+    check(one_node(op, xs[:1]), xs[:1])
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int8", "uint8", "uint64"])
+def test_pow_integer_and_mixed_types(dtype):
+    x = sample(dtype, (6,), 1, 4, seed=30)
+    for ydtype in ["int64", "float32", dtype]:
+        y = sample(ydtype, (6,), 0, 3, seed=31)
+        check(one_node("Pow", [x, y], opset=15), [x, y])
+    xf = sample("float32", (6,), 0.5, 3, seed=32)
+    y = sample(dtype, (6,), 0, 3, seed=33)
+    check(one_node("Pow", [xf, y], opset=15), [xf, y])
+
+
+@pytest.mark.parametrize("direction", ["LEFT", "RIGHT"])
+@pytest.mark.parametrize("dtype", UNSIGNED)
+def test_bitshift(direction, dtype):
+    x = sample(dtype, (5,), 0, 100, seed=40)
+    n = np.array([0, 1, 2, 3, 4], dtype=dtype)
+    check(one_node("BitShift", [x, n], direction=direction), [x, n])
+
+
+def test_isinf_detect_flags():
+    x = np.array([np.inf, -np.inf, 1.0, np.nan, 0.0], dtype=np.float32)
+    for neg, pos in [(1, 1), (0, 1), (1, 0)]:
+        check(one_node("IsInf", [x], detect_negative=neg, detect_positive=pos), [x])
+    check(one_node("IsNaN", [x]), [x])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int64", "uint8", "bool", "float16"])
+def test_where_broadcasts_any_type(dtype):
+    c = sample("bool", (2, 1, 4), seed=50)
+    x, y = sample(dtype, (3, 1), seed=51), sample(dtype, (4,), seed=52)
+    check(one_node("Where", [c, x, y]), [c, x, y])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "int32", "uint8", "int64"])
+def test_clip_optional_bounds(dtype):
+    x = sample(dtype, (3, 4), -20, 20, seed=60)
+    lo, hi = np.array(2, dtype=dtype), np.array(9, dtype=dtype)
+    check(one_node("Clip", [x, lo, hi]), [x, lo, hi])
+    check(one_node("Clip", [x, lo]), [x, lo])
+    check(one_node("Clip", [x]), [x])
+    names = ["x0", "", "x2"]
+    model = one_node("Clip", [x, hi])
+    model.graph.node[0].input[:] = names[:1] + [""] + ["x1"]
+    check(model, [x, hi])
+
+
+CAST_TYPES = ["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+              "uint16", "uint32", "uint64", "bool"]
+
+
+@pytest.mark.parametrize("src", CAST_TYPES)
+def test_cast_all_pairs(src):
+    if np.dtype(src).kind == "f":
+        x = np.array([0.0, 1.7, -1.7, 2.5, 100.9, -0.4, 7.0, 0.0], dtype=src)
+        if src == "float16":
+            x = x.astype(np.float16)
+    else:
+        x = sample(src, (8,), 0, 100, seed=70)
+    for dst in CAST_TYPES:
+        xs = x
+        if np.dtype(src).kind == "f" and np.dtype(dst).kind == "u":
+            xs = np.abs(x)  # negative floats to unsigned are undefined in ONNX
+        to = helper.np_dtype_to_tensor_dtype(np.dtype(dst))
+        check(one_node("Cast", [xs], out_dtype=dst, to=to), [xs])
+        like = np.zeros((1,), dtype=dst)
+        check(one_node("CastLike", [xs, like], out_dtype=dst), [xs, like])
+
+
+def test_unsupported_cast_target_is_reported():
+    from compiler.errors import CompileError
+
+    x = np.zeros((2,), dtype=np.float32)
+    node = helper.make_node("Cast", ["x"], ["y"], to=onnx.TensorProto.STRING)
+    graph = helper.make_graph([node], "c", [helper.make_tensor_value_info("x", 1, [2])],
+                              [helper.make_tensor_value_info("y", 1, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    with pytest.raises(CompileError, match="Cast to STRING is not supported"):
+        compiler.compile(model)(x)
+
+
+def test_wrong_element_type_is_a_clear_error():
+    from compiler.errors import CompileError
+
+    node = helper.make_node("Sin", ["x"], ["y"], name="s")
+    graph = helper.make_graph([node], "c", [helper.make_tensor_value_info("x", 6, [2])],
+                              [helper.make_tensor_value_info("y", 6, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    with pytest.raises(CompileError, match=r"Sin node 's'.*element type i32 is not supported"):
+        compiler.compile(model)
+
+
+def test_folding_of_table_ops():
+    """Constant operands fold at compile time with the rule's numpy evaluator."""
+    k = np.array([-2.0, 0.5, 3.0], dtype=np.float32)
+    nodes = [helper.make_node("Constant", [], ["k"], value=numpy_helper.from_array(k)),
+             helper.make_node("Less", ["k", "x0"], ["c"]),
+             helper.make_node("Abs", ["k"], ["a"]),
+             helper.make_node("Where", ["c", "a", "x0"], ["y0"])]
+    graph = helper.make_graph(nodes, "f", [helper.make_tensor_value_info("x0", 1, [3])],
+                              [helper.make_tensor_value_info("y0", 1, [3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    from compiler.driver import run_pipeline
+    from compiler.importers.onnx_importer import import_onnx
+
+    module = import_onnx(model)
+    assert '"abs"' in str(module)
+    run_pipeline(module, "fold")
+    assert '"abs"' not in str(module) and '"less"' in str(module)
+    check(model, [np.array([0.0, 1.0, 2.0], dtype=np.float32)])

@@ -30,7 +30,6 @@ VOCAB = 1000  # bert / gpt2 vocabulary size in make_torch_models.py
 # Why each model fails today (remove the xfail mark when it passes).
 _INT64 = "int64 inputs/tensors"
 NEEDS = {
-    "mobilenetv2": "needs: Clip (ReLU6, min/max as inputs)",
     "lstm": f"needs: LSTM (bidirectional); {_INT64}; Shape, Gather, Unsqueeze, "
             "Concat on int64, ConstantOfShape, Slice (dynamic seq/batch)",
     "gru": f"needs: GRU (bidirectional, linear_before_reset=1); {_INT64}; Shape, "
@@ -127,7 +126,6 @@ def test_resnet18_matches_onnxruntime(resnet18, batch):
     _check(resnet18, _load("resnet18"), {"input": _image(batch)}, [(batch, 100)])
 
 
-@_xfail("mobilenetv2")
 @pytest.mark.parametrize("batch", [1, 2])
 def test_mobilenetv2_matches_onnxruntime(mobilenetv2, batch):
     _check(mobilenetv2, _load("mobilenetv2"), {"input": _image(batch)}, [(batch, 100)])

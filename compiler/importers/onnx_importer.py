@@ -35,6 +35,7 @@ from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
 from compiler import weights
 from compiler.errors import CompileError, UnsupportedOp
+from dialects import elementwise as ew
 from dialects import graph as g
 
 MAX_INLINE_ELEMENTS = 64
@@ -269,6 +270,8 @@ class _Importer:
             ratio = self.consts.get(ratio_name) if ratio_name else np.float32(0.5)
             if mode is not None and bool(mode) and ratio is not None and float(ratio) != 0:
                 return "training mode with ratio > 0 (random masks) is not supported"
+        if op in ew.BY_ONNX or op in _ELEMENTWISE_SPECIAL:
+            return _check_elementwise(node, attrs)
         return None
 
     # ---- building
@@ -499,6 +502,33 @@ class _Importer:
                              "needs at most one dynamic dim")
         y = self._emit(cls(self._emit(g.ReshapeOp(x, flat)), 1))
         return [self._emit(g.ReshapeOp(y, back))]
+
+    # ---- table-driven elementwise ops (dialects/elementwise.py)
+
+    def _elementwise(self, node, attrs, opset):
+        rule = ew.BY_ONNX[node.op_type]
+        inputs = [self._value(n) for n in node.input if n]
+        params = [float(attrs.get(name, default)) for name, default in rule.params]
+        to = None
+        if node.op_type == "Cast":
+            to = _element_type(int(attrs["to"]))
+        elif node.op_type == "CastLike":
+            to = g.element_type_of(inputs[1])
+            inputs = inputs[:1]
+        return [self._emit(g.ElementwiseOp(rule.kind, inputs, params, to))]
+
+    def _bitshift(self, node, attrs, opset):
+        kind = "shift_left" if _text(attrs["direction"]) == "LEFT" else "shift_right"
+        return [self._emit(g.ElementwiseOp(kind, [self._value(n) for n in node.input]))]
+
+    def _clip(self, node, attrs, opset):
+        """Clip(x, min?, max?) = min(max(x, min), max), as numpy.clip (opset >= 11)."""
+        x = self._value(node.input[0])
+        if len(node.input) > 1 and node.input[1]:
+            x = self._emit(g.ElementwiseOp("max", [x, self._value(node.input[1])]))
+        if len(node.input) > 2 and node.input[2]:
+            x = self._emit(g.ElementwiseOp("min", [x, self._value(node.input[2])]))
+        return [x]
 
 
     # ---- reductions and NN ops (ReduceX, ArgMax/Min, softmax family, pooling, norms, ...)
@@ -891,6 +921,23 @@ class _Importer:
 
 
 _Handler = Callable[[_Importer, onnx.NodeProto, dict, int], list[SSAValue]]
+
+_ELEMENTWISE_SPECIAL: dict[str, _Handler] = {
+    "BitShift": _Importer._bitshift, "Clip": _Importer._clip}
+
+
+def _check_elementwise(node: onnx.NodeProto, attrs: dict) -> str | None:
+    """Attribute checks of the table-driven elementwise ops (types are checked on build)."""
+    if node.op_type == "Cast":
+        to = int(attrs.get("to", 0))
+        if _element_type(to) is None:
+            return f"Cast to {_dtype_name(to)} is not supported"
+    if node.op_type == "BitShift" and _text(attrs.get("direction", "")) not in ("LEFT",
+                                                                                 "RIGHT"):
+        return "BitShift needs direction LEFT or RIGHT"
+    return None
+
+
 _HANDLERS: dict[str, _Handler] = {
     **{op: _Importer._binary for op in _BINARY},
     **{op: _Importer._unary for op in _UNARY},
@@ -912,6 +959,8 @@ _HANDLERS: dict[str, _Handler] = {
     "Einsum": _Importer._einsum, "ConvTranspose": _Importer._conv_transpose,
     "If": _Importer._if, "Loop": _Importer._loop, "Scan": _Importer._scan,
     "LSTM": _Importer._rnn, "GRU": _Importer._rnn, "RNN": _Importer._rnn,
+    **{op: _Importer._elementwise for op in ew.BY_ONNX},
+    **_ELEMENTWISE_SPECIAL,
 }
 SUPPORTED_OPS = tuple(sorted(_HANDLERS))
 """ONNX operator types (default domain) the importer handles."""
