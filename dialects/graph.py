@@ -20,21 +20,26 @@ lowering never see framework-specific ops. Conventions:
 
 from __future__ import annotations
 
-import math as pymath
 from collections.abc import Sequence
 from typing import ClassVar
 
+import numpy as np
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
+    BytesAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
     FloatAttr,
     IntegerAttr,
     IntegerType,
+    Signedness,
     StringAttr,
     TensorType,
+    f16,
     f32,
     f64,
+    i1,
+    i32,
     i64,
 )
 from xdsl.ir import Attribute, Dialect, SSAValue
@@ -836,6 +841,7 @@ RESIZE_MODES = ("nearest", "linear")
 RESIZE_COORDINATE_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
                            "align_corners", "asymmetric")
 RESIZE_NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
+RESIZE_ASPECT_POLICIES = ("stretch", "not_larger", "not_smaller")
 
 
 def _int_prop(value: int) -> IntegerAttr:
@@ -1031,7 +1037,7 @@ class SplitOp(DataOp):
         x = shape_of(input)
         n = x[axis]
         if splits is None:
-            sizes = [DYN] * num_outputs if n == DYN else _even_splits(n, num_outputs)
+            sizes = [DYN] * num_outputs if n == DYN else even_splits(n, num_outputs)
         else:
             sizes = list(splits)
         props: dict[str, Attribute] = {"axis": _int_prop(axis)}
@@ -1039,7 +1045,7 @@ class SplitOp(DataOp):
             props["splits"] = i64_array(splits)
         types = [tensor_type([*x[:axis], s, *x[axis + 1:]], element_type_of(input))
                  for s in sizes]
-        super().__init__(operands=[input], properties=props, result_types=types)
+        super().__init__(operands=[input], properties=props, result_types=[types])
 
     def result_shape(self) -> tuple[int, ...]:
         return shape_of(self.results[0])
@@ -1053,7 +1059,7 @@ class SplitOp(DataOp):
                    "graph.split: one split size per result")
 
 
-def _even_splits(n: int, parts: int) -> list[int]:
+def even_splits(n: int, parts: int) -> list[int]:
     """ONNX num_outputs splitting: ceil(n / parts) each, the last one gets the rest."""
     chunk = -(-n // parts)
     return [max(0, min(chunk, n - i * chunk)) for i in range(parts)]
@@ -1223,28 +1229,28 @@ class TileOp(DataOp):
 
 @irdl_op_definition
 class PadOp(DataOp):
-    """Pad dims `axes` by run-time `pads` ([begins.., ends..], negative crops) in `mode`;
-    `value` (rank 0) fills in constant mode."""
+    """Pad the run-time dims `axes` by run-time `pads` ([begins.., ends..], negative
+    crops) in `mode`; `value` (rank 0) fills in constant mode."""
 
     name = "graph.pad"
-    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("pads",)
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("pads", "axes")
     input = operand_def(TensorType)
     pads = operand_def(TensorType)
     value = operand_def(TensorType)
+    axes = operand_def(TensorType)
     mode = prop_def(StringAttr, default_value=StringAttr("constant"))
-    axes = prop_def(DenseArrayBase)
     result = result_def(TensorType)
 
-    def __init__(self, input: SSAValue, pads: SSAValue, value: SSAValue, mode: str,
-                 axes: Sequence[int], result_type: Attribute):
-        super().__init__(operands=[input, pads, value],
-                         properties={"mode": StringAttr(mode), "axes": i64_array(axes)},
-                         result_types=[result_type])
+    def __init__(self, input: SSAValue, pads: SSAValue, value: SSAValue, axes: SSAValue,
+                 mode: str, result_type: Attribute):
+        super().__init__(operands=[input, pads, value, axes],
+                         properties={"mode": StringAttr(mode)}, result_types=[result_type])
 
     def verify_shapes(self) -> None:
         _check(self.mode.data in PAD_MODES,
                f"graph.pad: mode must be one of {', '.join(PAD_MODES)}")
-        _check(shape_of(self.pads) == (2 * len(ints(self.axes)),),
+        n = shape_of(self.axes)
+        _check(len(n) == 1 and n[0] != DYN and shape_of(self.pads) == (2 * n[0],),
                "graph.pad: pads must hold two entries per axis")
 
 
@@ -1299,20 +1305,21 @@ class TriluOp(DataOp):
 
 @irdl_op_definition
 class CumSumOp(DataOp):
-    """Cumulative sum along `axis` (`exclusive`, `reverse` as in ONNX)."""
+    """Cumulative sum along the run-time `axis` (rank-0 or 1-element integer, negative
+    counts from the end); `exclusive`, `reverse` as in ONNX."""
 
     name = "graph.cumsum"
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("axis",)
     input = operand_def(TensorType)
-    axis = prop_def(IntegerAttr)
+    axis = operand_def(TensorType)
     exclusive = prop_def(IntegerAttr, default_value=IntegerAttr(0, i64))
     reverse = prop_def(IntegerAttr, default_value=IntegerAttr(0, i64))
     result = result_def(TensorType)
 
-    def __init__(self, input: SSAValue, axis: int, exclusive: bool = False,
+    def __init__(self, input: SSAValue, axis: SSAValue, exclusive: bool = False,
                  reverse: bool = False):
-        super().__init__(operands=[input],
-                         properties={"axis": _int_prop(axis),
-                                     "exclusive": _int_prop(int(exclusive)),
+        super().__init__(operands=[input, axis],
+                         properties={"exclusive": _int_prop(int(exclusive)),
                                      "reverse": _int_prop(int(reverse))},
                          result_types=[input.type])
 
@@ -1344,42 +1351,47 @@ class TopKOp(DataOp):
 
 @irdl_op_definition
 class ResizeOp(DataOp):
-    """ONNX Resize (nearest/linear) of every dim by `scales` (or to `sizes` when given;
-    then scale = size / input size), with the ONNX coordinate transformation modes."""
+    """ONNX Resize (nearest/linear) of dims `axes` by the run-time 1-D `scales` (float),
+    or to the run-time 1-D `sizes` (integer; then scale = size / input size, adjusted by
+    `keep_aspect_ratio_policy`), with the ONNX coordinate transformation modes."""
 
     name = "graph.resize"
     input = operand_def(TensorType)
-    scales = prop_def(DenseArrayBase)
-    sizes = opt_prop_def(DenseArrayBase)
+    scales = opt_operand_def(TensorType)
+    sizes = opt_operand_def(TensorType)
+    axes = prop_def(DenseArrayBase)
     mode = prop_def(StringAttr, default_value=StringAttr("nearest"))
     coordinate_mode = prop_def(StringAttr, default_value=StringAttr("half_pixel"))
     nearest_mode = prop_def(StringAttr, default_value=StringAttr("round_prefer_floor"))
+    keep_aspect_ratio_policy = prop_def(StringAttr, default_value=StringAttr("stretch"))
     result = result_def(TensorType)
 
-    def __init__(self, input: SSAValue, *, scales: Sequence[float],
-                 sizes: Sequence[int] | None, mode: str, coordinate_mode: str,
-                 nearest_mode: str):
-        x = shape_of(input)
-        if sizes is not None:
-            shape = list(sizes)
-        else:
-            shape = [DYN if d == DYN else int(pymath.floor(d * s + 1e-9))
-                     for d, s in zip(x, scales, strict=True)]
+    irdl_options = (AttrSizedOperandSegments(as_property=True), ParsePropInAttrDict())
+    assembly_format = (
+        "$input (`scales` `(` $scales^ `:` type($scales) `)`)? "
+        "(`sizes` `(` $sizes^ `:` type($sizes) `)`)? attr-dict "
+        "`:` type($input) `->` type($result)")
+
+    def __init__(self, input: SSAValue, scales: SSAValue | None, sizes: SSAValue | None, *,
+                 axes: Sequence[int], mode: str, coordinate_mode: str, nearest_mode: str,
+                 keep_aspect_ratio_policy: str, result_type: Attribute):
         props: dict[str, Attribute] = {
-            "scales": DenseArrayBase.from_list(f64, list(scales)), "mode": StringAttr(mode),
+            "axes": i64_array(axes), "mode": StringAttr(mode),
             "coordinate_mode": StringAttr(coordinate_mode),
-            "nearest_mode": StringAttr(nearest_mode)}
-        if sizes is not None:
-            props["sizes"] = i64_array(sizes)
-        super().__init__(operands=[input], properties=props,
-                         result_types=[tensor_type(shape, element_type_of(input))])
+            "nearest_mode": StringAttr(nearest_mode),
+            "keep_aspect_ratio_policy": StringAttr(keep_aspect_ratio_policy)}
+        super().__init__(operands=[input, [scales] if scales else [], [sizes] if sizes else []],
+                         properties=props, result_types=[result_type])
 
     def verify_shapes(self) -> None:
         for value, allowed in ((self.mode, RESIZE_MODES),
                                (self.coordinate_mode, RESIZE_COORDINATE_MODES),
-                               (self.nearest_mode, RESIZE_NEAREST_MODES)):
+                               (self.nearest_mode, RESIZE_NEAREST_MODES),
+                               (self.keep_aspect_ratio_policy, RESIZE_ASPECT_POLICIES)):
             _check(value.data in allowed,
                    f"graph.resize: '{value.data}' is not one of {', '.join(allowed)}")
+        _check((self.scales is None) != (self.sizes is None),
+               "graph.resize: exactly one of scales and sizes")
 
 
 @irdl_op_definition
@@ -1389,7 +1401,6 @@ class OneHotOp(DataOp):
 
     name = "graph.one_hot"
     SAME_TYPE: ClassVar[bool] = False
-    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("indices",)
     indices = operand_def(TensorType)
     depth = operand_def(TensorType)
     values = operand_def(TensorType)
@@ -1417,6 +1428,45 @@ class NonZeroOp(DataOp):
     def __init__(self, input: SSAValue):
         super().__init__(operands=[input],
                          result_types=[tensor_type([len(shape_of(input)), DYN], i64)])
+
+
+NUMPY_ELEMENT_TYPES: dict[str, Attribute] = {
+    "float32": f32, "float64": f64, "float16": f16, "int64": i64, "int32": i32,
+    "int16": IntegerType(16), "int8": IntegerType(8),
+    "uint8": IntegerType(8, Signedness.UNSIGNED), "uint16": IntegerType(16, Signedness.UNSIGNED),
+    "uint32": IntegerType(32, Signedness.UNSIGNED),
+    "uint64": IntegerType(64, Signedness.UNSIGNED), "bool": i1}
+"""numpy dtype name -> graph element type."""
+
+
+def numpy_dtype_of(element_type: Attribute) -> np.dtype:
+    """The numpy dtype of a graph element type (ValueError when there is none)."""
+    for name, t in NUMPY_ELEMENT_TYPES.items():
+        if t == element_type:
+            return np.dtype(name)
+    raise ValueError(f"element type {element_type} has no numpy dtype")
+
+
+def dense_of(array: np.ndarray) -> DenseIntOrFPElementsAttr:
+    """A numpy array of any supported dtype as a `dense<...>` of its element type."""
+    elt = NUMPY_ELEMENT_TYPES.get(array.dtype.name)
+    if elt is None:
+        raise ValueError(f"element type {array.dtype} is not supported")
+    t = TensorType(elt, list(array.shape))
+    if array.dtype == np.bool_:
+        return DenseIntOrFPElementsAttr.from_list(t, [int(v) for v in array.reshape(-1)])
+    data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    return DenseIntOrFPElementsAttr(t, BytesAttr(data.tobytes()))
+
+
+def dense_values(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
+    """The values of a `dense<...>` attribute as a numpy array of its dtype and shape."""
+    dtype = numpy_dtype_of(attr.get_type().element_type)
+    shape = attr.get_shape()
+    if dtype == np.bool_:
+        return np.array([bool(v) for v in attr.get_values()], dtype=np.bool_).reshape(shape)
+    return np.frombuffer(attr.data.data, dtype=dtype.newbyteorder("<")).astype(
+        dtype).reshape(shape)
 
 
 SHAPE_OPS: tuple[type[DataOp], ...] = (

@@ -1420,14 +1420,23 @@ class PadPattern(RewritePattern):
         x = op.input
         x_sizes = emit.sizes(x)
         rank = len(x_sizes)
-        axes = ints(op.axes)
         pads = _read_vector(emit, op, op.pads)
+        axes_in = _read_vector(emit, op, op.axes)
         mode = op.mode.data
         begins: list[Size] = [0] * rank
+        ends: list[Size] = [0] * rank
+        for k, a in enumerate(axes_in):
+            _assert(emit, ix.and_(ix.cmp("sge", a, -rank), ix.cmp("slt", a, rank)),
+                    f"Pad: an axis is out of range for rank {rank}")
+            a = ix.wrap_negative(a, rank)
+            for d in range(rank):
+                hit = ix.cmp("eq", a, d)
+                begins[d] = ix.sel(hit, pads[k], begins[d])
+                ends[d] = ix.sel(hit, pads[len(axes_in) + k], ends[d])
         sizes: list[Size] = list(x_sizes)
-        for k, a in enumerate(axes):
-            begins[a] = pads[k]
-            sizes[a] = ix.addi(ix.addi(x_sizes[a], pads[k]), pads[len(axes) + k])
+        axes = list(range(rank)) if axes_in else []
+        for a in axes:
+            sizes[a] = ix.addi(ix.addi(x_sizes[a], begins[a]), ends[a])
             _assert(emit, ix.cmp("sge", sizes[a], 0), f"Pad: dim {a} would be negative")
             if mode != "constant":
                 _assert(emit, ix.or_(ix.cmp("sgt", x_sizes[a], 0), ix.cmp("eq", sizes[a], 0)),
@@ -1548,27 +1557,49 @@ class TriluPattern(RewritePattern):
 
 
 class CumSumPattern(RewritePattern):
-    """graph.cumsum: out[i] = sum of x[j] along `axis` for j <= i (or < / >= / >)."""
+    """graph.cumsum along a run-time axis a: out[i] = sum of x[i with dim a = j] over
+    j <= i[a] (< when exclusive, >= / > when reversed). j runs over the largest dim (a
+    dummy `window` input gives its range); entries past dim a's size are masked."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.CumSumOp, rewriter: PatternRewriter):
         emit = _Emit(rewriter, op)
-        axis = op.axis.value.data
-        rank = len(shape_of(op.input))
+        ix = _Ix(emit)
+        x = op.input
+        rank = len(shape_of(x))
+        x_sizes = emit.sizes(x)
+        axis = _read_vector(emit, op, op.axis)[0]
+        _assert(emit, ix.and_(ix.cmp("sge", axis, -rank), ix.cmp("slt", axis, rank)),
+                f"CumSum: axis is out of range for rank {rank}")
+        axis = ix.wrap_negative(axis, rank)
         exclusive, reverse = bool(op.exclusive.value.data), bool(op.reverse.value.data)
         pred = {(False, False): "sle", (True, False): "slt",
                 (False, True): "sge", (True, True): "sgt"}[(exclusive, reverse)]
-        elt = _element_type(op.input)
-        acc = emit.fill(0, emit.sizes(op.input), elt)
-        x_map = _map(rank + 1, [_d(rank) if d == axis else _d(d) for d in range(rank)])
+        elt = _element_type(x)
+        longest: Size = 1
+        for size in x_sizes:
+            longest = emit.max(longest, size)
+        window = emit.empty([longest], IntegerType(8))
+        acc = emit.fill(0, x_sizes, elt)
         out_map = _map(rank + 1, [_d(d) for d in range(rank)])
 
         def body(b: _Body) -> list[SSAValue]:
-            take = b.cmp(pred, b.linalg_index(rank), b.linalg_index(axis))
-            v = b.select(take, b.args[0], b.const(0, elt))
+            bx = _Ix(b.add)
+            j = b.linalg_index(rank)
+            o = [b.linalg_index(d) for d in range(rank)]
+            here, n = o[0], bx.v(x_sizes[0])
+            read = []
+            for d in range(rank):
+                on_axis = bx.cmp("eq", axis, d)
+                if d:
+                    here = bx.sel(on_axis, o[d], here)
+                    n = bx.sel(on_axis, x_sizes[d], n)
+                read.append(bx.safe(bx.sel(on_axis, j, o[d]), x_sizes[d]))
+            take = bx.and_(bx.cmp(pred, j, here), bx.cmp("slt", j, n))
+            v = b.select(take, bx.read(x, read), b.const(0, elt))
             return [b.binary("add", b.args[1], v)]
 
-        res = emit.generic([op.input], [acc], [x_map, out_map],
+        res = emit.generic([window], [acc], [_map(rank + 1, [_d(rank)]), out_map],
                            [PARALLEL] * rank + [REDUCTION], body)
         rewriter.replace(op, [], res)
 
@@ -1630,7 +1661,8 @@ class TopKPattern(RewritePattern):
 
 class ResizePattern(RewritePattern):
     """graph.resize (nearest/linear): per resized dim, the ONNX coordinate transform in
-    f64, then a rounded read (nearest) or a 2^m-corner weighted sum (linear)."""
+    f64 with the run-time scale, then a rounded read (nearest) or a 2^m-corner weighted
+    sum (linear). Dims whose constant scale is 1 are copied as they are."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.ResizeOp, rewriter: PatternRewriter):
@@ -1639,29 +1671,55 @@ class ResizePattern(RewritePattern):
         x = op.input
         x_sizes = emit.sizes(x)
         rank = len(x_sizes)
-        scales = [float(s) for s in op.scales.get_values()]
-        given = ints(op.sizes) if op.sizes is not None else None
+        axes = ints(op.axes)
         out_shape = shape_of(op.result)
         elt = _element_type(x)
         mode, coord = op.mode.data, op.coordinate_mode.data
         nearest = op.nearest_mode.data
-        out_sizes: list[Size] = []
-        for d in range(rank):
-            if out_shape[d] != DYN:
-                out_sizes.append(out_shape[d])
-            else:
-                scaled = emit(arith.MulfOp(ix.to_float(ix.v(x_sizes[d])), ix.f(scales[d])))
-                out_sizes.append(ix.to_index(emit(math.FloorOp(scaled))))
-        resized = [d for d in range(rank) if not (
-            given is None and scales[d] == 1.0 or given is not None and
-            isinstance(x_sizes[d], int) and given[d] == x_sizes[d])]
-        # f64 per-dim constants: input/output lengths and the scale used by the formulas
-        lens = {}
-        for d in resized:
-            n_in = ix.to_float(ix.v(x_sizes[d]))
-            n_out = ix.to_float(ix.v(out_sizes[d]))
-            scale = ix.f(scales[d]) if given is None else emit(arith.DivfOp(n_out, n_in))
-            lens[d] = (n_in, n_out, scale)
+        policy = op.keep_aspect_ratio_policy.data
+        source = op.scales if op.scales is not None else op.sizes
+        assert source is not None
+        known = source.owner.value if isinstance(source.owner, graph.ConstantOp) else None
+        known_values = list(graph.dense_values(known).reshape(-1)) if known else None
+        given = [ix.read(source, [k]) for k in range(len(axes))]
+        n_in = {a: ix.to_float(ix.v(x_sizes[a])) for a in axes}
+        scales: dict[int, SSAValue] = {}
+        out_sizes: list[Size] = list(x_sizes)
+        if op.scales is not None:
+            for k, a in enumerate(axes):
+                s = given[k]
+                scales[a] = s if s.type == f64 else emit(arith.ExtFOp(s, f64))
+                scaled = emit(arith.MulfOp(n_in[a], scales[a]))
+                out_sizes[a] = ix.to_index(emit(math.FloorOp(scaled)))
+        else:
+            ratios = {a: emit(arith.DivfOp(ix.to_float(ix.to_index(given[k])), n_in[a]))
+                      for k, a in enumerate(axes)}
+            if policy != "stretch":
+                pick = arith.MinimumfOp if policy == "not_larger" else arith.MaximumfOp
+                r = ratios[axes[0]]
+                for a in axes[1:]:
+                    r = emit(pick(r, ratios[a]))
+                ratios = dict.fromkeys(axes, r)
+            for k, a in enumerate(axes):
+                scales[a] = ratios[a]
+                if policy == "stretch":
+                    out_sizes[a] = ix.to_index(given[k])
+                else:
+                    grown = emit(arith.AddfOp(emit(arith.MulfOp(ratios[a], n_in[a])),
+                                              ix.f(0.5)))
+                    out_sizes[a] = ix.to_index(emit(math.FloorOp(grown)))
+        for a in axes:
+            _assert(emit, ix.cmp("sge", out_sizes[a], 0), "Resize: a negative output size")
+        out_sizes = _static_or(out_shape, out_sizes, emit, "Resize")
+        resized = []
+        for k, a in enumerate(axes):
+            if known_values is not None and op.scales is not None and known_values[k] == 1.0:
+                continue
+            if (known_values is not None and op.sizes is not None and policy == "stretch"
+                    and known_values[k] == shape_of(x)[a]):
+                continue
+            resized.append(a)
+        lens = {a: (n_in[a], ix.to_float(ix.v(out_sizes[a])), scales[a]) for a in resized}
 
         def coordinate(b: _Body, d: int) -> SSAValue:
             bx = _Ix(b.add)

@@ -23,18 +23,12 @@ from xdsl.dialects.builtin import (
     DictionaryAttr,
     FunctionType,
     IntegerAttr,
-    IntegerType,
     ModuleOp,
     NameLoc,
     NoneAttr,
-    Signedness,
     StringAttr,
     TensorType,
-    f16,
     f32,
-    f64,
-    i1,
-    i32,
     i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
@@ -151,24 +145,15 @@ def _dtype_name(elem_type: int) -> str:
 # and, failing that, onnx's shape inference with data propagation (static dims the
 # lowering re-checks at run time), `?` otherwise.
 
-_NP_TO_ELEMENT: dict[str, Attribute] = {
-    "float32": f32, "float64": f64, "float16": f16, "int64": i64, "int32": i32,
-    "int16": IntegerType(16), "int8": IntegerType(8),
-    "uint8": IntegerType(8, Signedness.UNSIGNED), "uint16": IntegerType(16, Signedness.UNSIGNED),
-    "uint32": IntegerType(32, Signedness.UNSIGNED),
-    "uint64": IntegerType(64, Signedness.UNSIGNED), "bool": i1}
+_NP_TO_ELEMENT = g.NUMPY_ELEMENT_TYPES
 
 
 def typed_dense_attr(array: np.ndarray) -> DenseIntOrFPElementsAttr:
     """A numpy array of any supported dtype as a `dense<...>` attribute of its type."""
-    elt = _NP_TO_ELEMENT.get(array.dtype.name)
-    if elt is None:
-        raise _NodeError(f"element type {array.dtype} is not supported")
-    t = TensorType(elt, list(array.shape))
-    if array.dtype == np.bool_:
-        return DenseIntOrFPElementsAttr.from_list(t, [int(v) for v in array.reshape(-1)])
-    data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
-    return DenseIntOrFPElementsAttr(t, BytesAttr(data.tobytes()))
+    try:
+        return g.dense_of(array)
+    except ValueError as e:
+        raise _NodeError(str(e)) from None
 
 
 def _norm_axis(axis: int, rank: int) -> int:
@@ -436,32 +421,31 @@ class _ShapeOpsMixin:
         if mode not in g.PAD_MODES:
             raise _NodeError(f"unknown pad mode '{mode}'")
         axes_name = _input(node, 3)
-        axes = list(range(rank))
-        if axes_name is not None:
-            known_axes = self._known(axes_name)
-            if known_axes is None:
-                raise _NodeError("the axes input must be a constant")
-            axes = [_norm_axis(a, rank) for a in known_axes]
+        axes = self._any_value(axes_name) if axes_name else self._int_const(range(rank))
+        known_axes = self._known(axes_name) if axes_name else list(range(rank))
         pads = self._any_value(node.input[1])
         elt = g.element_type_of(x)
         value_name = _input(node, 2)
         if value_name is not None:
             value = self._any_value(value_name)
-            if g.shape_of(value) != ():
-                value = self._emit(g.ReshapeOp(value, [])) if g.shape_of(value) == (1,) \
-                    else value
+            if g.shape_of(value) == (1,):
+                value = self._emit(g.SqueezeOp(value, [0]))
         else:
             value = self._emit(g.ConstantOp(typed_dense_attr(
                 np.zeros((), dtype=_element_dtype(elt)))))
-        dims = [g.DYN if i in axes else d for i, d in enumerate(shape)]
+        dims = [g.DYN] * rank
         known = self._known(node.input[1])
-        if known is not None:
-            dims = list(shape)
-            for k, a in enumerate(axes):
-                if shape[a] != g.DYN:
-                    dims[a] = shape[a] + known[k] + known[len(axes) + k]
+        if known_axes is not None:
+            sliced = {_norm_axis(a, rank) for a in known_axes}
+            dims = [g.DYN if i in sliced else d for i, d in enumerate(shape)]
+            if known is not None:
+                dims = list(shape)
+                for k, a in enumerate(known_axes):
+                    a = _norm_axis(a, rank)
+                    if shape[a] != g.DYN:
+                        dims[a] = shape[a] + known[k] + known[len(known_axes) + k]
         result_type = self._typed(node, dims, elt)
-        return [self._emit(g.PadOp(x, pads, value, mode, axes, result_type))]
+        return [self._emit(g.PadOp(x, pads, value, axes, mode, result_type))]
 
     # ---- generators
 
@@ -495,12 +479,8 @@ class _ShapeOpsMixin:
         return [self._emit(g.TriluOp(x, k, bool(attrs.get("upper", 1))))]
 
     def _cumsum(self, node, attrs, opset):
-        x = self._any_value(node.input[0])
-        axis = self._known(node.input[1])
-        if axis is None:
-            raise _NodeError("the axis input must be a constant")
-        axis_n = _norm_axis(axis[0], len(g.shape_of(x)))
-        return [self._emit(g.CumSumOp(x, axis_n, bool(attrs.get("exclusive", 0)),
+        x, axis = self._any_value(node.input[0]), self._any_value(node.input[1])
+        return [self._emit(g.CumSumOp(x, axis, bool(attrs.get("exclusive", 0)),
                                       bool(attrs.get("reverse", 0))))]
 
     def _topk(self, node, attrs, opset):
@@ -519,42 +499,37 @@ class _ShapeOpsMixin:
         mode = _text(attrs.get("mode", "nearest"))
         coord = _text(attrs.get("coordinate_transformation_mode", "half_pixel"))
         nearest = _text(attrs.get("nearest_mode", "round_prefer_floor"))
+        policy = _text(attrs.get("keep_aspect_ratio_policy", "stretch"))
         if mode not in g.RESIZE_MODES:
             raise _NodeError(f"mode '{mode}' is not supported")
         if coord not in g.RESIZE_COORDINATE_MODES:
             raise _NodeError(f"coordinate_transformation_mode '{coord}' is not supported")
+        if nearest not in g.RESIZE_NEAREST_MODES or policy not in g.RESIZE_ASPECT_POLICIES:
+            raise _NodeError(f"nearest_mode '{nearest}' / keep_aspect_ratio_policy "
+                             f"'{policy}' is not supported")
         if attrs.get("antialias", 0):
             raise _NodeError("antialias is not supported")
-        scales_name, sizes_name = _input(node, 2), _input(node, 3)
         axes = [_norm_axis(a, rank) for a in attrs.get("axes", range(rank))]
-        scales: list[float] = [1.0] * rank
-        sizes: list[int] | None = None
-        if sizes_name is not None and g.shape_of(self._any_value(sizes_name)) != (0,):
-            given = self._known(sizes_name)
-            if given is None:
-                raise _NodeError("the sizes input must be a constant")
-            if g.DYN in [shape[a] for a in axes]:
-                raise _NodeError("sizes with dynamic input dims is not supported")
-            sizes = list(shape)
-            policy = _text(attrs.get("keep_aspect_ratio_policy", "stretch"))
-            ratios = [given[i] / shape[a] for i, a in enumerate(axes)]
-            if policy != "stretch":
-                r = min(ratios) if policy == "not_larger" else max(ratios)
-                ratios = [r] * len(axes)
-                given = [int(np.floor(r * shape[a] + 0.5)) for a in axes]
-            for i, a in enumerate(axes):
-                sizes[a] = given[i]
-                scales[a] = ratios[i]
-        elif scales_name is not None:
-            known = self.consts.get(scales_name)
-            if known is None:
-                raise _NodeError("the scales input must be a constant")
-            for i, a in enumerate(axes):
-                scales[a] = float(known.reshape(-1)[i])
-        else:
-            raise _NodeError("Resize needs scales or sizes")
-        return [self._emit(g.ResizeOp(x, scales=scales, sizes=sizes, mode=mode,
-                                      coordinate_mode=coord, nearest_mode=nearest))]
+        scales_name, sizes_name = _input(node, 2), _input(node, 3)
+        if scales_name is not None and g.shape_of(self._any_value(scales_name)) == (0,):
+            scales_name = None
+        if (scales_name is None) == (sizes_name is None):
+            raise _NodeError("Resize needs exactly one of scales and sizes")
+        scales = self._any_value(scales_name) if scales_name else None
+        sizes = self._any_value(sizes_name) if sizes_name else None
+        dims = [g.DYN if i in axes else d for i, d in enumerate(shape)]
+        if scales_name in self.consts:
+            values = self.consts[scales_name].reshape(-1)
+            for k, a in enumerate(axes):
+                if shape[a] != g.DYN:
+                    dims[a] = int(np.floor(shape[a] * float(values[k])))
+        elif sizes_name in self.consts and policy == "stretch":
+            for k, a in enumerate(axes):
+                dims[a] = int(self.consts[sizes_name].reshape(-1)[k])
+        result_type = self._typed(node, dims, g.element_type_of(x))
+        return [self._emit(g.ResizeOp(
+            x, scales, sizes, axes=axes, mode=mode, coordinate_mode=coord,
+            nearest_mode=nearest, keep_aspect_ratio_policy=policy, result_type=result_type))]
 
     def _one_hot(self, node, attrs, opset):
         ind, depth, values = (self._any_value(n) for n in node.input[:3])
@@ -563,8 +538,6 @@ class _ShapeOpsMixin:
         known = None
         if node.input[1] in self.consts:
             known = [int(self.consts[node.input[1]].reshape(-1)[0])]
-        if not isinstance(g.element_type_of(ind), IntegerType):
-            raise _NodeError("OneHot with non-integer indices is not supported")
         return [self._emit(g.OneHotOp(ind, depth, values, axis,
                                       None if known is None else known[0]))]
 
@@ -573,10 +546,10 @@ class _ShapeOpsMixin:
 
 
 def _element_dtype(elt: Attribute) -> np.dtype:
-    for name, t in _NP_TO_ELEMENT.items():
-        if t == elt:
-            return np.dtype(name)
-    raise _NodeError(f"element type {elt} has no numpy dtype")
+    try:
+        return g.numpy_dtype_of(elt)
+    except ValueError as e:
+        raise _NodeError(str(e)) from None
 
 
 _SHAPE_HANDLERS: dict[str, str] = {
@@ -970,7 +943,7 @@ SUPPORTED_OPS = tuple(sorted(_HANDLERS))
 
 def dense_attr(array: np.ndarray) -> Attribute:
     """A float32 array as a `dense<...>` attribute."""
-    from xdsl.dialects.builtin import BytesAttr, DenseIntOrFPElementsAttr
+    from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
 
     data = np.ascontiguousarray(array, dtype="<f4")
     return DenseIntOrFPElementsAttr(g.tensor_type(data.shape), BytesAttr(data.tobytes()))
