@@ -22,7 +22,8 @@ from dialects.graph import ARG_DIMS_ATTR, ARG_NAME_ATTR, DYN
 SUPPORTED_TARGETS = ("cpu",)
 
 _NUMPY_DTYPES = {"f32": np.float32, "f64": np.float64, "f16": np.float16, "i64": np.int64,
-                 "i32": np.int32, "i16": np.int16, "i8": np.int8, "i1": np.bool_}
+                 "i32": np.int32, "i16": np.int16, "i8": np.int8, "i1": np.bool_,
+                 "ui8": np.uint8, "ui16": np.uint16, "ui32": np.uint32, "ui64": np.uint64}
 
 
 @dataclass(frozen=True)

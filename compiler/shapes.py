@@ -134,7 +134,7 @@ def _operand_values(op: Operation, index: int) -> list[int] | None:
     owner = op.operands[index].owner
     if not isinstance(owner, g.ConstantOp):
         return None
-    return [int(v) for v in g.dense_values(owner.value).reshape(-1).tolist()]
+    return [int(v) for v in g.array_from_dense(owner.value).reshape(-1).tolist()]
 
 
 def _shape_op(op: Operation, shapes: list[Shape]) -> Shape:
@@ -308,7 +308,7 @@ def _resize(op: Operation, shapes: list[Shape]) -> Shape | None:
     assert isinstance(op, g.ResizeOp)
     if op.sizes is not None or not isinstance(op.operands[1].owner, g.ConstantOp):
         return None
-    scales = g.dense_values(op.operands[1].owner.value).reshape(-1)
+    scales = g.array_from_dense(op.operands[1].owner.value).reshape(-1)
     out = list(shapes[0])
     for k, a in enumerate(g.ints(op.axes)):
         out[a] = int(np.floor(out[a] * float(scales[k])))

@@ -29,6 +29,9 @@ from xdsl.dialects.builtin import (
     BytesAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
+    Float16Type,
+    Float32Type,
+    Float64Type,
     FloatAttr,
     IntegerAttr,
     IntegerType,
@@ -39,7 +42,6 @@ from xdsl.dialects.builtin import (
     f32,
     f64,
     i1,
-    i32,
     i64,
 )
 from xdsl.ir import Attribute, Dialect, SSAValue
@@ -142,6 +144,96 @@ def conv_out_dim(size: int, kernel: int, stride: int, pad_total: int, dilation: 
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise VerifyException(message)
+
+
+# --------------------------------------------------------------------------- element types
+# Graph tensors carry the framework's element type: f16/f32/f64, signless iN for signed
+# integers, uiN for unsigned ones and i1 for bool (docs/ADDING_OPS.md). The lowering works
+# on signless types and picks the unsigned arith ops from the graph type.
+
+ui8 = IntegerType(8, Signedness.UNSIGNED)
+ui16 = IntegerType(16, Signedness.UNSIGNED)
+ui32 = IntegerType(32, Signedness.UNSIGNED)
+ui64 = IntegerType(64, Signedness.UNSIGNED)
+
+ELEMENT_TYPES: dict[str, Attribute] = {
+    "float16": f16, "float32": f32, "float64": f64,
+    "int8": IntegerType(8), "int16": IntegerType(16), "int32": IntegerType(32),
+    "int64": i64,
+    "uint8": ui8, "uint16": ui16, "uint32": ui32, "uint64": ui64,
+    "bool": i1,
+}
+"""numpy dtype name -> graph element type, for every element type Kiln supports."""
+
+_DTYPE_OF_TYPE: dict[str, str] = {str(t): n for n, t in ELEMENT_TYPES.items()}
+
+
+def element_type_for(dtype: np.dtype | str | type) -> Attribute:
+    """The graph element type of a numpy dtype; ValueError for unsupported dtypes."""
+    name = np.dtype(dtype).name
+    if name not in ELEMENT_TYPES:
+        raise ValueError(f"element type {name} is not supported (supported: "
+                         f"{', '.join(ELEMENT_TYPES)})")
+    return ELEMENT_TYPES[name]
+
+
+def numpy_dtype_of(element_type: Attribute) -> np.dtype:
+    """The numpy dtype of a graph element type; ValueError for unsupported types."""
+    key = str(element_type)
+    if key not in _DTYPE_OF_TYPE:
+        raise ValueError(f"element type {key} is not supported")
+    return np.dtype(_DTYPE_OF_TYPE[key])
+
+
+def is_float_type(t: Attribute) -> bool:
+    return isinstance(t, Float16Type | Float32Type | Float64Type)
+
+
+def is_unsigned(t: Attribute) -> bool:
+    """True for uiN graph types (and bool, which is unsigned in comparisons/casts)."""
+    return isinstance(t, IntegerType) and (
+        t.signedness.data == Signedness.UNSIGNED or t.width.data == 1)
+
+
+def type_class(t: Attribute) -> str:
+    """"float", "int" (signed), "uint" or "bool": how an op treats the element type."""
+    if is_float_type(t):
+        return "float"
+    if isinstance(t, IntegerType):
+        if t.width.data == 1:
+            return "bool"
+        return "uint" if t.signedness.data == Signedness.UNSIGNED else "int"
+    raise ValueError(f"element type {t} is not supported")
+
+
+def signless(t: Attribute) -> Attribute:
+    """uiN -> iN (signless); other types unchanged. Tensor/memref types are mapped inside."""
+    if isinstance(t, IntegerType) and t.signedness.data != Signedness.SIGNLESS:
+        return IntegerType(t.width.data)
+    if isinstance(t, TensorType) and t.element_type != signless(t.element_type):
+        return TensorType(signless(t.element_type), t.get_shape())
+    return t
+
+
+def dense_from_array(array: np.ndarray) -> DenseIntOrFPElementsAttr:
+    """A numpy array of a supported dtype as a `dense<...>` attribute of its graph type."""
+    elt = element_type_for(array.dtype)
+    data = np.ascontiguousarray(array)
+    data = data.astype(data.dtype.newbyteorder("<"), copy=False)
+    return DenseIntOrFPElementsAttr(tensor_type(data.shape, elt), BytesAttr(data.tobytes()))
+
+
+def array_from_dense(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
+    """The numpy value of a `dense<...>` attribute (any supported element type)."""
+    t = attr.get_type()
+    assert isinstance(t, TensorType)
+    dtype = numpy_dtype_of(t.element_type).newbyteorder("<")
+    shape = t.get_shape()
+    flat = np.frombuffer(attr.data.data, dtype=dtype)
+    count = int(np.prod(shape, dtype=np.int64))
+    if flat.size == 1 and count != 1:  # splat
+        return np.full(shape, flat[0], dtype=dtype.newbyteorder("="))
+    return flat.reshape(shape).astype(dtype.newbyteorder("="))
 
 
 # --------------------------------------------------------------------------- base classes
@@ -1428,45 +1520,6 @@ class NonZeroOp(DataOp):
     def __init__(self, input: SSAValue):
         super().__init__(operands=[input],
                          result_types=[tensor_type([len(shape_of(input)), DYN], i64)])
-
-
-NUMPY_ELEMENT_TYPES: dict[str, Attribute] = {
-    "float32": f32, "float64": f64, "float16": f16, "int64": i64, "int32": i32,
-    "int16": IntegerType(16), "int8": IntegerType(8),
-    "uint8": IntegerType(8, Signedness.UNSIGNED), "uint16": IntegerType(16, Signedness.UNSIGNED),
-    "uint32": IntegerType(32, Signedness.UNSIGNED),
-    "uint64": IntegerType(64, Signedness.UNSIGNED), "bool": i1}
-"""numpy dtype name -> graph element type."""
-
-
-def numpy_dtype_of(element_type: Attribute) -> np.dtype:
-    """The numpy dtype of a graph element type (ValueError when there is none)."""
-    for name, t in NUMPY_ELEMENT_TYPES.items():
-        if t == element_type:
-            return np.dtype(name)
-    raise ValueError(f"element type {element_type} has no numpy dtype")
-
-
-def dense_of(array: np.ndarray) -> DenseIntOrFPElementsAttr:
-    """A numpy array of any supported dtype as a `dense<...>` of its element type."""
-    elt = NUMPY_ELEMENT_TYPES.get(array.dtype.name)
-    if elt is None:
-        raise ValueError(f"element type {array.dtype} is not supported")
-    t = TensorType(elt, list(array.shape))
-    if array.dtype == np.bool_:
-        return DenseIntOrFPElementsAttr.from_list(t, [int(v) for v in array.reshape(-1)])
-    data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
-    return DenseIntOrFPElementsAttr(t, BytesAttr(data.tobytes()))
-
-
-def dense_values(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
-    """The values of a `dense<...>` attribute as a numpy array of its dtype and shape."""
-    dtype = numpy_dtype_of(attr.get_type().element_type)
-    shape = attr.get_shape()
-    if dtype == np.bool_:
-        return np.array([bool(v) for v in attr.get_values()], dtype=np.bool_).reshape(shape)
-    return np.frombuffer(attr.data.data, dtype=dtype.newbyteorder("<")).astype(
-        dtype).reshape(shape)
 
 
 SHAPE_OPS: tuple[type[DataOp], ...] = (

@@ -18,6 +18,7 @@ from xdsl.dialects.builtin import (
     AffineMapAttr,
     AnyFloat,
     ArrayAttr,
+    DenseIntOrFPElementsAttr,
     DictionaryAttr,
     FloatAttr,
     IndexType,
@@ -102,9 +103,11 @@ class _Body:
     def binary(self, kind: str, a: SSAValue, b: SSAValue) -> SSAValue:
         is_float = isinstance(a.type, AnyFloat)
         ops_f = {"add": arith.AddfOp, "sub": arith.SubfOp, "mul": arith.MulfOp,
-                 "div": arith.DivfOp, "max": arith.MaximumfOp}
+                 "div": arith.DivfOp, "max": arith.MaximumfOp, "min": arith.MinimumfOp}
         ops_i = {"add": arith.AddiOp, "sub": arith.SubiOp, "mul": arith.MuliOp,
-                 "div": arith.DivSIOp, "max": arith.MaxSIOp}
+                 "div": arith.DivSIOp, "max": arith.MaxSIOp, "min": arith.MinSIOp}
+        if graph.is_unsigned(a.type):  # the graph type says how to treat the bits
+            ops_i |= {"div": arith.DivUIOp, "max": arith.MaxUIOp, "min": arith.MinUIOp}
         return self.add((ops_f if is_float else ops_i)[kind](a, b))
 
     def unary(self, kind: str, x: SSAValue) -> SSAValue:
@@ -565,8 +568,8 @@ class PoolPattern(RewritePattern):
         ceil_mode = bool(op.ceil_mode.value.data)
         include_pad = (not is_max) and bool(op.count_include_pad.value.data)
         elt = _element_type(op.result)
-        if not isinstance(elt, AnyFloat):
-            raise _fail(op, "only floating-point pooling is supported")
+        if not isinstance(elt, AnyFloat) and not is_max:
+            raise _fail(op, "only floating-point average pooling is supported")
         if ceil_mode and any(s == DYN for s in out_shape[2:]):
             raise _fail(op, "ceil_mode with dynamic spatial dims is not supported")
 
@@ -583,7 +586,7 @@ class PoolPattern(RewritePattern):
         win_map = _map(n_loops, [_d(n_par + i) for i in range(spatial)])
         out_map = _map(n_loops, [_d(i) for i in range(n_par)])
         iters = [PARALLEL] * n_par + [REDUCTION] * spatial
-        acc = emit.fill(float("-inf") if is_max else 0.0, out_sizes, elt)
+        acc = emit.fill(_lowest(elt) if is_max else 0.0, out_sizes, elt)
         outs = [acc]
         if not is_max:
             outs.append(emit.fill(0.0, out_sizes, elt))
@@ -610,7 +613,7 @@ class PoolPattern(RewritePattern):
             assert valid is not None
             v = b.add(tensor.ExtractOp(x, read, elt))
             if is_max:
-                v = b.select(valid, v, b.const(float("-inf"), elt))
+                v = b.select(valid, v, b.const(_lowest(elt), elt))
                 return [b.binary("max", b.args[1], v)]
             v = b.select(valid, v, b.const(0.0, elt))
             one = b.select(counted if include_pad else valid, b.const(1.0, elt),
@@ -1680,7 +1683,7 @@ class ResizePattern(RewritePattern):
         source = op.scales if op.scales is not None else op.sizes
         assert source is not None
         known = source.owner.value if isinstance(source.owner, graph.ConstantOp) else None
-        known_values = list(graph.dense_values(known).reshape(-1)) if known else None
+        known_values = list(graph.array_from_dense(known).reshape(-1)) if known else None
         given = [ix.read(source, [k]) for k in range(len(axes))]
         n_in = {a: ix.to_float(ix.v(x_sizes[a])) for a in axes}
         scales: dict[int, SSAValue] = {}
@@ -1906,6 +1909,59 @@ class UnsupportedPattern(RewritePattern):
             raise _fail(op, "no lowering for this op")
 
 
+# --------------------------------------------------------------------------- element types
+
+
+def _lowest(t: Attribute) -> float | int:
+    """The identity of max over element type `t`: -inf, or the smallest integer."""
+    if isinstance(t, AnyFloat):
+        return float("-inf")
+    assert isinstance(t, IntegerType)
+    return 0 if graph.is_unsigned(t) else -(1 << (t.width.data - 1))
+
+
+def _signless_attr(attr: Attribute) -> Attribute:
+    """A typed attribute (integer, dense, function/tensor type) with uiN made signless."""
+    if isinstance(attr, IntegerAttr) and graph.is_unsigned(attr.type) \
+            and attr.type != graph.signless(attr.type):
+        width = attr.type.width.data
+        value = attr.value.data
+        value = value - (1 << width) if value >= 1 << (width - 1) else value
+        return IntegerAttr(value, graph.signless(attr.type))
+    if isinstance(attr, DenseIntOrFPElementsAttr):
+        t = attr.get_type()
+        if graph.signless(t) != t:
+            return DenseIntOrFPElementsAttr(graph.signless(t), attr.data)  # type: ignore
+    if isinstance(attr, func.FunctionType):
+        return func.FunctionType.from_lists([graph.signless(t) for t in attr.inputs],
+                                            [graph.signless(t) for t in attr.outputs])
+    return graph.signless(attr)
+
+
+def make_signless(module: ModuleOp) -> None:
+    """Rewrite every uiN type in `module` (values, block args, properties) as signless iN.
+
+    Patterns emit arith on the graph types so they can pick unsigned ops; this sweep makes
+    the result valid upstream IR (arith and linalg want signless integers).
+    """
+    for op in module.walk():
+        for r in op.results:
+            new = graph.signless(r.type)
+            if new != r.type:
+                r._type = new  # noqa: SLF001 (in-place retype, uses unchanged)
+        for region in op.regions:
+            for block in region.blocks:
+                for arg in block.args:
+                    new = graph.signless(arg.type)
+                    if new != arg.type:
+                        arg._type = new  # noqa: SLF001
+        for props in (op.properties, op.attributes):
+            for name, attr in list(props.items()):
+                new_attr = _signless_attr(attr)
+                if new_attr != attr:
+                    props[name] = new_attr
+
+
 # --------------------------------------------------------------------------- pass
 
 
@@ -1951,4 +2007,5 @@ class ConvertGraphToTensorPass(ModulePass):
             ]),
             apply_recursively=False,
         ).rewrite_module(op)
+        make_signless(op)
 

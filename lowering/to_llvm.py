@@ -26,6 +26,7 @@ from xdsl.dialects.builtin import (
     StridedLayoutAttr,
     TensorType,
     UnrealizedConversionCastOp,
+    f32,
     i1,
     i32,
     i64,
@@ -558,6 +559,13 @@ class MathToLLVM(RewritePattern):
                 name = base + "f"
             elif t.bitwidth == 64:
                 name = base
+            elif t.bitwidth == 16:
+                # no half-precision libm: compute in f32 and round back
+                wide = [b.add(llvm.FPExtOp(a, f32)) for a in args]
+                name = self.externs.use(base + "f", [f32] * len(args), f32)
+                call = b.add(llvm.CallOp(name, *wide, return_type=f32))
+                b.replace(rewriter, op, [b.add(llvm.FPTruncOp(call, t))])
+                return
             else:
                 return
             self.externs.use(name, [t] * len(args), t)

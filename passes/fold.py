@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from xdsl.context import Context
-from xdsl.dialects.builtin import BytesAttr, DenseIntOrFPElementsAttr, ModuleOp
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -41,8 +41,7 @@ def constant_array(value: SSAValue, store: WeightStore | None) -> np.ndarray | N
     """The compile-time value of `value`, or None when it is not known."""
     op = value.owner
     if isinstance(op, g.ConstantOp):
-        attr = op.value
-        return np.frombuffer(attr.data.data, dtype="<f4").reshape(attr.get_shape())
+        return g.array_from_dense(op.value)
     if isinstance(op, g.WeightOp) and store is not None and op.weight_name.data in store:
         return store[op.weight_name.data]
     return None
@@ -50,13 +49,13 @@ def constant_array(value: SSAValue, store: WeightStore | None) -> np.ndarray | N
 
 def materialize(array: np.ndarray, store: WeightStore | None, name: str) -> Operation | None:
     """A graph.constant (small) or graph.weight (large, added to `store`) holding `array`."""
-    data = np.ascontiguousarray(array, dtype=np.float32)
+    data = np.ascontiguousarray(array)
     if data.size <= MAX_INLINE_ELEMENTS:
-        return g.ConstantOp(DenseIntOrFPElementsAttr(
-            g.tensor_type(data.shape), BytesAttr(data.astype("<f4").tobytes())))
+        return g.ConstantOp(g.dense_from_array(data))
     if store is None:
         return None
-    return g.WeightOp(store.add(name, data), g.tensor_type(data.shape))
+    return g.WeightOp(store.add(name, data),
+                      g.tensor_type(data.shape, g.element_type_for(data.dtype)))
 
 
 # --------------------------------------------------------------------------- numpy evaluation
@@ -74,8 +73,17 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 _UNARY_FNS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "relu": lambda x: np.maximum(x, 0), "sigmoid": _sigmoid, "tanh": np.tanh,
     "exp": np.exp, "neg": np.negative, "sqrt": np.sqrt}
+def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """ONNX Div: true division for floats, truncating division for integers."""
+    if a.dtype.kind in "iu":
+        safe = np.where(b == 0, 1, b).astype(b.dtype)
+        q = a // safe
+        return np.where((a % safe != 0) & ((a < 0) != (safe < 0)), q + 1, q).astype(a.dtype)
+    return np.divide(a, b)
+
+
 _BINARY_FNS: dict[type[Operation], Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    g.AddOp: np.add, g.SubOp: np.subtract, g.MulOp: np.multiply, g.DivOp: np.divide}
+    g.AddOp: np.add, g.SubOp: np.subtract, g.MulOp: np.multiply, g.DivOp: _divide}
 
 
 def _windows(x: np.ndarray, kernel, strides, dilations) -> np.ndarray:
@@ -187,7 +195,7 @@ class FoldConstantOp(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         if not isinstance(op, g.GraphOp) or isinstance(op, (g.ConstantOp, g.WeightOp)):
             return
-        if isinstance(op, g.SHAPE_OPS) or not _is_f32_only(op):
+        if isinstance(op, g.SHAPE_OPS):
             return  # FoldShapeOps
         shape = op.result_shape()
         if g.DYN in shape or int(np.prod(shape, dtype=np.int64)) > MAX_FOLD_ELEMENTS:
@@ -195,33 +203,23 @@ class FoldConstantOp(RewritePattern):
         args = [constant_array(v, self.store) for v in op.operands]
         if any(a is None for a in args):
             return
+        try:
+            dtype = g.numpy_dtype_of(g.element_type_of(op.results[0]))
+        except ValueError:
+            return
         with np.errstate(all="ignore"):
-            value = evaluate(op, [a.astype(np.float32, copy=False) for a in args])
-        new = materialize(np.asarray(value, dtype=np.float32).reshape(shape), self.store,
-                          _fresh_name(op))
+            value = evaluate(op, list(args))
+        new = materialize(_as_result(value, dtype, shape), self.store, _fresh_name(op))
         if new is not None:
             rewriter.replace(op, new)
 
 
 # --------------------------------------------------------------------------- shape and
-# data-movement ops (graph.SHAPE_OPS), and graph ops on non-float32 constants
+# data-movement ops (graph.SHAPE_OPS)
 #
 # Shape chains (shape -> gather -> unsqueeze -> concat -> reshape_dynamic) fold to
 # constants when the dims they read are static; a reshape_dynamic whose target became
 # constant turns into a static graph.reshape.
-
-
-def typed_constant(value: SSAValue, store: WeightStore | None) -> np.ndarray | None:
-    """Like constant_array, for constants of any element type."""
-    op = value.owner
-    if isinstance(op, g.ConstantOp):
-        return g.dense_values(op.value)
-    return constant_array(value, store)
-
-
-def _is_f32_only(op: Operation) -> bool:
-    return all(isinstance(v.type, g.TensorType) and v.type.element_type == g.f32
-               for v in (*op.operands, *op.results))
 
 
 def _onnx_slice(x: np.ndarray, starts, ends, axes, steps) -> np.ndarray:
@@ -275,7 +273,7 @@ def evaluate_shape_op(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]
             start, limit, delta = (a.item() for a in args)
             return [np.arange(start, limit, delta).astype(args[0].dtype)]
         case g.ConstantOfShapeOp():
-            value = g.dense_values(op.value).reshape(-1)[0]
+            value = g.array_from_dense(op.value).reshape(-1)[0]
             return [np.full([int(v) for v in args[0]], value)]
         case g.TriluOp():
             k = int(args[1].reshape(-1)[0])
@@ -290,8 +288,8 @@ def evaluate_shape_op(op: Operation, args: list[np.ndarray]) -> list[np.ndarray]
 
 @dataclass
 class FoldShapeOps(RewritePattern):
-    """graph.shape/size of static dims; SHAPE_OPS and non-float32 graph ops on constant
-    operands; reshape_dynamic with a constant target -> graph.reshape."""
+    """graph.shape/size of static dims; SHAPE_OPS on constant operands; reshape_dynamic
+    with a constant target -> graph.reshape."""
 
     store: WeightStore | None
 
@@ -306,11 +304,11 @@ class FoldShapeOps(RewritePattern):
                 value = np.array(dims, dtype=np.int64)
                 if isinstance(op, g.SizeOp):
                     value = np.array(int(np.prod(dims)), dtype=np.int64)
-                rewriter.replace(op, g.ConstantOp(g.dense_of(value)))
+                rewriter.replace(op, g.ConstantOp(g.dense_from_array(value)))
             return
-        if not isinstance(op, g.SHAPE_OPS) and _is_f32_only(op):
+        if not isinstance(op, g.SHAPE_OPS):
             return  # FoldConstantOp's business
-        args = [typed_constant(v, self.store) for v in op.operands]
+        args = [constant_array(v, self.store) for v in op.operands]
         if isinstance(op, g.ReshapeDynamicOp) and args[1] is not None and args[0] is None:
             self._static_reshape(op, args[1], rewriter)
             return
@@ -321,10 +319,7 @@ class FoldShapeOps(RewritePattern):
             return
         try:
             with np.errstate(all="ignore"):
-                if isinstance(op, g.SHAPE_OPS):
-                    values = evaluate_shape_op(op, args)  # type: ignore[arg-type]
-                else:
-                    values = [np.asarray(evaluate(op, args))]  # type: ignore[arg-type]
+                values = evaluate_shape_op(op, args)  # type: ignore[arg-type]
         except (NotImplementedError, ValueError, IndexError, TypeError):
             return
         if values is None:
@@ -333,7 +328,7 @@ class FoldShapeOps(RewritePattern):
         for result, value in zip(op.results, values, strict=True):
             dtype = g.numpy_dtype_of(g.element_type_of(result))
             value = np.asarray(value).astype(dtype).reshape(g.shape_of(result))
-            new_ops.append(g.ConstantOp(g.dense_of(value)))
+            new_ops.append(g.ConstantOp(g.dense_from_array(value)))
         rewriter.replace(op, new_ops, [c.result for c in new_ops])
 
     @staticmethod
@@ -361,6 +356,12 @@ class FoldShapeOps(RewritePattern):
         rewriter.replace(op, g.ReshapeOp.create(
             operands=[op.input], properties={"shape": g.i64_array(shape)},
             result_types=[op.result.type]))
+def _as_result(value: np.ndarray, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """A folded value in the op's result dtype (integer division results truncate)."""
+    value = np.asarray(value)
+    if value.dtype != dtype and value.dtype.kind == "f" and dtype.kind in "iu":
+        value = np.trunc(value)
+    return np.asarray(value.astype(dtype, copy=False)).reshape(shape)
 
 
 def _fresh_name(op: Operation) -> str:

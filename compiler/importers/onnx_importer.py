@@ -18,7 +18,6 @@ from onnx import numpy_helper
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     ArrayAttr,
-    BytesAttr,
     DenseIntOrFPElementsAttr,
     DictionaryAttr,
     FunctionType,
@@ -145,13 +144,11 @@ def _dtype_name(elem_type: int) -> str:
 # and, failing that, onnx's shape inference with data propagation (static dims the
 # lowering re-checks at run time), `?` otherwise.
 
-_NP_TO_ELEMENT = g.NUMPY_ELEMENT_TYPES
-
 
 def typed_dense_attr(array: np.ndarray) -> DenseIntOrFPElementsAttr:
     """A numpy array of any supported dtype as a `dense<...>` attribute of its type."""
     try:
-        return g.dense_of(array)
+        return g.dense_from_array(array)
     except ValueError as e:
         raise _NodeError(str(e)) from None
 
@@ -178,15 +175,7 @@ class _ShapeOpsMixin:
     def _value(self, name: str) -> SSAValue: ...
 
     def _any_value(self, name: str) -> SSAValue:
-        """The SSA value of a tensor of any element type (integer constants inline)."""
-        if name in self.values:
-            return self.values[name]
-        array = self.consts.get(name)
-        if array is not None and array.dtype != np.float32:
-            value = self._emit(g.ConstantOp(typed_dense_attr(array)))
-            value.name_hint = name
-            self.values[name] = value
-            return value
+        """The SSA value of a tensor (any element type)."""
         return self._value(name)
 
     def _int_const(self, value: np.ndarray | Sequence[int], name: str = "") -> SSAValue:
@@ -270,6 +259,10 @@ class _ShapeOpsMixin:
         rank = len(g.shape_of(x))
         axis = int(attrs.get("axis", 1))
         axis = axis + rank if axis < 0 else axis
+        shape = g.shape_of(x)
+        target = [_extent(shape[:axis]), _extent(shape[axis:])]
+        if target.count(-1) <= 1:
+            return [self._emit(g.ReshapeOp(x, target))]
         return [self._emit(g.FlattenOp(x, axis))]
 
     def _axes_arg(self, node, attrs, opset: int, since: int) -> list[int] | None:
@@ -629,13 +622,13 @@ class _Importer(_ShapeOpsMixin):
                     continue
                 if not info.type.HasField("tensor_type"):
                     problems.append(f"{kind} '{info.name}' is not a tensor")
-                elif info.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+                elif _element_type(info.type.tensor_type.elem_type) is None:
                     problems.append(f"{kind} '{info.name}' has element type "
                                     f"{_dtype_name(info.type.tensor_type.elem_type)}")
         if problems:
             raise CompileError(
-                f"{self.source}: only float32 tensors are supported, but "
-                f"{'; '.join(problems)}.")
+                f"{self.source}: unsupported tensor element type: "
+                f"{'; '.join(problems)} (supported: {', '.join(g.ELEMENT_TYPES)}).")
 
     def _collect_unsupported(self) -> list[UnsupportedOp]:
         used = {name for node in self.graph.node for name in node.input}
@@ -660,8 +653,9 @@ class _Importer(_ShapeOpsMixin):
         for i, name in enumerate(node.input):
             if name and i not in skip and name in self.consts:
                 dtype = self.consts[name].dtype
-                if dtype != np.float32:
-                    return f"input '{name}' has element type {dtype}; only float32 is supported"
+                if dtype.name not in g.ELEMENT_TYPES:
+                    return (f"input '{name}' has element type {dtype}, which is not "
+                            "supported")
         op = node.op_type
         if op == "Constant":
             try:
@@ -710,7 +704,8 @@ class _Importer(_ShapeOpsMixin):
             if info.name in self.initializers:
                 continue
             shape, dims = _input_shape(info)
-            arg = self.block.insert_arg(TensorType(f32, shape), len(self.block.args))
+            elt = _element_type(info.type.tensor_type.elem_type) or f32
+            arg = self.block.insert_arg(TensorType(elt, shape), len(self.block.args))
             arg.name_hint = info.name
             self.values[info.name] = arg
             arg_attrs.append(DictionaryAttr({
@@ -783,14 +778,13 @@ class _Importer(_ShapeOpsMixin):
         if name not in self.consts:
             raise _NodeError(f"tensor '{name}' is not defined")
         array = self.consts[name]
-        if array.dtype != np.float32 and array.dtype.name in _NP_TO_ELEMENT:
-            return self._any_value(name)
-        if array.dtype != np.float32:
-            raise _NodeError(f"tensor '{name}' has element type {array.dtype}; only float32 "
-                             "is supported")
+        if array.dtype.name not in g.ELEMENT_TYPES:
+            raise _NodeError(f"tensor '{name}' has element type {array.dtype}, which is "
+                             "not supported")
         if name in self.initializers or array.size > MAX_INLINE_ELEMENTS:
             stored = self.store.add(name, array)
-            value = self._emit(g.WeightOp(stored, g.tensor_type(array.shape)))
+            value = self._emit(g.WeightOp(stored, g.tensor_type(
+                array.shape, g.element_type_for(array.dtype))))
         else:
             value = self._emit(g.ConstantOp(dense_attr(array)))
         value.name_hint = name
@@ -942,11 +936,17 @@ SUPPORTED_OPS = tuple(sorted(_HANDLERS))
 
 
 def dense_attr(array: np.ndarray) -> Attribute:
-    """A float32 array as a `dense<...>` attribute."""
-    from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
+    """An array of any supported dtype as a `dense<...>` attribute of its graph type."""
+    return g.dense_from_array(array)
 
-    data = np.ascontiguousarray(array, dtype="<f4")
-    return DenseIntOrFPElementsAttr(g.tensor_type(data.shape), BytesAttr(data.tobytes()))
+
+def _element_type(elem_type: int) -> Attribute | None:
+    """The graph element type of an ONNX TensorProto data type, None if unsupported."""
+    try:
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(elem_type)
+    except (KeyError, ValueError, TypeError):
+        return None
+    return g.ELEMENT_TYPES.get(np.dtype(dtype).name) if elem_type != 0 else None
 
 
 def _constant_value(node: onnx.NodeProto) -> np.ndarray:
