@@ -218,7 +218,7 @@ def signless(t: Attribute) -> Attribute:
 def dense_from_array(array: np.ndarray) -> DenseIntOrFPElementsAttr:
     """A numpy array of a supported dtype as a `dense<...>` attribute of its graph type."""
     elt = element_type_for(array.dtype)
-    data = np.ascontiguousarray(array)
+    data = np.asarray(array, order="C")  # not ascontiguousarray: it makes rank 0 rank 1
     data = data.astype(data.dtype.newbyteorder("<"), copy=False)
     return DenseIntOrFPElementsAttr(tensor_type(data.shape, elt), BytesAttr(data.tobytes()))
 

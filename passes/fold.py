@@ -49,7 +49,7 @@ def constant_array(value: SSAValue, store: WeightStore | None) -> np.ndarray | N
 
 def materialize(array: np.ndarray, store: WeightStore | None, name: str) -> Operation | None:
     """A graph.constant (small) or graph.weight (large, added to `store`) holding `array`."""
-    data = np.ascontiguousarray(array)
+    data = np.asarray(array, order="C")  # not ascontiguousarray: rank 0 stays rank 0
     if data.size <= MAX_INLINE_ELEMENTS:
         return g.ConstantOp(g.dense_from_array(data))
     if store is None:
