@@ -182,6 +182,18 @@ def _unsqueeze(op: Operation, shapes: list[Shape]) -> Shape:
     return g.UnsqueezeOp.infer_shape(shapes[0], g.ints(op.axes))
 
 
+def _axes_dynamic(op: Operation, shapes: list[Shape]) -> Shape | None:
+    axes = _operand_values(op, 1)
+    if axes is None:
+        return None
+    x = shapes[0]
+    if isinstance(op, g.SqueezeDynamicOp):
+        axes = [a + len(x) if a < 0 else a for a in axes]
+        return g.SqueezeOp.infer_shape(x, sorted(axes))
+    rank = len(x) + len(axes)
+    return g.UnsqueezeOp.infer_shape(x, sorted(a + rank if a < 0 else a for a in axes))
+
+
 def _flatten(op: Operation, shapes: list[Shape]) -> Shape:
     assert isinstance(op, g.FlattenOp)
     axis = op.axis.value.data
@@ -192,8 +204,14 @@ def _split(op: Operation, shapes: list[Shape]) -> list[Shape | None]:
     assert isinstance(op, g.SplitOp)
     x = shapes[0]
     axis = op.axis.value.data
-    if op.splits is not None:
+    if op.sizes is not None:
+        known = _operand_values(op, 1)
+        if known is None:
+            return [None] * len(op.results)
+        sizes = known
+    elif op.splits is not None:
         sizes = list(g.ints(op.splits))
+    if op.sizes is not None or op.splits is not None:
         if sum(sizes) != x[axis]:
             raise ValueError(f"split sizes {sizes} do not add up to dim {axis} ({x[axis]})")
     else:
@@ -328,6 +346,7 @@ def _one_hot(op: Operation, shapes: list[Shape]) -> Shape | None:
 SHAPE_OP_FUNCTIONS: dict[type[Operation], ShapeFn] = {
     g.ShapeOp: _shape_op, g.SizeOp: _size_op, g.ReshapeDynamicOp: _reshape_dynamic,
     g.SqueezeOp: _squeeze, g.UnsqueezeOp: _unsqueeze, g.FlattenOp: _flatten,
+    g.SqueezeDynamicOp: _axes_dynamic, g.UnsqueezeDynamicOp: _axes_dynamic,
     g.SplitOp: _split, g.SliceOp: _slice, g.GatherOp: _gather,
     g.GatherElementsOp: _gather_elements, g.GatherNDOp: _gather_nd,
     g.ScatterNDOp: _scatter_nd, g.ScatterElementsOp: _scatter_elements,

@@ -1096,6 +1096,36 @@ class UnsqueezeOp(_AxesOp):
         return tuple(1 if i in axes else next(rest) for i in range(rank))
 
 
+class _AxesDynamicOp(DataOp):
+    """Squeeze/unsqueeze at run-time `axes` (1-D integer): all result dims are `?`."""
+
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("axes",)
+    input = operand_def(TensorType)
+    axes = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, axes: SSAValue, result_type: Attribute):
+        super().__init__(operands=[input, axes], result_types=[result_type])
+
+    def verify_shapes(self) -> None:
+        n = shape_of(self.axes)
+        _check(len(n) == 1 and n[0] != DYN, f"{self.name}: axes must be 1-D, static length")
+
+
+@irdl_op_definition
+class SqueezeDynamicOp(_AxesDynamicOp):
+    """Remove the size-1 dims at run-time `axes` (negative counts from the end)."""
+
+    name = "graph.squeeze_dynamic"
+
+
+@irdl_op_definition
+class UnsqueezeDynamicOp(_AxesDynamicOp):
+    """Insert size-1 dims at run-time `axes` of the result (negative from the end)."""
+
+    name = "graph.unsqueeze_dynamic"
+
+
 @irdl_op_definition
 class FlattenOp(DataOp):
     """2-D view [prod(x[:axis]), prod(x[axis:])] of the input."""
@@ -1115,29 +1145,35 @@ class FlattenOp(DataOp):
 
 @irdl_op_definition
 class SplitOp(DataOp):
-    """Split along `axis` into pieces of `splits` elements, or into len(results)
-    pieces of ceil(n / len(results)) (the last one smaller) when `splits` is absent."""
+    """Split along `axis` into pieces of `splits` elements (or of the run-time 1-D integer
+    `sizes`), else into len(results) pieces of ceil(n / len(results)) (the last one
+    smaller)."""
 
     name = "graph.split"
     input = operand_def(TensorType)
+    sizes = opt_operand_def(TensorType)
     axis = prop_def(IntegerAttr)
     splits = opt_prop_def(DenseArrayBase)
     outputs = var_result_def(TensorType)
 
     def __init__(self, input: SSAValue, axis: int, splits: Sequence[int] | None,
-                 num_outputs: int):
+                 num_outputs: int, sizes: SSAValue | None = None):
         x = shape_of(input)
         n = x[axis]
-        if splits is None:
-            sizes = [DYN] * num_outputs if n == DYN else even_splits(n, num_outputs)
+        if sizes is not None:
+            splits = None
+            parts = [DYN] * num_outputs
+        elif splits is None:
+            parts = [DYN] * num_outputs if n == DYN else even_splits(n, num_outputs)
         else:
-            sizes = list(splits)
+            parts = list(splits)
         props: dict[str, Attribute] = {"axis": _int_prop(axis)}
         if splits is not None:
             props["splits"] = i64_array(splits)
         types = [tensor_type([*x[:axis], s, *x[axis + 1:]], element_type_of(input))
-                 for s in sizes]
-        super().__init__(operands=[input], properties=props, result_types=[types])
+                 for s in parts]
+        super().__init__(operands=[input, [sizes] if sizes else []], properties=props,
+                         result_types=[types])
 
     def result_shape(self) -> tuple[int, ...]:
         return shape_of(self.results[0])
@@ -1523,7 +1559,8 @@ class NonZeroOp(DataOp):
 
 
 SHAPE_OPS: tuple[type[DataOp], ...] = (
-    ShapeOp, SizeOp, ReshapeDynamicOp, SqueezeOp, UnsqueezeOp, FlattenOp, SplitOp, SliceOp,
+    ShapeOp, SizeOp, ReshapeDynamicOp, SqueezeOp, UnsqueezeOp, SqueezeDynamicOp,
+    UnsqueezeDynamicOp, FlattenOp, SplitOp, SliceOp,
     GatherOp, GatherElementsOp, GatherNDOp, ScatterNDOp, ScatterElementsOp, ExpandOp,
     TileOp, PadOp, RangeOp, ConstantOfShapeOp, TriluOp, CumSumOp, TopKOp, ResizeOp,
     OneHotOp, NonZeroOp)

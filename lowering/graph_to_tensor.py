@@ -1158,6 +1158,56 @@ class AxesReshapePattern(RewritePattern):
         rewriter.replace(op, [], [_reshape_to(emit, op.input, sizes, op.result.type)])
 
 
+class AxesDynamicPattern(RewritePattern):
+    """graph.squeeze_dynamic / unsqueeze_dynamic: result sizes from run-time axes."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
+        if not isinstance(op, graph.SqueezeDynamicOp | graph.UnsqueezeDynamicOp):
+            return
+        emit = _Emit(rewriter, op)
+        ix = _Ix(emit)
+        x_sizes = emit.sizes(op.input)
+        out_rank = len(shape_of(op.result))
+        squeeze = isinstance(op, graph.SqueezeDynamicOp)
+        axes_rank = len(x_sizes) if squeeze else out_rank
+        axes = []
+        for a in _read_vector(emit, op, op.axes):
+            _assert(emit, ix.and_(ix.cmp("sge", a, -axes_rank), ix.cmp("slt", a, axes_rank)),
+                    f"{op.name}: an axis is out of range for rank {axes_rank}")
+            axes.append(ix.wrap_negative(a, axes_rank))
+
+        def listed(d: int) -> SSAValue:
+            hit = ix.cmp("eq", axes[0], d)
+            for a in axes[1:]:
+                hit = ix.or_(hit, ix.cmp("eq", a, d))
+            return hit
+
+        sizes: list[Size] = []
+        if squeeze:
+            kept_before: SSAValue = ix.c(0)
+            sizes = [ix.c(0)] * out_rank
+            for d, n in enumerate(x_sizes):
+                gone = listed(d)
+                keep = ix.cmp("eq", ix.sel(gone, 1, 0), 0)
+                _assert(emit, ix.or_(keep, ix.cmp("eq", n, 1)),
+                        f"Squeeze: dim {d} is squeezed but is not 1")
+                for p in range(out_rank):
+                    here = ix.and_(ix.cmp("eq", kept_before, p), keep)
+                    sizes[p] = ix.sel(here, n, sizes[p])
+                kept_before = ix.addi(kept_before, ix.sel(gone, 0, 1))
+        else:
+            for p in range(out_rank):
+                before: SSAValue = ix.c(0)
+                for a in axes:
+                    before = ix.addi(before, ix.sel(ix.cmp("slt", a, p), 1, 0))
+                source = ix.subi(p, before)
+                size = ix.v(x_sizes[0]) if x_sizes else ix.c(1)
+                for d, n in enumerate(x_sizes[1:], start=1):
+                    size = ix.sel(ix.cmp("eq", source, d), n, size)
+                sizes.append(ix.sel(listed(p), 1, size))
+        rewriter.replace(op, [], [_reshape_to(emit, op.input, sizes, op.result.type)])
+
+
 class SplitPattern(RewritePattern):
     """Each result of graph.split is a copy of its window along `axis`."""
 
@@ -1170,7 +1220,17 @@ class SplitPattern(RewritePattern):
         n = x_sizes[axis]
         parts = len(op.results)
         results = []
-        if op.splits is not None:
+        if op.sizes is not None:
+            lengths = _read_vector(emit, op, op.sizes)
+            offsets = [0]
+            for length in lengths[:-1]:
+                offsets.append(emit.add(offsets[-1], length))
+            total = emit.add(offsets[-1], lengths[-1])
+            for length in lengths:
+                _assert(emit, ix.cmp("sge", length, 0), "Split: a split size is negative")
+            _assert(emit, ix.cmp("eq", total, n),
+                    f"Split: the split sizes do not add up to dim {axis}")
+        elif op.splits is not None:
             splits = ints(op.splits)
             if not isinstance(n, int) or sum(splits) != n:
                 _assert(emit, ix.cmp("eq", n, sum(splits)),
@@ -1722,28 +1782,29 @@ class ResizePattern(RewritePattern):
                     and known_values[k] == shape_of(x)[a]):
                 continue
             resized.append(a)
-        lens = {a: (n_in[a], ix.to_float(ix.v(out_sizes[a])), scales[a]) for a in resized}
+        # ONNX uses the fractional output length scale * n_in in the formulas
+        lens = {a: (n_in[a], emit(arith.MulfOp(scales[a], n_in[a])), scales[a],
+                    ix.to_float(ix.v(out_sizes[a]))) for a in resized}
 
         def coordinate(b: _Body, d: int) -> SSAValue:
             bx = _Ix(b.add)
-            n_in, n_out, scale = lens[d]
+            n_in, n_out, scale, n_out_int = lens[d]
             o = bx.to_float(b.linalg_index(d))
             half = bx.f(0.5)
             if coord == "asymmetric":
                 return b.add(arith.DivfOp(o, scale))
+            single = b.add(arith.CmpfOp(n_out, bx.f(1.0), "oeq"))
             if coord == "align_corners":
                 one = bx.f(1.0)
                 ratio = b.add(arith.DivfOp(b.add(arith.SubfOp(n_in, one)),
                                            b.add(arith.SubfOp(n_out, one))))
-                single = b.add(arith.CmpfOp(n_out, one, "ole"))
                 return b.select(single, bx.f(0.0), b.add(arith.MulfOp(o, ratio)))
             x_orig = b.add(arith.SubfOp(b.add(arith.DivfOp(b.add(arith.AddfOp(o, half)),
                                                            scale)), half))
             if coord == "pytorch_half_pixel":
-                single = b.add(arith.CmpfOp(n_out, bx.f(1.0), "ole"))
-                return b.select(single, bx.f(0.0), x_orig)
+                return b.select(single, bx.f(-0.5), x_orig)
             if coord == "half_pixel_symmetric":
-                adj = b.add(arith.DivfOp(n_out, b.add(arith.MulfOp(scale, n_in))))
+                adj = b.add(arith.DivfOp(n_out_int, n_out))
                 center = b.add(arith.MulfOp(n_in, half))
                 offset = b.add(arith.MulfOp(center, b.add(arith.SubfOp(bx.f(1.0), adj))))
                 return b.add(arith.AddfOp(offset, x_orig))
@@ -1895,6 +1956,7 @@ class NonZeroPattern(RewritePattern):
 
 SHAPE_OP_PATTERNS: tuple[RewritePattern, ...] = (
     ShapeOfPattern(), SizePattern(), ReshapeDynamicPattern(), AxesReshapePattern(),
+    AxesDynamicPattern(),
     SplitPattern(), SlicePattern(), GatherPattern(), ScatterPattern(), ExpandTilePattern(),
     PadPattern(), RangePattern(), ConstantOfShapePattern(), TriluPattern(), CumSumPattern(),
     TopKPattern(), ResizePattern(), OneHotPattern(), NonZeroPattern())

@@ -248,7 +248,8 @@ def _cumsum(op: g.CumSumOp, x: np.ndarray, axis_value: np.ndarray) -> np.ndarray
 def evaluate_shape_op(op: Operation, args: list[np.ndarray]) -> list[np.ndarray] | None:
     """Results of a SHAPE_OPS op on constant operands (None: not folded here)."""
     match op:
-        case g.SqueezeOp() | g.UnsqueezeOp() | g.FlattenOp():
+        case (g.SqueezeOp() | g.UnsqueezeOp() | g.FlattenOp() | g.SqueezeDynamicOp()
+              | g.UnsqueezeDynamicOp()):
             return [args[0].reshape(op.result_shape())]
         case g.ReshapeDynamicOp():
             return [_onnx_reshape(args[0], args[1], bool(op.allowzero.value.data))]

@@ -277,7 +277,24 @@ class _ShapeOpsMixin:
             raise _NodeError("the axes input must be a constant")
         return known
 
+    def _runtime_axes(self, node, opset: int, unsqueeze: bool) -> list[SSAValue] | None:
+        """graph.(un)squeeze_dynamic when the axes are a run-time input (opset >= 13)."""
+        name = _input(node, 1)
+        if opset < 13 or name is None or name in self.consts:
+            return None
+        x, axes = self._any_value(node.input[0]), self._any_value(name)
+        n = g.shape_of(axes)
+        if len(n) != 1 or n[0] == g.DYN:
+            raise _NodeError("the axes input needs a static length (the result rank)")
+        rank = len(g.shape_of(x)) + (n[0] if unsqueeze else -n[0])
+        result_type = self._typed(node, [g.DYN] * rank, g.element_type_of(x))
+        cls = g.UnsqueezeDynamicOp if unsqueeze else g.SqueezeDynamicOp
+        return [self._emit(cls(x, axes, result_type))]
+
     def _squeeze(self, node, attrs, opset):
+        dynamic = self._runtime_axes(node, opset, unsqueeze=False)
+        if dynamic is not None:
+            return dynamic
         x = self._any_value(node.input[0])
         shape = g.shape_of(x)
         axes = self._axes_arg(node, attrs, opset, 13)
@@ -289,6 +306,9 @@ class _ShapeOpsMixin:
         return [self._emit(g.SqueezeOp(x, axes))]
 
     def _unsqueeze(self, node, attrs, opset):
+        dynamic = self._runtime_axes(node, opset, unsqueeze=True)
+        if dynamic is not None:
+            return dynamic
         x = self._any_value(node.input[0])
         axes = self._axes_arg(node, attrs, opset, 13)
         if axes is None:
@@ -306,7 +326,10 @@ class _ShapeOpsMixin:
         else:
             splits = self._known(_input(node, 1))
             if _input(node, 1) is not None and splits is None:
-                raise _NodeError("the split input must be a constant")
+                sizes = self._any_value(node.input[1])
+                split = g.SplitOp(x, axis, None, len(node.output), sizes)
+                self.block.add_op(split)  # type: ignore[attr-defined]
+                return list(split.results)
         parts = len(node.output)
         if splits is None and "num_outputs" in attrs:
             parts = int(attrs["num_outputs"])
