@@ -63,7 +63,13 @@ def load_graph_module(model: object) -> ModuleOp:
         return parse_mlir_file(str(model))
     from compiler.importers.onnx_importer import import_onnx
 
-    return import_onnx(model)  # type: ignore[arg-type]
+    try:
+        return import_onnx(model)  # type: ignore[arg-type]
+    except KilnError:
+        raise
+    except Exception as e:  # an importer bug: still one clear error, with the cause chained
+        raise CompileError(f"internal error while importing the model: "
+                           f"{type(e).__name__}: {e}") from e
 
 
 def parse_mlir_file(path: str) -> ModuleOp:

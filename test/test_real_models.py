@@ -28,23 +28,19 @@ MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 VOCAB = 1000  # bert / gpt2 vocabulary size in make_torch_models.py
 
 # Why each model fails today (remove the xfail mark when it passes).
-# Every TorchScript export names its values like '/conv1/Conv_output_0'; the importer uses
-# ONNX value names as SSA name hints, which xDSL rejects (a ValueError, not a CompileError).
-_NAMES = "importer: ONNX value names like '/conv1/Conv_output_0' rejected as SSA name hints"
 _INT64 = "int64 inputs/tensors"
 NEEDS = {
-    "resnet18": f"needs: {_NAMES}",
-    "mobilenetv2": f"needs: {_NAMES}; Clip (ReLU6, min/max as inputs)",
-    "lstm": f"needs: {_NAMES}; LSTM (bidirectional); {_INT64}; Shape, Gather, Unsqueeze, "
+    "mobilenetv2": "needs: Clip (ReLU6, min/max as inputs)",
+    "lstm": f"needs: LSTM (bidirectional); {_INT64}; Shape, Gather, Unsqueeze, "
             "Concat on int64, ConstantOfShape, Slice (dynamic seq/batch)",
-    "gru": f"needs: {_NAMES}; GRU (bidirectional, linear_before_reset=1); {_INT64}; Shape, "
+    "gru": f"needs: GRU (bidirectional, linear_before_reset=1); {_INT64}; Shape, "
            "Gather, Unsqueeze, Concat on int64, ConstantOfShape, Slice (dynamic seq/batch)",
-    "bert": f"needs: {_NAMES}; {_INT64}; Gather (embeddings, int64 shape math), Cast, Erf, "
+    "bert": f"needs: {_INT64}; Gather (embeddings, int64 shape math), Cast, Erf, "
             "LayerNormalization, Shape, Slice, Unsqueeze, Concat on int64, Reshape to a "
             "computed shape (dynamic batch/seq)",
-    "bert_static": f"needs: {_NAMES}; {_INT64}; Gather (embeddings), Cast, Erf, "
+    "bert_static": f"needs: {_INT64}; Gather (embeddings), Cast, Erf, "
                    "LayerNormalization, Unsqueeze",
-    "gpt2": f"needs: {_NAMES}; {_INT64}; Gather, Cast, LayerNormalization, Shape, Range, "
+    "gpt2": f"needs: {_INT64}; Gather, Cast, LayerNormalization, Shape, Range, "
             "Trilu, Not, Where, ConstantOfShape, Split, Unsqueeze, Concat on int64, Reshape "
             "to a computed shape (dynamic batch/seq)",
 }
@@ -126,7 +122,6 @@ def _image(batch: int) -> np.ndarray:
     return np.random.default_rng(batch).standard_normal((batch, 3, 64, 64)).astype(np.float32)
 
 
-@_xfail("resnet18")
 @pytest.mark.parametrize("batch", [1, 2])
 def test_resnet18_matches_onnxruntime(resnet18, batch):
     _check(resnet18, _load("resnet18"), {"input": _image(batch)}, [(batch, 100)])
@@ -146,13 +141,11 @@ def _sequence(seq: int, batch: int) -> np.ndarray:
         (seq, batch, 16)).astype(np.float32)
 
 
-@_xfail("lstm")
 @pytest.mark.parametrize(("seq", "batch"), RNN_SHAPES)
 def test_lstm_matches_onnxruntime_for_any_seq_and_batch(lstm, seq, batch):
     _check(lstm, _load("lstm"), {"input": _sequence(seq, batch)}, [(seq, batch, 10)])
 
 
-@_xfail("gru")
 @pytest.mark.parametrize(("seq", "batch"), RNN_SHAPES)
 def test_gru_matches_onnxruntime_for_any_seq_and_batch(gru, seq, batch):
     _check(gru, _load("gru"), {"input": _sequence(seq, batch)}, [(seq, batch, 10)])
