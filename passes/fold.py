@@ -50,7 +50,7 @@ def constant_array(value: SSAValue, store: WeightStore | None) -> np.ndarray | N
 
 def materialize(array: np.ndarray, store: WeightStore | None, name: str) -> Operation | None:
     """A graph.constant (small) or graph.weight (large, added to `store`) holding `array`."""
-    data = np.ascontiguousarray(array)
+    data = np.asarray(array, order="C")  # not ascontiguousarray: rank 0 stays rank 0
     if data.size <= MAX_INLINE_ELEMENTS:
         return g.ConstantOp(g.dense_from_array(data))
     if store is None:
@@ -199,6 +199,8 @@ class FoldConstantOp(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         if not isinstance(op, g.GraphOp) or isinstance(op, (g.ConstantOp, g.WeightOp)):
             return
+        if isinstance(op, g.SHAPE_OPS):
+            return  # FoldShapeOps
         shape = op.result_shape()
         if g.DYN in shape or int(np.prod(shape, dtype=np.int64)) > MAX_FOLD_ELEMENTS:
             return
@@ -216,6 +218,149 @@ class FoldConstantOp(RewritePattern):
             rewriter.replace(op, new)
 
 
+# --------------------------------------------------------------------------- shape and
+# data-movement ops (graph.SHAPE_OPS)
+#
+# Shape chains (shape -> gather -> unsqueeze -> concat -> reshape_dynamic) fold to
+# constants when the dims they read are static; a reshape_dynamic whose target became
+# constant turns into a static graph.reshape.
+
+
+def _onnx_slice(x: np.ndarray, starts, ends, axes, steps) -> np.ndarray:
+    index = [slice(None)] * x.ndim
+    for s, e, a, t in zip(starts, ends, axes, steps, strict=True):
+        index[int(a) % x.ndim] = slice(int(s), int(e), int(t))
+    return x[tuple(index)]
+
+
+def _onnx_reshape(x: np.ndarray, target: np.ndarray, allowzero: bool) -> np.ndarray:
+    shape = [int(t) for t in target]
+    if not allowzero:
+        shape = [x.shape[i] if t == 0 else t for i, t in enumerate(shape)]
+    return x.reshape(shape)
+
+
+def _cumsum(op: g.CumSumOp, x: np.ndarray, axis_value: np.ndarray) -> np.ndarray:
+    axis = int(axis_value.reshape(-1)[0]) % x.ndim
+    y = np.flip(x, axis) if op.reverse.value.data else x
+    out = np.cumsum(y, axis=axis, dtype=x.dtype)
+    if op.exclusive.value.data:
+        out = out - y
+    return np.flip(out, axis) if op.reverse.value.data else out
+
+
+def evaluate_shape_op(op: Operation, args: list[np.ndarray]) -> list[np.ndarray] | None:
+    """Results of a SHAPE_OPS op on constant operands (None: not folded here)."""
+    match op:
+        case (g.SqueezeOp() | g.UnsqueezeOp() | g.FlattenOp() | g.SqueezeDynamicOp()
+              | g.UnsqueezeDynamicOp()):
+            return [args[0].reshape(op.result_shape())]
+        case g.ReshapeDynamicOp():
+            return [_onnx_reshape(args[0], args[1], bool(op.allowzero.value.data))]
+        case g.SplitOp():
+            axis = op.axis.value.data
+            sizes = [g.shape_of(r)[axis] for r in op.results]
+            return np.split(args[0], np.cumsum(sizes)[:-1], axis=axis)
+        case g.SliceOp():
+            return [_onnx_slice(*args)]
+        case g.GatherOp():
+            return [np.take(args[0], args[1], axis=op.axis.value.data)]
+        case g.GatherElementsOp():
+            axis = op.axis.value.data
+            ind = np.where(args[1] < 0, args[1] + args[0].shape[axis], args[1])
+            return [np.take_along_axis(args[0], ind, axis=axis)]
+        case g.ExpandOp():
+            shape = np.broadcast_shapes(args[0].shape, tuple(int(v) for v in args[1]))
+            return [np.broadcast_to(args[0], shape).copy()]
+        case g.TileOp():
+            return [np.tile(args[0], [int(r) for r in args[1]])]
+        case g.RangeOp():
+            start, limit, delta = (a.item() for a in args)
+            return [np.arange(start, limit, delta).astype(args[0].dtype)]
+        case g.ConstantOfShapeOp():
+            value = g.array_from_dense(op.value).reshape(-1)[0]
+            return [np.full([int(v) for v in args[0]], value)]
+        case g.TriluOp():
+            k = int(args[1].reshape(-1)[0])
+            fn = np.triu if op.upper.value.data else np.tril
+            return [fn(args[0], k)]
+        case g.CumSumOp():
+            return [_cumsum(op, args[0], args[1])]
+        case g.NonZeroOp():
+            return [np.array(np.nonzero(args[0]), dtype=np.int64).reshape(args[0].ndim, -1)]
+    return None
+
+
+@dataclass
+class FoldShapeOps(RewritePattern):
+    """graph.shape/size of static dims; SHAPE_OPS on constant operands; reshape_dynamic
+    with a constant target -> graph.reshape."""
+
+    store: WeightStore | None
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not isinstance(op, g.GraphOp) or isinstance(op, g.ConstantOp | g.WeightOp):
+            return
+        if isinstance(op, g.ShapeOp | g.SizeOp):
+            dims = g.shape_of(op.input)
+            if isinstance(op, g.ShapeOp):
+                dims = dims[op.start.value.data:op.end.value.data]
+            if g.DYN not in dims:
+                value = np.array(dims, dtype=np.int64)
+                if isinstance(op, g.SizeOp):
+                    value = np.array(int(np.prod(dims)), dtype=np.int64)
+                rewriter.replace(op, g.ConstantOp(g.dense_from_array(value)))
+            return
+        if not isinstance(op, g.SHAPE_OPS):
+            return  # FoldConstantOp's business
+        args = [constant_array(v, self.store) for v in op.operands]
+        if isinstance(op, g.ReshapeDynamicOp) and args[1] is not None and args[0] is None:
+            self._static_reshape(op, args[1], rewriter)
+            return
+        if any(a is None for a in args) or any(
+                g.DYN in g.shape_of(r) for r in op.results):
+            return
+        if int(sum(np.prod(g.shape_of(r)) for r in op.results)) > MAX_INLINE_ELEMENTS * 64:
+            return
+        try:
+            with np.errstate(all="ignore"):
+                values = evaluate_shape_op(op, args)  # type: ignore[arg-type]
+        except (NotImplementedError, ValueError, IndexError, TypeError):
+            return
+        if values is None:
+            return
+        new_ops = []
+        for result, value in zip(op.results, values, strict=True):
+            dtype = g.numpy_dtype_of(g.element_type_of(result))
+            value = np.asarray(value).astype(dtype).reshape(g.shape_of(result))
+            new_ops.append(g.ConstantOp(g.dense_from_array(value)))
+        rewriter.replace(op, new_ops, [c.result for c in new_ops])
+
+    @staticmethod
+    def _static_reshape(op: g.ReshapeDynamicOp, target: np.ndarray,
+                        rewriter: PatternRewriter) -> None:
+        x = g.shape_of(op.input)
+        allowzero = bool(op.allowzero.value.data)
+        shape = []
+        for i, t in enumerate(int(v) for v in target):
+            if t == 0 and not allowzero and i < len(x):
+                shape.append(-1 if x[i] == g.DYN else x[i])
+            elif t == 0:
+                return
+            else:
+                shape.append(t)
+        if shape.count(-1) > 1:
+            return
+        try:
+            inferred = g.ReshapeOp.infer_shape(x, shape)
+        except ValueError:
+            return
+        if len(inferred) != len(op.result_shape()):
+            return
+        # keep the declared type: it may be more static than the inference
+        rewriter.replace(op, g.ReshapeOp.create(
+            operands=[op.input], properties={"shape": g.i64_array(shape)},
+            result_types=[op.result.type]))
 def _as_result(value: np.ndarray, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
     """A folded value in the op's result dtype (integer division results truncate)."""
     value = np.asarray(value)
@@ -272,5 +417,6 @@ class FoldPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         store = store_for(op)
         patterns: list[RewritePattern] = [FoldConstantOp(store), RuleSet(identity_rules(store))]
+        patterns.append(FoldShapeOps(store))
         PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)
         erase_dead_values(op)

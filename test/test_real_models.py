@@ -139,13 +139,11 @@ def _sequence(seq: int, batch: int) -> np.ndarray:
         (seq, batch, 16)).astype(np.float32)
 
 
-@_xfail("lstm")
 @pytest.mark.parametrize(("seq", "batch"), RNN_SHAPES)
 def test_lstm_matches_onnxruntime_for_any_seq_and_batch(lstm, seq, batch):
     _check(lstm, _load("lstm"), {"input": _sequence(seq, batch)}, [(seq, batch, 10)])
 
 
-@_xfail("gru")
 @pytest.mark.parametrize(("seq", "batch"), RNN_SHAPES)
 def test_gru_matches_onnxruntime_for_any_seq_and_batch(gru, seq, batch):
     _check(gru, _load("gru"), {"input": _sequence(seq, batch)}, [(seq, batch, 10)])
