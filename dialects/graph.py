@@ -562,10 +562,10 @@ class ConvOp(GraphOp):
         x, w = shape_of(self.input), shape_of(self.weight)
         if self.layout is not None:
             _check(self.layout.data == "nhwc", "graph.conv: layout must be \"nhwc\"")
+            x = to_channels_first(x)
         if self.kind is not None:
             _check(self.kind.data == "depthwise" and w[1] == 1,
                    "graph.conv: kind \"depthwise\" needs one input channel per group")
-            x = to_channels_first(x)
         try:
             expected = self.infer_shape(x, w, ints(self.strides), ints(self.pads),
                                         ints(self.dilations))

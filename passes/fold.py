@@ -25,7 +25,7 @@ from xdsl.pattern_rewriter import (
 
 from compiler.weights import WeightStore, store_for
 from dialects import graph as g
-from passes.rewrite import P, Rule, RuleSet
+from passes.rewrite import P, Rule, RuleSet, record
 
 MAX_INLINE_ELEMENTS = 64
 """Folded results up to this many elements are `graph.constant`, larger ones weights."""
@@ -270,6 +270,7 @@ class FoldConstantOp(RewritePattern):
     """Replace a graph op whose operands are all known by its computed value."""
 
     store: WeightStore | None
+    folded: int = 0
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         if not isinstance(op, g.GraphOp) or isinstance(op, (g.ConstantOp, g.WeightOp)):
@@ -289,6 +290,7 @@ class FoldConstantOp(RewritePattern):
                           _fresh_name(op))
         if new is not None:
             rewriter.replace(op, new)
+            self.folded += 1
 
 
 def _fresh_name(op: Operation) -> str:
@@ -338,6 +340,8 @@ class FoldPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         store = store_for(op)
-        patterns: list[RewritePattern] = [FoldConstantOp(store), RuleSet(identity_rules(store))]
+        folder, identities = FoldConstantOp(store), RuleSet(identity_rules(store))
+        patterns: list[RewritePattern] = [folder, identities]
         PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)
         erase_dead_values(op)
+        record(self.name, {"constant": folder.folded, **identities.fired})
