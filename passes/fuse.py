@@ -484,6 +484,15 @@ def _splat_value(v: SSAValue) -> float | None:
     return float(a.reshape(-1)[0])
 
 
+def _foldable(v: SSAValue, depth: int = 8) -> bool:
+    """`v` is computed from constants only (so `fold` will evaluate it)."""
+    op = v.owner
+    if isinstance(op, (g.ConstantOp, g.WeightOp)):
+        return True
+    return (depth > 0 and isinstance(op, g.GraphOp) and bool(op.operands)
+            and all(_foldable(w, depth - 1) for w in op.operands))
+
+
 def _fuse_chain(m: Match, b: RuleBuilder) -> SSAValue | None:
     root = m.root
     producer = next((v.owner for v in root.operands
@@ -499,6 +508,8 @@ def _fuse_chain(m: Match, b: RuleBuilder) -> SSAValue | None:
         for w in (producer.operands if v is producer.results[0] else [v]):
             if w not in order:
                 order.append(w)
+    if all(_foldable(v) for v in order):
+        return None  # all inputs known: `fold` evaluates the chain instead
     splats = {v: _splat_value(v) for v in order}
     inputs = [v for v in order if splats[v] is None]
     if not inputs:
