@@ -477,8 +477,8 @@ def _emit_scalar(op: Operation, b: _Body, args: list[SSAValue]) -> SSAValue:
         return b.binary(_BINARY_KINDS[type(op)], args[0], args[1])
 
 
-def _splat_value(v: SSAValue) -> float | None:
-    a = constant_array(v, None)
+def _splat_value(v: SSAValue, store) -> float | None:
+    a = constant_array(v, store)
     if a is None or a.size == 0 or not np.all(a == a.reshape(-1)[0]):
         return None
     return float(a.reshape(-1)[0])
@@ -493,7 +493,7 @@ def _foldable(v: SSAValue, depth: int = 8) -> bool:
             and all(_foldable(w, depth - 1) for w in op.operands))
 
 
-def _fuse_chain(m: Match, b: RuleBuilder) -> SSAValue | None:
+def _fuse_chain(m: Match, b: RuleBuilder, store=None) -> SSAValue | None:
     root = m.root
     producer = next((v.owner for v in root.operands
                      if isinstance(v.owner, Operation) and v.has_one_use()
@@ -510,7 +510,7 @@ def _fuse_chain(m: Match, b: RuleBuilder) -> SSAValue | None:
                 order.append(w)
     if all(_foldable(v) for v in order):
         return None  # all inputs known: `fold` evaluates the chain instead
-    splats = {v: _splat_value(v) for v in order}
+    splats = {v: _splat_value(v, store) for v in order}
     inputs = [v for v in order if splats[v] is None]
     if not inputs:
         return None
@@ -528,7 +528,10 @@ def _fuse_chain(m: Match, b: RuleBuilder) -> SSAValue | None:
     return b.insert(new)
 
 
-ELEMENTWISE_CHAIN = Rule("elementwise-chain", P(name="root", where=_fusible), _fuse_chain)
+def elementwise_chain_rule(store) -> Rule:
+    """Merge a single-use elementwise producer into its elementwise consumer."""
+    return Rule("elementwise-chain", P(name="root", where=_fusible),
+                lambda m, b: _fuse_chain(m, b, store))
 
 
 def recognition_rules(store) -> list[Rule]:
@@ -549,5 +552,5 @@ class FusePass(RulePass):
         phases = [recognition_rules(store),
                   [*FUSION_RULES, GEMM_BN, MM_RESIDUAL, *_act_rules(store)]]
         if self.elementwise:
-            phases.append([ELEMENTWISE_CHAIN])
+            phases.append([elementwise_chain_rule(store)])
         return phases

@@ -251,6 +251,9 @@ class _Importer:
                 return f"the shape input '{node.input[1]}' is not a constant"
             if attrs.get("allowzero", 0) and 0 in self.consts[node.input[1]].tolist():
                 return "allowzero = 1 with a zero in the target shape (empty tensors)"
+        if op == "LayerNormalization":
+            if attrs.get("stash_type", 1) != 1 or any(o in used for o in node.output[1:]):
+                return "only the normalized output with stash_type = 1 is supported"
         if op == "Dropout":
             if len(node.input) > 2 and node.input[2]:
                 mode = self.consts.get(node.input[2])
@@ -485,6 +488,23 @@ class _Importer:
         return [self._emit(g.ReshapeOp(y, back))]
 
 
+    # ---- optimizer ops (graph.layer_norm, graph.gelu)
+
+    def _layer_norm(self, node, attrs, opset):
+        x = self._value(node.input[0])
+        rank = len(g.shape_of(x))
+        axis = int(attrs.get("axis", -1))
+        axis += rank if axis < 0 else 0
+        scale = self._value(node.input[1])
+        bias = self._value(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+        return [self._emit(g.LayerNormOp(x, scale, bias, axis,
+                                         float(attrs.get("epsilon", 1e-5))))]
+
+    def _gelu(self, node, attrs, opset):
+        return [self._emit(g.GeluOp(self._value(node.input[0]),
+                                    _text(attrs.get("approximate", "none"))))]
+
+
 _Handler = Callable[[_Importer, onnx.NodeProto, dict, int], list[SSAValue]]
 _HANDLERS: dict[str, _Handler] = {
     **{op: _Importer._binary for op in _BINARY},
@@ -497,6 +517,7 @@ _HANDLERS: dict[str, _Handler] = {
     "Concat": _Importer._concat, "Softmax": _Importer._softmax,
     "Constant": _Importer._constant, "Identity": _Importer._forward,
     "Dropout": _Importer._forward,
+    "LayerNormalization": _Importer._layer_norm, "Gelu": _Importer._gelu,
 }
 SUPPORTED_OPS = tuple(sorted(_HANDLERS))
 """ONNX operator types (default domain) the importer handles."""
