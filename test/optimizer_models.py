@@ -139,7 +139,7 @@ def make_bert_like(decomposed: bool = False) -> onnx.ModelProto:
     h = _layer_norm(g, g.op("Add", [_linear(g, ctx, HIDDEN, HIDDEN), x]), decomposed)
     ff = _linear(g, _gelu(g, _linear(g, h, HIDDEN, 4 * HIDDEN), decomposed), 4 * HIDDEN,
                  HIDDEN)
-    out = _layer_norm(g, g.op("Add", [ff, h]), decomposed)
+    _layer_norm(g, g.op("Add", [ff, h]), decomposed)
     g.nodes[-1].output[0] = "y"
     return g.model([helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, SEQ, HIDDEN])],
                    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, SEQ, HIDDEN])],
