@@ -214,15 +214,36 @@ def bert():
     return proto, {"x": x}, ort_run(proto, {"x": x})[0]
 
 
-@pytest.mark.parametrize("pipeline", PASSES)
-def test_every_pass_keeps_resnet_outputs(resnet, pipeline):
-    proto, feeds, expected = resnet
-    assert_close(run_all(proto, feeds, pipeline)[0], expected)
+def interpret(module, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Run a graph module with the fold pass's numpy evaluators (fast, graph-level)."""
+    from compiler.weights import store_for
+    from passes.fold import constant_array, evaluate
+
+    store = store_for(module)
+    main = next(op for op in module.walk() if op.name == "func.func")
+    env = dict(zip(main.args, feeds.values(), strict=True))
+    for op in main.body.block.ops:
+        if op.name == "func.return":
+            return [env[v] for v in op.operands]
+        known = constant_array(op.results[0], store)
+        env[op.results[0]] = known if known is not None else \
+            np.asarray(evaluate(op, [env[v] for v in op.operands]), np.float32)
+    raise AssertionError("no func.return")
 
 
 @pytest.mark.parametrize("pipeline", PASSES)
-def test_every_pass_keeps_bert_outputs(bert, pipeline):
-    proto, feeds, expected = bert
+@pytest.mark.parametrize("model", ["resnet", "bert"])
+def test_every_pass_keeps_model_outputs(model, pipeline, request):
+    proto, feeds, expected = request.getfixturevalue(model)
+    module = import_onnx(proto)
+    run_pipeline(module, pipeline)
+    assert_close(interpret(module, feeds)[0], expected)
+
+
+@pytest.mark.parametrize("pipeline", ["O2", "O3"])
+@pytest.mark.parametrize("model", ["resnet", "bert"])
+def test_optimized_models_run_natively(model, pipeline, request):
+    proto, feeds, expected = request.getfixturevalue(model)
     assert_close(run_all(proto, feeds, pipeline)[0], expected)
 
 
