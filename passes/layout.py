@@ -48,9 +48,8 @@ CONV_NHWC = Rule("conv-nhwc", P(g.ConvOp, name="conv", where=_nchw_2d_conv), _co
 
 def _sink_unary(m: Match, b: RuleBuilder) -> SSAValue:
     """unary(transpose(x)) -> transpose(unary(x))."""
-    inner = m.root.clone()
-    inner.operands = [m.x]
-    inner.results[0].type = m.x.type
+    inner = type(m.root)(m.x)
+    inner.properties.update(m.root.properties)
     return b.insert(g.TransposeOp(b.insert(inner), g.ints(m.t.perm)))
 
 
