@@ -22,7 +22,8 @@ from dialects.graph import ARG_DIMS_ATTR, ARG_NAME_ATTR, DYN
 SUPPORTED_TARGETS = ("cpu",)
 
 _NUMPY_DTYPES = {"f32": np.float32, "f64": np.float64, "f16": np.float16, "i64": np.int64,
-                 "i32": np.int32, "i16": np.int16, "i8": np.int8, "i1": np.bool_}
+                 "i32": np.int32, "i16": np.int16, "i8": np.int8, "i1": np.bool_,
+                 "ui8": np.uint8, "ui16": np.uint16, "ui32": np.uint32, "ui64": np.uint64}
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,13 @@ def load_graph_module(model: object) -> ModuleOp:
         return parse_mlir_file(str(model))
     from compiler.importers.onnx_importer import import_onnx
 
-    return import_onnx(model)  # type: ignore[arg-type]
+    try:
+        return import_onnx(model)  # type: ignore[arg-type]
+    except KilnError:
+        raise
+    except Exception as e:  # an importer bug: still one clear error, with the cause chained
+        raise CompileError(f"internal error while importing the model: "
+                           f"{type(e).__name__}: {e}") from e
 
 
 def parse_mlir_file(path: str) -> ModuleOp:

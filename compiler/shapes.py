@@ -145,6 +145,63 @@ def _fused(op: Operation, shapes: list[Shape]) -> Shape:
         _check_no_dynamic_broadcast(g.shape_of(operand), shape, result)
     return result
 
+# --------------------------------------------------------------------------- control flow
+
+
+def _declared(value: SSAValue) -> Shape | None:
+    shape = g.shape_of(value)
+    return None if g.DYN in shape else shape
+
+
+def _if(op: Operation, shapes: list[Shape]) -> list[Shape | None]:
+    """Which branch runs is data-dependent: only fully static result types are known."""
+    return [_declared(r) for r in op.results]
+
+
+def _loop(op: Operation, shapes: list[Shape]) -> list[Shape | None]:
+    """Carried values keep their shapes; scan outputs depend on the trip count."""
+    assert isinstance(op, g.LoopOp)
+    inits = shapes[len(shapes) - len(op.inits):]
+    return [*inits, *(_declared(r) for r in op.outputs[len(op.inits):])]
+
+
+def _scan(op: Operation, shapes: list[Shape]) -> list[Shape | None]:
+    assert isinstance(op, g.ScanOp)
+    n = len(op.inits)
+    xs = shapes[n:]
+    in_axes = g.ints(op.input_axes)
+    trips = {x[a] for x, a in zip(xs, in_axes, strict=True)}
+    if len(trips) != 1:
+        raise ValueError(f"scan inputs have different lengths {sorted(trips)} along their "
+                         "scan axes")
+    trip = trips.pop()
+    outs: list[Shape | None] = list(shapes[:n])
+    for r, axis in zip(op.outputs[n:], g.ints(op.output_axes), strict=True):
+        declared = list(g.shape_of(r))
+        declared[axis] = trip
+        outs.append(None if g.DYN in declared else tuple(declared))
+    return outs
+
+
+def _rnn(op: Operation, shapes: list[Shape]) -> list[Shape]:
+    assert isinstance(op, g.RNNOp)
+    t, b, i = shapes[0]
+    w = shapes[1]
+    if w[2] != i:
+        raise ValueError(f"X has input size {i} but W expects {w[2]}")
+    named = {"initial_h": op.initial_h, "initial_c": op.initial_c,
+             "sequence_lens": op.sequence_lens}
+    d, h = op.num_directions, op.hidden_size.value.data
+    by_value = dict(zip(op.operands, shapes, strict=True))
+    for what, value in named.items():
+        if value is not None:
+            want = (b,) if what == "sequence_lens" else (d, b, h)
+            if by_value[value] != want:
+                raise ValueError(f"{what} has shape {list(by_value[value])}, expected "
+                                 f"{list(want)}")
+    state = (d, b, h)
+    return [(t, d, b, h), state, *([state] if op.kind.data == "lstm" else [])]
+
 
 SHAPE_FUNCTIONS: dict[type[Operation], ShapeFn] = {
     **{op: _binary for op in g.ELEMENTWISE_BINARY_OPS},
@@ -163,6 +220,10 @@ SHAPE_FUNCTIONS: dict[type[Operation], ShapeFn] = {
     # optimizer ops
     g.LayerNormOp: _layer_norm,
     g.FusedElementwiseOp: _fused,
+    g.IfOp: _if,
+    g.LoopOp: _loop,
+    g.ScanOp: _scan,
+    g.RNNOp: _rnn,
 }
 
 

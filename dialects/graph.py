@@ -23,15 +23,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+import numpy as np
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
+    ArrayAttr,
+    BytesAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
+    Float16Type,
+    Float32Type,
+    Float64Type,
     FloatAttr,
     IntegerAttr,
+    IntegerType,
+    Signedness,
     StringAttr,
     TensorType,
+    f16,
     f32,
+    f64,
+    i1,
     i64,
 )
 from xdsl.ir import Attribute, Dialect, Region, SSAValue
@@ -43,6 +54,7 @@ from xdsl.irdl import (
     ParsePropInAttrDict,
     VarConstraint,
     irdl_op_definition,
+    lazy_traits_def,
     operand_def,
     opt_operand_def,
     opt_prop_def,
@@ -51,14 +63,19 @@ from xdsl.irdl import (
     result_def,
     traits_def,
     var_operand_def,
+    var_result_def,
 )
+from xdsl.parser import Parser, UnresolvedOperand
+from xdsl.printer import Printer
 from xdsl.traits import (
     Commutative,
     ConstantLike,
+    HasParent,
     IsolatedFromAbove,
     IsTerminator,
     NoMemoryEffect,
     Pure,
+    RecursiveMemoryEffect,
 )
 from xdsl.utils.exceptions import VerifyException
 
@@ -155,6 +172,96 @@ def to_channels_first(shape: Sequence[int]) -> tuple[int, ...]:
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise VerifyException(message)
+
+
+# --------------------------------------------------------------------------- element types
+# Graph tensors carry the framework's element type: f16/f32/f64, signless iN for signed
+# integers, uiN for unsigned ones and i1 for bool (docs/ADDING_OPS.md). The lowering works
+# on signless types and picks the unsigned arith ops from the graph type.
+
+ui8 = IntegerType(8, Signedness.UNSIGNED)
+ui16 = IntegerType(16, Signedness.UNSIGNED)
+ui32 = IntegerType(32, Signedness.UNSIGNED)
+ui64 = IntegerType(64, Signedness.UNSIGNED)
+
+ELEMENT_TYPES: dict[str, Attribute] = {
+    "float16": f16, "float32": f32, "float64": f64,
+    "int8": IntegerType(8), "int16": IntegerType(16), "int32": IntegerType(32),
+    "int64": i64,
+    "uint8": ui8, "uint16": ui16, "uint32": ui32, "uint64": ui64,
+    "bool": i1,
+}
+"""numpy dtype name -> graph element type, for every element type Kiln supports."""
+
+_DTYPE_OF_TYPE: dict[str, str] = {str(t): n for n, t in ELEMENT_TYPES.items()}
+
+
+def element_type_for(dtype: np.dtype | str | type) -> Attribute:
+    """The graph element type of a numpy dtype; ValueError for unsupported dtypes."""
+    name = np.dtype(dtype).name
+    if name not in ELEMENT_TYPES:
+        raise ValueError(f"element type {name} is not supported (supported: "
+                         f"{', '.join(ELEMENT_TYPES)})")
+    return ELEMENT_TYPES[name]
+
+
+def numpy_dtype_of(element_type: Attribute) -> np.dtype:
+    """The numpy dtype of a graph element type; ValueError for unsupported types."""
+    key = str(element_type)
+    if key not in _DTYPE_OF_TYPE:
+        raise ValueError(f"element type {key} is not supported")
+    return np.dtype(_DTYPE_OF_TYPE[key])
+
+
+def is_float_type(t: Attribute) -> bool:
+    return isinstance(t, Float16Type | Float32Type | Float64Type)
+
+
+def is_unsigned(t: Attribute) -> bool:
+    """True for uiN graph types (and bool, which is unsigned in comparisons/casts)."""
+    return isinstance(t, IntegerType) and (
+        t.signedness.data == Signedness.UNSIGNED or t.width.data == 1)
+
+
+def type_class(t: Attribute) -> str:
+    """"float", "int" (signed), "uint" or "bool": how an op treats the element type."""
+    if is_float_type(t):
+        return "float"
+    if isinstance(t, IntegerType):
+        if t.width.data == 1:
+            return "bool"
+        return "uint" if t.signedness.data == Signedness.UNSIGNED else "int"
+    raise ValueError(f"element type {t} is not supported")
+
+
+def signless(t: Attribute) -> Attribute:
+    """uiN -> iN (signless); other types unchanged. Tensor/memref types are mapped inside."""
+    if isinstance(t, IntegerType) and t.signedness.data != Signedness.SIGNLESS:
+        return IntegerType(t.width.data)
+    if isinstance(t, TensorType) and t.element_type != signless(t.element_type):
+        return TensorType(signless(t.element_type), t.get_shape())
+    return t
+
+
+def dense_from_array(array: np.ndarray) -> DenseIntOrFPElementsAttr:
+    """A numpy array of a supported dtype as a `dense<...>` attribute of its graph type."""
+    elt = element_type_for(array.dtype)
+    data = np.ascontiguousarray(array)
+    data = data.astype(data.dtype.newbyteorder("<"), copy=False)
+    return DenseIntOrFPElementsAttr(tensor_type(data.shape, elt), BytesAttr(data.tobytes()))
+
+
+def array_from_dense(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
+    """The numpy value of a `dense<...>` attribute (any supported element type)."""
+    t = attr.get_type()
+    assert isinstance(t, TensorType)
+    dtype = numpy_dtype_of(t.element_type).newbyteorder("<")
+    shape = t.get_shape()
+    flat = np.frombuffer(attr.data.data, dtype=dtype)
+    count = int(np.prod(shape, dtype=np.int64))
+    if flat.size == 1 and count != 1:  # splat
+        return np.full(shape, flat[0], dtype=dtype.newbyteorder("="))
+    return flat.reshape(shape).astype(dtype.newbyteorder("="))
 
 
 # --------------------------------------------------------------------------- base classes
@@ -941,16 +1048,118 @@ class LayerNormOp(GraphOp):
             _check(ok, f"graph.layer_norm: scale/bias must broadcast to {list(x[axis:])}")
         _check(self.result.type == self.input.type,
                "graph.layer_norm: result type must equal input type")
+# --------------------------------------------------------------------------- control flow
+# Region ops (ONNX If, Loop, Scan) and recurrent cells (LSTM, GRU, RNN).
+# Regions may use values of enclosing regions directly (captured values); every region
+# ends in `graph.yield`.
+
+
+def _parse_group(parser: Parser, keyword: str) -> tuple[list[SSAValue], list[Attribute]]:
+    """`keyword(%a : T, %b : U)`, or nothing when the keyword is absent."""
+    if parser.parse_optional_keyword(keyword) is None:
+        return [], []
+
+    def one() -> tuple[UnresolvedOperand, Attribute]:
+        operand = parser.parse_unresolved_operand()
+        parser.parse_punctuation(":")
+        return operand, parser.parse_type()
+
+    pairs = parser.parse_comma_separated_list(parser.Delimiter.PAREN, one)
+    return ([parser.resolve_operand(o, t) for o, t in pairs], [t for _, t in pairs])
+
+
+def _print_group(printer: Printer, keyword: str, values: Sequence[SSAValue]) -> None:
+    if not values:
+        return
+    printer.print_string(f" {keyword}(")
+    printer.print_list(values, lambda v: (printer.print_operand(v), printer.print_string(
+        " : "), printer.print_attribute(v.type)))
+    printer.print_string(")")
+
+
+def _parse_result_types(parser: Parser) -> list[Attribute]:
+    if parser.parse_optional_punctuation("->") is None:
+        return []
+    return parser.parse_comma_separated_list(parser.Delimiter.PAREN, parser.parse_type)
+
+
+def _print_result_types(printer: Printer, op: IRDLOperation) -> None:
+    if op.results:
+        printer.print_string(" -> (")
+        printer.print_list(op.result_types, printer.print_attribute)
+        printer.print_string(")")
+
+
+def _split_props(op_type: type[IRDLOperation], attrs: dict[str, Attribute]
+                 ) -> tuple[dict[str, Attribute], dict[str, Attribute]]:
+    """Split a parsed attribute dictionary into (properties, other attributes)."""
+    names = set(op_type.get_irdl_definition().properties)
+    props = {k: v for k, v in attrs.items() if k in names}
+    return props, {k: v for k, v in attrs.items() if k not in names}
+
+
+def _print_props(printer: Printer, op: IRDLOperation, skip: Sequence[str] = ()) -> None:
+    printer.print_op_attributes({**{k: v for k, v in op.properties.items() if k not in skip},
+                                 **op.attributes})
+
+
+def compatible_types(a: Attribute, b: Attribute) -> bool:
+    """Same element type and rank, dims equal where both are static."""
+    if not (isinstance(a, TensorType) and isinstance(b, TensorType)):
+        return a == b
+    return a.element_type == b.element_type and _shapes_compatible(shape_of(a), shape_of(b))
+
+
+def join_types(a: Attribute, b: Attribute) -> Attribute:
+    """The most precise type both tensor types fit (`?` where their static dims differ)."""
+    assert isinstance(a, TensorType) and isinstance(b, TensorType)
+    if shape_of(a) == shape_of(b) or len(shape_of(a)) != len(shape_of(b)):
+        return a
+    return tensor_type([x if x == y else DYN for x, y in zip(shape_of(a), shape_of(b),
+                                                              strict=True)], a.element_type)
+
+
+def _check_scalar(op: IRDLOperation, value: SSAValue | None, element: Attribute,
+                  what: str) -> None:
+    if value is None:
+        return
+    t = value.type
+    _check(isinstance(t, TensorType) and t.element_type == element
+           and all(d == 1 for d in shape_of(t)),
+           f"{op.name}: {what} must be a one-element tensor of {element}, got {t}")
+
+
+def _yield_of(region: Region) -> YieldOp:
+    block = region.blocks.first
+    assert block is not None
+    last = block.last_op
+    assert isinstance(last, YieldOp)
+    return last
 
 
 @irdl_op_definition
 class YieldOp(IRDLOperation):
-    """Terminator of a graph.fused body: the scalar result."""
+    """Terminator of the regions of graph.if, graph.loop and graph.scan."""
 
     name = "graph.yield"
+    values = var_operand_def(TensorType)
+
+    traits = lazy_traits_def(lambda: (IsTerminator(), Pure(),
+                                      HasParent(IfOp, LoopOp, ScanOp)))
+    assembly_format = "attr-dict ($values^ `:` type($values))?"
+
+    def __init__(self, *values: SSAValue):
+        super().__init__(operands=[list(values)])
+
+
+@irdl_op_definition
+class FusedYieldOp(IRDLOperation):
+    """Terminator of a graph.fused body: the scalar result."""
+
+    name = "graph.fused_yield"
     values = var_operand_def()
 
-    traits = traits_def(IsTerminator(), Pure())
+    traits = lazy_traits_def(lambda: (IsTerminator(), Pure(), HasParent(FusedElementwiseOp)))
     assembly_format = "$values attr-dict `:` type($values)"
 
     def __init__(self, *values: SSAValue):
@@ -965,7 +1174,7 @@ class FusedElementwiseOp(GraphOp):
         %y = graph.fused(%a, %b) : (tensor<4xf32>, tensor<1xf32>) -> tensor<4xf32> {
         ^bb0(%x: f32, %s: f32):
           %m = arith.mulf %x, %s : f32
-          graph.yield %m : f32
+          graph.fused_yield %m : f32
         }
     """
 
@@ -1000,12 +1209,379 @@ class FusedElementwiseOp(GraphOp):
                f"graph.fused: result shape {list(self.result_shape())} should be "
                f"{list(expected)}")
         last = block.last_op
-        _check(isinstance(last, YieldOp) and len(last.operands) == 1
+        _check(isinstance(last, FusedYieldOp) and len(last.operands) == 1
                and last.operands[0].type == element_type_of(self.result),
                "graph.fused: the body must yield one scalar of the result element type")
 
 
-OPTIMIZER_OPS = (LayerNormOp, YieldOp, FusedElementwiseOp)  # GeluOp: unary list
+OPTIMIZER_OPS = (LayerNormOp, FusedYieldOp, FusedElementwiseOp)  # GeluOp: unary list
+
+
+def _verify_region(op: IRDLOperation, region: Region, arg_types: Sequence[Attribute],
+                   yield_types: Sequence[Attribute], what: str) -> None:
+    """One block with `arg_types` arguments, ending in a yield of `yield_types`."""
+    _check(len(region.blocks) == 1, f"{op.name}: the {what} region must have one block")
+    block = region.blocks.first
+    assert block is not None
+    got = [a.type for a in block.args]
+    _check(len(got) == len(arg_types) and all(
+        compatible_types(g_, w) for g_, w in zip(got, arg_types, strict=True)),
+        f"{op.name}: the {what} region's arguments must have types "
+        f"({', '.join(map(str, arg_types))}), got ({', '.join(map(str, got))})")
+    _check(isinstance(block.last_op, YieldOp),
+           f"{op.name}: the {what} region must end in graph.yield")
+    yielded = [v.type for v in _yield_of(region).values]
+    _check(len(yielded) == len(yield_types) and all(
+        compatible_types(g_, w) for g_, w in zip(yielded, yield_types, strict=True)),
+        f"{op.name}: the {what} region yields ({', '.join(map(str, yielded))}), expected "
+        f"({', '.join(map(str, yield_types))})")
+
+
+@irdl_op_definition
+class IfOp(IRDLOperation):
+    """ONNX If: runs the `then` or the `else` region by a one-element bool tensor.
+
+    Both regions take no arguments and yield values compatible with the results (a
+    result dim is `?` where the branches disagree).
+    """
+
+    name = "graph.if"
+    cond = operand_def(TensorType)
+    outputs = var_result_def(TensorType)
+    then_region = region_def("single_block")
+    else_region = region_def("single_block")
+
+    traits = traits_def(RecursiveMemoryEffect())
+
+    def __init__(self, cond: SSAValue, result_types: Sequence[Attribute],
+                 then_region: Region, else_region: Region):
+        super().__init__(operands=[cond], result_types=[list(result_types)],
+                         regions=[then_region, else_region])
+
+    def verify_(self) -> None:
+        _check_scalar(self, self.cond, IntegerType(1), "the condition")
+        types = list(self.outputs.types)
+        _verify_region(self, self.then_region, [], types, "then")
+        _verify_region(self, self.else_region, [], types, "else")
+
+    @classmethod
+    def parse(cls, parser: Parser) -> IfOp:
+        cond = parser.parse_unresolved_operand()
+        parser.parse_punctuation(":")
+        cond_value = parser.resolve_operand(cond, parser.parse_type())
+        types = _parse_result_types(parser)
+        then_region = parser.parse_region()
+        parser.parse_keyword("else")
+        else_region = parser.parse_region()
+        op = cls(cond_value, types, then_region, else_region)
+        op.attributes.update(parser.parse_optional_attr_dict())
+        return op
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_operand(self.cond)
+        printer.print_string(" : ")
+        printer.print_attribute(self.cond.type)
+        _print_result_types(printer, self)
+        printer.print_string(" ")
+        printer.print_region(self.then_region, print_entry_block_args=False)
+        printer.print_string(" else ")
+        printer.print_region(self.else_region, print_entry_block_args=False)
+        if self.attributes:
+            printer.print_op_attributes(self.attributes)
+
+
+@irdl_op_definition
+class LoopOp(IRDLOperation):
+    """ONNX Loop: `for (i = 0; i < max_trip && cond; ++i)` over a body region.
+
+    Operands: optional `max_trip` (one-element i64 tensor; absent = no bound), optional
+    `cond` (one-element i1 tensor; absent = the condition is ignored, as in ONNX) and
+    the initial loop-carried values. The body takes (iteration number: tensor<i64>,
+    condition: tensor<i1>, carried values...) and yields (condition, carried values...,
+    scan slices...). Results: the final carried values, then one scan output per scan
+    slice, the slices of all iterations stacked along a new axis 0.
+    """
+
+    name = "graph.loop"
+    max_trip = opt_operand_def(TensorType)
+    cond = opt_operand_def(TensorType)
+    inits = var_operand_def(TensorType)
+    outputs = var_result_def(TensorType)
+    body = region_def("single_block")
+
+    traits = traits_def(RecursiveMemoryEffect())
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+
+    def __init__(self, max_trip: SSAValue | None, cond: SSAValue | None,
+                 inits: Sequence[SSAValue], result_types: Sequence[Attribute], body: Region):
+        super().__init__(
+            operands=[[max_trip] if max_trip else [], [cond] if cond else [], list(inits)],
+            result_types=[list(result_types)], regions=[body])
+
+    @property
+    def num_scan_outputs(self) -> int:
+        return len(self.outputs) - len(self.inits)
+
+    def verify_(self) -> None:
+        _check_scalar(self, self.max_trip, i64, "max_trip")
+        _check_scalar(self, self.cond, IntegerType(1), "cond")
+        n = len(self.inits)
+        _check(len(self.outputs) >= n,
+               "graph.loop: needs a result for every loop-carried value")
+        carried = [v.type for v in self.inits]
+        for init, res in zip(carried, self.outputs.types[:n], strict=False):
+            _check(compatible_types(init, res),
+                   f"graph.loop: carried value of type {init} has result type {res}")
+        scans = list(self.outputs.types[n:])
+        for t in scans:
+            _check(isinstance(t, TensorType) and len(shape_of(t)) >= 1,
+                   "graph.loop: scan outputs have rank >= 1 (axis 0 = iterations)")
+        slices = [tensor_type(shape_of(t)[1:], element_type_of(t)) for t in scans]
+        scalar_i1, scalar_i64 = tensor_type([], IntegerType(1)), tensor_type([], i64)
+        _verify_region(self, self.body, [scalar_i64, scalar_i1, *carried],
+                       [scalar_i1, *carried, *slices], "body")
+
+    @classmethod
+    def parse(cls, parser: Parser) -> LoopOp:
+        max_trip, _ = _parse_group(parser, "max_trip")
+        cond, _ = _parse_group(parser, "cond")
+        inits, _ = _parse_group(parser, "iter_args")
+        types = _parse_result_types(parser)
+        body = parser.parse_region()
+        attrs = parser.parse_optional_attr_dict()
+        op = cls(max_trip[0] if max_trip else None, cond[0] if cond else None, inits,
+                 types, body)
+        op.attributes.update(attrs)
+        return op
+
+    def print(self, printer: Printer) -> None:
+        _print_group(printer, "max_trip", [self.max_trip] if self.max_trip else [])
+        _print_group(printer, "cond", [self.cond] if self.cond else [])
+        _print_group(printer, "iter_args", list(self.inits))
+        _print_result_types(printer, self)
+        printer.print_string(" ")
+        printer.print_region(self.body)
+        if self.attributes:
+            printer.print_op_attributes(self.attributes)
+
+
+@irdl_op_definition
+class ScanOp(IRDLOperation):
+    """ONNX Scan: iterates a body over slices of the scan inputs.
+
+    The trip count is the size of the scan inputs along their `input_axes`; input j is
+    read from its end when `input_directions[j]` is 1. The body takes (state...,
+    input slices...) and yields (state..., output slices...); results are the final
+    states, then the scan outputs: the slices stacked along `output_axes[k]`, in
+    reverse iteration order when `output_directions[k]` is 1.
+    """
+
+    name = "graph.scan"
+    inits = var_operand_def(TensorType)
+    scan_inputs = var_operand_def(TensorType)
+    input_axes = prop_def(DenseArrayBase)
+    input_directions = prop_def(DenseArrayBase)
+    output_axes = prop_def(DenseArrayBase)
+    output_directions = prop_def(DenseArrayBase)
+    outputs = var_result_def(TensorType)
+    body = region_def("single_block")
+
+    traits = traits_def(RecursiveMemoryEffect())
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
+
+    def __init__(self, inits: Sequence[SSAValue], scan_inputs: Sequence[SSAValue],
+                 result_types: Sequence[Attribute], body: Region, *,
+                 input_axes: Sequence[int], input_directions: Sequence[int],
+                 output_axes: Sequence[int], output_directions: Sequence[int]):
+        super().__init__(
+            operands=[list(inits), list(scan_inputs)], result_types=[list(result_types)],
+            regions=[body],
+            properties={"input_axes": i64_array(input_axes),
+                        "input_directions": i64_array(input_directions),
+                        "output_axes": i64_array(output_axes),
+                        "output_directions": i64_array(output_directions)})
+
+    def verify_(self) -> None:
+        n, m = len(self.inits), len(self.scan_inputs)
+        k = len(self.outputs) - n
+        in_axes, out_axes = ints(self.input_axes), ints(self.output_axes)
+        _check(m >= 1, "graph.scan: needs at least one scan input")
+        _check(k >= 0, "graph.scan: needs a result for every state value")
+        _check(len(in_axes) == m and len(ints(self.input_directions)) == m,
+               "graph.scan: input_axes/input_directions need one entry per scan input")
+        _check(len(out_axes) == k and len(ints(self.output_directions)) == k,
+               "graph.scan: output_axes/output_directions need one entry per scan output")
+        slices = []
+        for x, axis in zip(self.scan_inputs, in_axes, strict=True):
+            shape = shape_of(x)
+            _check(0 <= axis < len(shape),
+                   f"graph.scan: input axis {axis} out of range for rank {len(shape)}")
+            slices.append(tensor_type(shape[:axis] + shape[axis + 1:], element_type_of(x)))
+        out_slices = []
+        for t, axis in zip(self.outputs.types[n:], out_axes, strict=True):
+            shape = shape_of(t)
+            _check(0 <= axis < len(shape),
+                   f"graph.scan: output axis {axis} out of range for rank {len(shape)}")
+            out_slices.append(tensor_type(shape[:axis] + shape[axis + 1:],
+                                          element_type_of(t)))
+        states = [v.type for v in self.inits]
+        for init, res in zip(states, self.outputs.types[:n], strict=False):
+            _check(compatible_types(init, res),
+                   f"graph.scan: state of type {init} has result type {res}")
+        _verify_region(self, self.body, [*states, *slices], [*states, *out_slices], "body")
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ScanOp:
+        inits, _ = _parse_group(parser, "state")
+        scan_inputs, _ = _parse_group(parser, "inputs")
+        types = _parse_result_types(parser)
+        body = parser.parse_region()
+        props, attrs = _split_props(cls, parser.parse_optional_attr_dict())
+        op = cls.build(operands=[inits, scan_inputs], result_types=[types],
+                       regions=[body], properties=props, attributes=attrs)
+        return op
+
+    def print(self, printer: Printer) -> None:
+        _print_group(printer, "state", list(self.inits))
+        _print_group(printer, "inputs", list(self.scan_inputs))
+        _print_result_types(printer, self)
+        printer.print_string(" ")
+        printer.print_region(self.body)
+        _print_props(printer, self, skip=("operandSegmentSizes",))
+
+
+RNN_KINDS = {"lstm": 4, "gru": 3, "rnn": 1}
+"""Recurrent cell kinds and their number of gates."""
+RNN_DIRECTIONS = ("forward", "reverse", "bidirectional")
+RNN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "affine", "leaky_relu", "thresholded_relu",
+                   "scaled_tanh", "hard_sigmoid", "elu", "softsign", "softplus")
+"""Cell activations (ONNX names in snake case); alpha/beta parameterize some of them."""
+
+
+@irdl_op_definition
+class RNNOp(IRDLOperation):
+    """ONNX LSTM / GRU / RNN in layout 0 (time-major).
+
+    X [T, B, I], W [D, G*H, I], R [D, G*H, H], optional bias [D, 2*G*H], sequence_lens
+    [B] (integers), initial_h / initial_c [D, B, H], peepholes [D, 3*H] (LSTM). Results:
+    Y [T, D, B, H], Y_h [D, B, H] and, for LSTM, Y_c [D, B, H]. Gate order is ONNX's
+    (LSTM i, o, f, c; GRU z, r, h). `activations` has the cell's activation names per
+    direction (LSTM 3, GRU 2, RNN 1) with `activation_alpha`/`activation_beta` beside.
+    """
+
+    name = "graph.rnn"
+    x = operand_def(TensorType)
+    w = operand_def(TensorType)
+    r = operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    sequence_lens = opt_operand_def(TensorType)
+    initial_h = opt_operand_def(TensorType)
+    initial_c = opt_operand_def(TensorType)
+    peepholes = opt_operand_def(TensorType)
+    kind = prop_def(StringAttr)
+    direction = prop_def(StringAttr)
+    hidden_size = prop_def(IntegerAttr)
+    activations = prop_def(ArrayAttr[StringAttr])
+    activation_alpha = prop_def(DenseArrayBase)
+    activation_beta = prop_def(DenseArrayBase)
+    clip = opt_prop_def(FloatAttr)
+    linear_before_reset = prop_def(IntegerAttr, default_value=IntegerAttr(0, i64))
+    input_forget = prop_def(IntegerAttr, default_value=IntegerAttr(0, i64))
+    outputs = var_result_def(TensorType)
+
+    traits = traits_def(Pure())
+    irdl_options = (AttrSizedOperandSegments(as_property=True), ParsePropInAttrDict())
+    assembly_format = (
+        "$x `,` $w `,` $r (`bias` `(` $bias^ `:` type($bias) `)`)? "
+        "(`sequence_lens` `(` $sequence_lens^ `:` type($sequence_lens) `)`)? "
+        "(`initial_h` `(` $initial_h^ `:` type($initial_h) `)`)? "
+        "(`initial_c` `(` $initial_c^ `:` type($initial_c) `)`)? "
+        "(`peepholes` `(` $peepholes^ `:` type($peepholes) `)`)? attr-dict "
+        "`:` type($x) `,` type($w) `,` type($r) `->` type($outputs)"
+    )
+
+    def __init__(self, x: SSAValue, w: SSAValue, r: SSAValue, *, kind: str,
+                 direction: str, hidden_size: int, activations: Sequence[str],
+                 activation_alpha: Sequence[float], activation_beta: Sequence[float],
+                 bias: SSAValue | None = None, sequence_lens: SSAValue | None = None,
+                 initial_h: SSAValue | None = None, initial_c: SSAValue | None = None,
+                 peepholes: SSAValue | None = None, clip: float | None = None,
+                 linear_before_reset: bool = False, input_forget: bool = False):
+        t, b = shape_of(x)[0], shape_of(x)[1]
+        d = 2 if direction == "bidirectional" else 1
+        elt = element_type_of(x)
+        state = tensor_type([d, b, hidden_size], elt)
+        types = [tensor_type([t, d, b, hidden_size], elt), state]
+        if kind == "lstm":
+            types.append(state)
+        props: dict[str, Attribute] = {
+            "kind": StringAttr(kind), "direction": StringAttr(direction),
+            "hidden_size": IntegerAttr(hidden_size, i64),
+            "activations": ArrayAttr([StringAttr(a) for a in activations]),
+            "activation_alpha": DenseArrayBase.from_list(f32, list(activation_alpha)),
+            "activation_beta": DenseArrayBase.from_list(f32, list(activation_beta)),
+            "linear_before_reset": IntegerAttr(int(linear_before_reset), i64),
+            "input_forget": IntegerAttr(int(input_forget), i64)}
+        if clip is not None:
+            props["clip"] = FloatAttr(clip, f32)
+        opt = [[v] if v is not None else [] for v in
+               (bias, sequence_lens, initial_h, initial_c, peepholes)]
+        super().__init__(operands=[x, w, r, *opt], properties=props, result_types=[types])
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.direction.data == "bidirectional" else 1
+
+    @property
+    def num_gates(self) -> int:
+        return RNN_KINDS[self.kind.data]
+
+    def verify_(self) -> None:
+        kind = self.kind.data
+        _check(kind in RNN_KINDS, f"graph.rnn: kind must be one of {', '.join(RNN_KINDS)}")
+        _check(self.direction.data in RNN_DIRECTIONS,
+               f"graph.rnn: direction must be one of {', '.join(RNN_DIRECTIONS)}")
+        d, g_, h = self.num_directions, self.num_gates, self.hidden_size.value.data
+        x, w, r = shape_of(self.x), shape_of(self.w), shape_of(self.r)
+        _check(len(x) == 3, f"graph.rnn: X must be [T, B, I], got {list(x)}")
+        t, b, i = x
+        expect = {"W": (w, [d, g_ * h, i]), "R": (r, [d, g_ * h, h])}
+        if self.bias is not None:
+            expect["B"] = (shape_of(self.bias), [d, 2 * g_ * h])
+        if self.initial_h is not None:
+            expect["initial_h"] = (shape_of(self.initial_h), [d, b, h])
+        if self.initial_c is not None:
+            _check(kind == "lstm", "graph.rnn: initial_c is for LSTM only")
+            expect["initial_c"] = (shape_of(self.initial_c), [d, b, h])
+        if self.peepholes is not None:
+            _check(kind == "lstm", "graph.rnn: peepholes are for LSTM only")
+            expect["P"] = (shape_of(self.peepholes), [d, 3 * h])
+        if self.sequence_lens is not None:
+            expect["sequence_lens"] = (shape_of(self.sequence_lens), [b])
+            _check(isinstance(element_type_of(self.sequence_lens), IntegerType),
+                   "graph.rnn: sequence_lens must be integers")
+        for what, (got, want) in expect.items():
+            _check(_shapes_compatible(want, got),
+                   f"graph.rnn: {what} must have shape {list(want)}, got {list(got)}")
+        n_act = {"lstm": 3, "gru": 2, "rnn": 1}[kind] * d
+        acts = [a.data for a in self.activations.data]
+        _check(len(acts) == n_act, f"graph.rnn: {kind} with {d} direction(s) needs "
+                                   f"{n_act} activations, got {len(acts)}")
+        for a in acts:
+            _check(a in RNN_ACTIVATIONS, f"graph.rnn: unknown activation '{a}'")
+        _check(len(self.activation_alpha) == len(self.activation_beta) == n_act,
+               "graph.rnn: activation_alpha/beta need one entry per activation")
+        n_out = 3 if kind == "lstm" else 2
+        _check(len(self.outputs) == n_out, f"graph.rnn: {kind} has {n_out} results")
+        state = [d, b, h]
+        for res, want in zip(self.outputs.types, [[t, d, b, h], state, state],
+                             strict=False):
+            _check(_shapes_compatible(want, shape_of(res)),
+                   f"graph.rnn: result of shape {list(shape_of(res))} should be {want}")
+
+
+CONTROL_FLOW_OPS: tuple[type[IRDLOperation], ...] = (IfOp, LoopOp, ScanOp, YieldOp, RNNOp)
 
 
 ELEMENTWISE_BINARY_OPS: tuple[type[ElementwiseBinaryOp], ...] = (AddOp, SubOp, MulOp, DivOp)
@@ -1021,6 +1597,7 @@ Graph = Dialect(
         MatMulOp, GemmOp, ConvOp, MaxPoolOp, AvgPoolOp, GlobalAvgPoolOp, BatchNormOp,
         ReshapeOp, TransposeOp, ConcatOp, SoftmaxOp,
         *OPTIMIZER_OPS,
+        *CONTROL_FLOW_OPS,
     ],
     [],
 )

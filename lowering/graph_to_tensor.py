@@ -13,18 +13,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import arith, func, math, tensor
+from xdsl.dialects import arith, func, math, scf, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     AnyFloat,
     ArrayAttr,
+    DenseIntOrFPElementsAttr,
     DictionaryAttr,
     FloatAttr,
     IndexType,
+    IntegerAttr,
     IntegerType,
     ModuleOp,
     StringAttr,
     TensorType,
+    i64,
 )
 from xdsl.dialects.linalg.attrs import IteratorTypeAttr
 from xdsl.dialects.linalg.ops import FillOp, GenericOp, IndexOp, YieldOp
@@ -39,6 +42,7 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 from xdsl.rewriter import InsertPoint, Rewriter
+from xdsl.traits import is_side_effect_free
 from xdsl.utils.exceptions import DiagnosticException, PassFailedException
 
 from dialects import graph
@@ -100,9 +104,11 @@ class _Body:
     def binary(self, kind: str, a: SSAValue, b: SSAValue) -> SSAValue:
         is_float = isinstance(a.type, AnyFloat)
         ops_f = {"add": arith.AddfOp, "sub": arith.SubfOp, "mul": arith.MulfOp,
-                 "div": arith.DivfOp, "max": arith.MaximumfOp}
+                 "div": arith.DivfOp, "max": arith.MaximumfOp, "min": arith.MinimumfOp}
         ops_i = {"add": arith.AddiOp, "sub": arith.SubiOp, "mul": arith.MuliOp,
-                 "div": arith.DivSIOp, "max": arith.MaxSIOp}
+                 "div": arith.DivSIOp, "max": arith.MaxSIOp, "min": arith.MinSIOp}
+        if graph.is_unsigned(a.type):  # the graph type says how to treat the bits
+            ops_i |= {"div": arith.DivUIOp, "max": arith.MaxUIOp, "min": arith.MinUIOp}
         return self.add((ops_f if is_float else ops_i)[kind](a, b))
 
     def unary(self, kind: str, x: SSAValue) -> SSAValue:
@@ -628,8 +634,8 @@ class PoolPattern(RewritePattern):
         ceil_mode = bool(op.ceil_mode.value.data)
         include_pad = (not is_max) and bool(op.count_include_pad.value.data)
         elt = _element_type(op.result)
-        if not isinstance(elt, AnyFloat):
-            raise _fail(op, "only floating-point pooling is supported")
+        if not isinstance(elt, AnyFloat) and not is_max:
+            raise _fail(op, "only floating-point average pooling is supported")
         if ceil_mode and any(s == DYN for s in out_shape[2:]):
             raise _fail(op, "ceil_mode with dynamic spatial dims is not supported")
 
@@ -646,7 +652,7 @@ class PoolPattern(RewritePattern):
         win_map = _map(n_loops, [_d(n_par + i) for i in range(spatial)])
         out_map = _map(n_loops, [_d(i) for i in range(n_par)])
         iters = [PARALLEL] * n_par + [REDUCTION] * spatial
-        acc = emit.fill(float("-inf") if is_max else 0.0, out_sizes, elt)
+        acc = emit.fill(_lowest(elt) if is_max else 0.0, out_sizes, elt)
         outs = [acc]
         if not is_max:
             outs.append(emit.fill(0.0, out_sizes, elt))
@@ -673,7 +679,7 @@ class PoolPattern(RewritePattern):
             assert valid is not None
             v = b.add(tensor.ExtractOp(x, read, elt))
             if is_max:
-                v = b.select(valid, v, b.const(float("-inf"), elt))
+                v = b.select(valid, v, b.const(_lowest(elt), elt))
                 return [b.binary("max", b.args[1], v)]
             v = b.select(valid, v, b.const(0.0, elt))
             one = b.select(counted if include_pad else valid, b.const(1.0, elt),
@@ -975,23 +981,725 @@ class FusedElementwisePattern(RewritePattern):
             mapping: dict[SSAValue, SSAValue] = dict(
                 zip(source.args, b.args[:len(inputs)], strict=True))
             for inner in source.ops:
-                if isinstance(inner, graph.YieldOp):
+                if isinstance(inner, graph.FusedYieldOp):
                     return [mapping[inner.operands[0]]]
                 clone = inner.clone(value_mapper=mapping)
                 b.block.add_op(clone)
                 mapping.update(zip(inner.results, clone.results, strict=True))
-            raise _fail(op, "body has no graph.yield")
+            raise _fail(op, "body has no graph.fused_yield")
 
         res = emit.generic(inputs, [dest], maps, [PARALLEL] * rank, body)
         rewriter.replace(op, [], res)
+
+# --------------------------------------------------------------------------- control flow
+# graph.if -> scf.if, graph.loop -> scf.for / scf.while, graph.scan -> scf.for, all on
+# tensors: carried values are iter_args; scan outputs are preallocated [trip, ...]
+# tensors carried through the loop and written one slice per iteration
+# (tensor.insert_slice); scan inputs are read with rank-reducing tensor.extract_slice.
+# The walker lowers region bodies first, so these patterns see lowered bodies that
+# still end in graph.yield.
+
+
+def _scalar_of(emit: _Emit, value: SSAValue) -> SSAValue:
+    """The element of a one-element tensor."""
+    zeros = [emit.index(0) for _ in shape_of(value)]
+    return emit(tensor.ExtractOp(value, zeros, _element_type(value)))
+
+
+def _cast_to(value: SSAValue, t: Attribute, before: Operation) -> SSAValue:
+    """`value` as type `t` (a tensor.cast when the static dims differ)."""
+    if value.type == t:
+        return value
+    cast = tensor.CastOp(value, t)
+    Rewriter.insert_op(cast, InsertPoint.before(before))
+    return cast.dest
+
+
+def _insert_before(op: Operation, before: Operation) -> SSAValue:
+    Rewriter.insert_op(op, InsertPoint.before(before))
+    return op.results[0]
+
+
+def _index_const(value: int, before: Operation) -> SSAValue:
+    return _insert_before(arith.ConstantOp.from_int_and_width(value, IndexType()), before)
+
+
+def _as_tensor(scalar: SSAValue, t: Attribute, before: Operation) -> SSAValue:
+    """A one-element tensor of type `t` holding `scalar`."""
+    return _insert_before(tensor.FromElementsOp(scalar, result_type=t), before)
+
+
+def _replace_yield(block: Block, values: Sequence[SSAValue] | None = None,
+                   terminator: type[Operation] = scf.YieldOp) -> None:
+    """Swap the block's graph.yield for an scf terminator (of `values` if given)."""
+    old = block.last_op
+    assert isinstance(old, graph.YieldOp)
+    new = terminator(*(old.values if values is None else values))
+    Rewriter.replace_op(old, new)
+
+
+def _yielded(block: Block) -> list[SSAValue]:
+    last = block.last_op
+    assert isinstance(last, graph.YieldOp)
+    return list(last.values)
+
+
+class IfPattern(RewritePattern):
+    """graph.if -> scf.if on the extracted i1 condition."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.IfOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        cond = _scalar_of(emit, op.cond)
+        types = list(op.outputs.types)
+        regions = []
+        for region in (op.then_region, op.else_region):
+            block = region.blocks.first
+            assert block is not None
+            yield_op = block.last_op
+            assert yield_op is not None
+            values = [_cast_to(v, t, yield_op) for v, t in zip(_yielded(block), types,
+                                                                 strict=True)]
+            _replace_yield(block, values)
+            regions.append(op.detach_region(region))
+        rewriter.replace(op, scf.IfOp(cond, types, regions[0], regions[1]))
+
+
+def _dim_outside(value: SSAValue, dim: int, loop: Operation, emit: _Emit,
+                 args: dict[SSAValue, tuple[SSAValue, list[int]]]) -> Size | None:
+    """Size `dim` of `value` (defined in `loop`'s body) computed before `loop`.
+
+    Follows tensor.empty sizes and linalg outs back to values outside the loop or to
+    body arguments (`args`: argument -> (outer value, outer dim of each arg dim)).
+    None when the size is only known inside the loop.
+    """
+    s = shape_of(value)[dim]
+    if s != DYN:
+        return s
+    if value in args:
+        outer, dims = args[value]
+        return emit.size(outer, dims[dim])
+    owner = value.owner
+    if not loop.is_ancestor(owner if isinstance(owner, Operation) else owner.parent_op()):
+        return emit.size(value, dim)
+    if isinstance(owner, GenericOp | FillOp):
+        return _dim_outside(owner.outputs[value.index], dim, loop, emit, args)
+    if isinstance(owner, tensor.CastOp):
+        return _dim_outside(owner.source, dim, loop, emit, args)
+    if isinstance(owner, tensor.EmptyOp):
+        shape = shape_of(value)
+        k = sum(1 for d in shape[:dim] if d == DYN)
+        return _index_outside(owner.dynamic_sizes[k], loop, emit, args)
+    return None
+
+
+def _index_outside(value: SSAValue, loop: Operation, emit: _Emit,
+                   args: dict[SSAValue, tuple[SSAValue, list[int]]]) -> Size | None:
+    owner = value.owner
+    if not isinstance(owner, Operation) or not loop.is_ancestor(owner):
+        return None if isinstance(owner, Block) and loop.is_ancestor(
+            owner.parent_op() or loop) else value
+    if isinstance(owner, tensor.DimOp):
+        const = owner.index.owner
+        if isinstance(const, arith.ConstantOp):
+            return _dim_outside(owner.source, const.value.value.data, loop, emit, args)
+        return None
+    if isinstance(owner, arith.ConstantOp):
+        return owner.value.value.data
+    kinds = {arith.AddiOp: emit.add, arith.SubiOp: emit.sub, arith.MuliOp: emit.mul,
+             arith.DivSIOp: emit.div, arith.MaxSIOp: emit.max}
+    if type(owner) in kinds:
+        a = _index_outside(owner.operands[0], loop, emit, args)
+        b = _index_outside(owner.operands[1], loop, emit, args)
+        if a is None or b is None:
+            return None
+        return kinds[type(owner)](a, b)
+    return None
+
+
+def _scan_buffers(emit: _Emit, op: Operation, slices: Sequence[SSAValue],
+                  result_types: Sequence[Attribute], axes: Sequence[int], trip: Size,
+                  args: dict[SSAValue, tuple[SSAValue, list[int]]]) -> list[SSAValue]:
+    """One `tensor.empty` per scan output: the slice shape with `trip` at its axis."""
+    buffers = []
+    for v, t, axis in zip(slices, result_types, axes, strict=True):
+        sizes: list[Size] = []
+        for d in range(len(shape_of(v))):
+            size = _dim_outside(v, d, op, emit, args)
+            if size is None:
+                raise _fail(op, f"the size of dim {d} of scan output slices is known only "
+                            "inside the loop")
+            sizes.append(size)
+        full = shape_of(t)
+        sizes.insert(axis, full[axis] if full[axis] != DYN else trip)
+        sizes = [full[i] if full[i] != DYN else s for i, s in enumerate(sizes)]
+        buffers.append(emit.empty(sizes, graph.element_type_of(t)))
+    return buffers
+
+
+def _insert_slice(value: SSAValue, dest: SSAValue, axis: int, at: SSAValue,
+                  before: Operation) -> SSAValue:
+    """dest with `value` (rank one less) written at position `at` along `axis`."""
+    shape = shape_of(dest)
+    sizes: list[int | SSAValue] = []
+    for d, s in enumerate(shape):
+        if d == axis:
+            sizes.append(1)
+        elif s != DYN:
+            sizes.append(s)
+        else:
+            sizes.append(_insert_before(tensor.DimOp(dest, _index_const(d, before)), before))
+    offsets: list[int | SSAValue] = [0] * len(shape)
+    offsets[axis] = at
+    static_o = [DYN if isinstance(o, SSAValue) else o for o in offsets]
+    static_s = [DYN if isinstance(s, SSAValue) else s for s in sizes]
+    op = tensor.InsertSliceOp.get(
+        value, dest, static_s, static_o, [1] * len(shape),
+        offsets=[o for o in offsets if isinstance(o, SSAValue)],
+        sizes=[s for s in sizes if isinstance(s, SSAValue)])
+    return _insert_before(op, before)
+
+
+def _extract_slice(emit: _Emit, source: SSAValue, axis: int, at: SSAValue,
+                   result_type: Attribute, before: Operation) -> SSAValue:
+    """Rank-reducing slice of `source` at position `at` along `axis`."""
+    shape = shape_of(source)
+    offsets: list[int | SSAValue] = [0] * len(shape)
+    offsets[axis] = at
+    sizes: list[int | SSAValue] = []
+    for d in range(len(shape)):
+        s = 1 if d == axis else emit.size(source, d)
+        sizes.append(s)
+    op = tensor.ExtractSliceOp(source, offsets, sizes, [1] * len(shape), result_type)
+    return _insert_before(op, before)
+
+
+def _position(iv: SSAValue, trip: SSAValue, reverse: bool, before: Operation) -> SSAValue:
+    """iv, or trip - 1 - iv when reading/writing from the end."""
+    if not reverse:
+        return iv
+    last = _insert_before(arith.SubiOp(trip, _index_const(1, before)), before)
+    return _insert_before(arith.SubiOp(last, iv), before)
+
+
+class ScanPattern(RewritePattern):
+    """graph.scan -> scf.for over the scan axis; states and output buffers as iter_args."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ScanOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        n = len(op.inits)
+        in_axes, in_dirs = ints(op.input_axes), ints(op.input_directions)
+        out_axes, out_dirs = ints(op.output_axes), ints(op.output_directions)
+        trip = emit.value(emit.size(op.scan_inputs[0], in_axes[0]))
+        block = op.body.blocks.first
+        assert block is not None
+        slice_args = list(block.args[n:])
+        args: dict[SSAValue, tuple[SSAValue, list[int]]] = {}
+        for arg, init in zip(block.args[:n], op.inits, strict=True):
+            args[arg] = (init, list(range(len(shape_of(init)))))
+        for arg, x, axis in zip(slice_args, op.scan_inputs, in_axes, strict=True):
+            args[arg] = (x, [d for d in range(len(shape_of(x))) if d != axis])
+        yielded = _yielded(block)
+        buffers = _scan_buffers(emit, op, yielded[n:], list(op.outputs.types)[n:], out_axes,
+                                trip, args)
+        inits = list(op.inits)
+        # body block: (iv, states..., buffers...) instead of (states..., slices...)
+        iv = block.insert_arg(IndexType(), 0)
+        first = block.first_op
+        assert first is not None
+        for arg, x, axis, rev in zip(slice_args, op.scan_inputs, in_axes, in_dirs,
+                                     strict=True):
+            at = _position(iv, trip, bool(rev), first)
+            arg.replace_all_uses_with(_extract_slice(emit, x, axis, at, arg.type, first))
+            block.erase_arg(arg)
+        buf_args = [block.insert_arg(b.type, len(block.args)) for b in buffers]
+        yield_op = block.last_op
+        assert yield_op is not None
+        new_yield = [_cast_to(v, a.type, yield_op)
+                     for v, a in zip(yielded[:n], block.args[1:n + 1], strict=True)]
+        for v, buf, axis, rev in zip(yielded[n:], buf_args, out_axes, out_dirs, strict=True):
+            at = _position(iv, trip, bool(rev), yield_op)
+            new_yield.append(_insert_slice(v, buf, axis, at, yield_op))
+        _replace_yield(block, new_yield)
+        body = op.detach_region(op.body)
+        loop = scf.ForOp(emit.index(0), trip, emit.index(1), [*inits, *buffers], body)
+        emit(loop)
+        results = [_cast_to(r, t, op) for r, t in zip(loop.results, op.outputs.types,
+                                                      strict=True)]
+        rewriter.replace(op, [], results)
+
+
+class LoopPattern(RewritePattern):
+    """graph.loop -> scf.for (no condition, or scan outputs: after a counting
+    scf.while) or scf.while (condition, no scan outputs)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.LoopOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        k = op.num_scan_outputs
+        bound: SSAValue | None = None
+        if op.max_trip is not None:
+            m = _scalar_of(emit, op.max_trip)
+            bound = emit(arith.IndexCastOp(m, IndexType()))
+            bound = emit.value(emit.max(bound, emit.index(0)))
+        if op.cond is None and bound is None:
+            raise _fail(op, "a loop with neither a trip count nor a condition never ends")
+        if op.cond is None:
+            assert bound is not None
+            self.for_loop(emit, op, bound, rewriter)
+            return
+        if k == 0:
+            results = self.while_loop(emit, op, bound, op.body.clone())
+            rewriter.replace(op, [], results[2:])
+            return
+        count = self.while_loop(emit, op, bound, op.body.clone())[0]
+        self.for_loop(emit, op, count, rewriter)
+
+    def for_loop(self, emit: _Emit, op: graph.LoopOp, trip: SSAValue,
+                 rewriter: PatternRewriter) -> None:
+        n = len(op.inits)
+        block = op.body.blocks.first
+        assert block is not None
+        yielded = _yielded(block)
+        args = {arg: (init, list(range(len(shape_of(init)))))
+                for arg, init in zip(block.args[2:], op.inits, strict=True)}
+        buffers = _scan_buffers(emit, op, yielded[n + 1:], list(op.outputs.types)[n:],
+                                [0] * op.num_scan_outputs, trip, args)
+        true = emit(arith.ConstantOp.from_int_and_width(1, 1))
+        iv = block.insert_arg(IndexType(), 0)
+        self._iteration_args_at(block, iv, true)
+        yielded = _yielded(block)
+        buf_args = [block.insert_arg(b.type, len(block.args)) for b in buffers]
+        yield_op = block.last_op
+        assert yield_op is not None
+        new_yield = [_cast_to(v, a.type, yield_op)
+                     for v, a in zip(yielded[1:n + 1], block.args[1:n + 1], strict=True)]
+        for v, buf in zip(yielded[n + 1:], buf_args, strict=True):
+            new_yield.append(_insert_slice(v, buf, 0, iv, yield_op))
+        _replace_yield(block, new_yield)
+        body = op.detach_region(op.body)
+        loop = scf.ForOp(emit.index(0), trip, emit.index(1), [*op.inits, *buffers], body)
+        emit(loop)
+        results = [_cast_to(r, t, op) for r, t in zip(loop.results, op.outputs.types,
+                                                      strict=True)]
+        rewriter.replace(op, [], results)
+
+    def _iteration_args_at(self, block: Block, iv: SSAValue, cond: SSAValue) -> None:
+        # block args are now (iv, iteration, cond, carried...)
+        first = block.first_op
+        assert first is not None
+        it_arg, cond_arg = block.args[1], block.args[2]
+        if it_arg.uses:
+            it64 = _insert_before(arith.IndexCastOp(iv, i64), first)
+            it_arg.replace_all_uses_with(_as_tensor(it64, it_arg.type, first))
+        if cond_arg.uses:
+            cond_arg.replace_all_uses_with(_as_tensor(cond, cond_arg.type, first))
+        block.erase_arg(it_arg)
+        block.erase_arg(cond_arg)
+
+    @staticmethod
+    def while_loop(emit: _Emit, op: graph.LoopOp, bound: SSAValue | None,
+                   body: Region) -> list[SSAValue]:
+        """scf.while over (i, cond, carried...) dropping scan slices; its results."""
+        n = len(op.inits)
+        assert op.cond is not None
+        cond0 = _scalar_of(emit, op.cond)
+        inits = [emit.index(0), cond0, *op.inits]
+        types = [a.type for a in inits]
+        before = Block(arg_types=types)
+        go = before.args[1]
+        if bound is not None:
+            lt = arith.CmpiOp(before.args[0], bound, "slt")
+            both = arith.AndIOp(lt, go)
+            before.add_ops([lt, both])
+            go = both.result
+        before.add_op(scf.ConditionOp(go, *before.args))
+        block = body.blocks.first
+        assert block is not None
+        yielded = _yielded(block)
+        i_arg = block.insert_arg(IndexType(), 0)
+        c_arg = block.insert_arg(IntegerType(1), 1)
+        # args: (i, c, iteration tensor, cond tensor, carried...)
+        first = block.first_op
+        assert first is not None
+        it_arg, cond_arg = block.args[2], block.args[3]
+        if it_arg.uses:
+            it64 = _insert_before(arith.IndexCastOp(i_arg, i64), first)
+            it_arg.replace_all_uses_with(_as_tensor(it64, it_arg.type, first))
+        if cond_arg.uses:
+            cond_arg.replace_all_uses_with(_as_tensor(c_arg, cond_arg.type, first))
+        block.erase_arg(it_arg)
+        block.erase_arg(cond_arg)
+        yielded = _yielded(block)
+        yield_op = block.last_op
+        assert yield_op is not None
+        nxt = _insert_before(arith.AddiOp(i_arg, _index_const(1, yield_op)), yield_op)
+        c_next = yielded[0]
+        zeros = [_index_const(0, yield_op) for _ in shape_of(c_next)]
+        c_scalar = _insert_before(tensor.ExtractOp(c_next, zeros, IntegerType(1)), yield_op)
+        carried = [_cast_to(v, a.type, yield_op)
+                   for v, a in zip(yielded[1:n + 1], block.args[2:], strict=True)]
+        _replace_yield(block, [nxt, c_scalar, *carried])
+        _erase_dead(block)
+        loop = scf.WhileOp(inits, types, Region(before), body)
+        emit(loop)
+        return list(loop.results)
+
+
+def _erase_dead(block: Block) -> None:
+    """Drop side-effect-free ops whose results nobody uses (dropped scan slices)."""
+    changed = True
+    while changed:
+        changed = False
+        for inner in reversed(list(block.ops)):
+            if inner.results and not any(r.uses for r in inner.results) and \
+                    is_side_effect_free(inner):
+                Rewriter.erase_op(inner)
+                changed = True
+
+
+
+# --------------------------------------------------------------------------- recurrent cells
+
+
+def _rnn_activation(b: _Body, name: str, alpha: float, beta: float, x: SSAValue) -> SSAValue:
+    """One ONNX recurrent-cell activation on a float scalar."""
+    t = x.type
+    zero = b.const(0.0, t)
+    match name:
+        case "sigmoid" | "tanh" | "relu":
+            return b.unary(name, x)
+        case "affine":
+            return b.binary("add", b.binary("mul", b.const(alpha, t), x), b.const(beta, t))
+        case "leaky_relu":
+            neg = b.add(arith.CmpfOp(x, zero, "olt"))
+            return b.select(neg, b.binary("mul", b.const(alpha, t), x), x)
+        case "thresholded_relu":
+            keep = b.add(arith.CmpfOp(x, b.const(alpha, t), "ogt"))
+            return b.select(keep, x, zero)
+        case "scaled_tanh":
+            inner = b.add(math.TanhOp(b.binary("mul", b.const(beta, t), x)))
+            return b.binary("mul", b.const(alpha, t), inner)
+        case "hard_sigmoid":
+            y = b.binary("add", b.binary("mul", b.const(alpha, t), x), b.const(beta, t))
+            y = b.add(arith.MinimumfOp(y, b.const(1.0, t)))
+            return b.add(arith.MaximumfOp(y, zero))
+        case "elu":
+            neg = b.add(arith.CmpfOp(x, zero, "olt"))
+            em1 = b.binary("sub", b.add(math.ExpOp(x)), b.const(1.0, t))
+            return b.select(neg, b.binary("mul", b.const(alpha, t), em1), x)
+        case "softsign":
+            denom = b.binary("add", b.const(1.0, t), b.add(math.AbsFOp(x)))
+            return b.binary("div", x, denom)
+        case "softplus":
+            return b.add(math.LogOp(b.binary("add", b.const(1.0, t), b.add(math.ExpOp(x)))))
+    raise ValueError(f"unknown activation {name}")
+
+
+class RNNPattern(RewritePattern):
+    """graph.rnn -> X @ W^T for all steps (one generic), then one scf.for over time:
+    H @ R^T (one generic for all directions), one cell generic for all directions
+    computing the new states and the step's output slab, written into Y per direction."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.RNNOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        kind, hidden = op.kind.data, op.hidden_size.value.data
+        n_dir, n_gates = op.num_directions, op.num_gates
+        gh = n_gates * hidden
+        elt = _element_type(op.x)
+        if not isinstance(elt, AnyFloat):
+            raise _fail(op, "only floating-point recurrent cells are supported")
+        t_size, b_size, i_size = emit.sizes(op.x)
+        trip = emit.value(t_size)
+        # XW[t, d, b, g] = sum_i X[t, b, i] * W[d, g, i]
+        xw = _contraction(
+            emit, op.x, op.w, _map(5, [_d(0), _d(2), _d(4)]), _map(5, [_d(1), _d(3), _d(4)]),
+            emit.fill(0.0, [t_size, n_dir, b_size, gh], elt), 4)
+        state_sizes: list[Size] = [n_dir, b_size, hidden]
+        h0 = op.initial_h if op.initial_h is not None else emit.fill(0.0, state_sizes, elt)
+        states = [h0]
+        if kind == "lstm":
+            c0 = op.initial_c if op.initial_c is not None else emit.fill(0.0, state_sizes,
+                                                                        elt)
+            states.append(c0)
+        y0 = emit.empty([t_size, n_dir, b_size, hidden], elt)
+        inits = [_cast_to(v, tensor_type_of(state_sizes, elt), op) for v in states] + [y0]
+
+        block = Block(arg_types=[IndexType(), *[v.type for v in inits]])
+        loop = scf.ForOp(emit.index(0), trip, emit.index(1), inits, block)
+        emit(loop)
+        placeholder = scf.YieldOp()
+        block.add_op(placeholder)
+        inner = _Emit(rewriter, placeholder)
+        step = block.args[0]
+        h_prev = block.args[1]
+        c_prev = block.args[2] if kind == "lstm" else None
+        y_prev = block.args[-1]
+        cell = _RNNCell(op, inner, xw, step, trip, elt)
+        new_states, slab = cell.build(h_prev, c_prev)
+        y = y_prev
+        for d in range(n_dir):
+            at = _position(step, trip, cell.reverse(d), placeholder)
+            part = _extract_slice(inner, slab, 0, _index_const(d, placeholder),
+                                  tensor_type_of([b_size, hidden], elt), placeholder)
+            y = _insert_slab(part, y, at, d, placeholder)
+        Rewriter.replace_op(placeholder, scf.YieldOp(*new_states, y))
+        outs = [loop.results[-1], *loop.results[:-1]]
+        rewriter.replace(op, [], [_cast_to(v, t, op) for v, t in
+                                     zip(outs, op.outputs.types, strict=True)])
+
+
+def tensor_type_of(sizes: Sequence[Size], element_type: Attribute) -> TensorType:
+    return TensorType(element_type, [s if isinstance(s, int) else DYN for s in sizes])
+
+
+def _insert_slab(part: SSAValue, y: SSAValue, at: SSAValue, direction: int,
+                 before: Operation) -> SSAValue:
+    """Y[at, direction, :, :] = part (a [B, H] tensor)."""
+    shape = shape_of(y)
+    sizes: list[int | SSAValue] = [1, 1]
+    for d in (2, 3):
+        sizes.append(shape[d] if shape[d] != DYN else _insert_before(
+            tensor.DimOp(y, _index_const(d, before)), before))
+    op = tensor.InsertSliceOp.get(
+        part, y, [DYN if isinstance(s, SSAValue) else s for s in sizes],
+        [DYN, direction, 0, 0], [1, 1, 1, 1], offsets=[at],
+        sizes=[s for s in sizes if isinstance(s, SSAValue)])
+    return _insert_before(op, before)
+
+
+class _RNNCell:
+    """The per-step computations of a graph.rnn, emitted into the time loop's body."""
+
+    def __init__(self, op: graph.RNNOp, emit: _Emit, xw: SSAValue, step: SSAValue,
+                 trip: SSAValue, elt: Attribute):
+        self.op, self.emit, self.xw, self.step, self.trip, self.elt = op, emit, xw, step, \
+            trip, elt
+        self.kind = op.kind.data
+        self.hidden = op.hidden_size.value.data
+        self.n_dir = op.num_directions
+        self.acts = [a.data for a in op.activations.data]
+        self.alpha = [float(v) for v in op.activation_alpha.get_values()]
+        self.beta = [float(v) for v in op.activation_beta.get_values()]
+        self.per_dir = len(self.acts) // self.n_dir
+        self.clip = op.clip.value.data if op.clip is not None else None
+
+    def reverse(self, d: int) -> bool:
+        direction = self.op.direction.data
+        return direction == "reverse" or (direction == "bidirectional" and d == 1)
+
+    def matmul_r(self, h: SSAValue) -> SSAValue:
+        """[D, B, G*H]: h[d, b, :] @ R[d, :, :]^T."""
+        sizes = [self.n_dir, self.emit.size(h, 1), self.op.num_gates * self.hidden]
+        init = self.emit.fill(0.0, sizes, self.elt)
+        return _contraction(self.emit, h, self.op.r, _map(4, [_d(0), _d(1), _d(3)]),
+                            _map(4, [_d(0), _d(2), _d(3)]), init, 3)
+
+    def build(self, h: SSAValue, c: SSAValue | None) -> tuple[list[SSAValue], SSAValue]:
+        op = self.op
+        lbr = bool(op.linear_before_reset.value.data)
+        hr = self.matmul_r(h)
+        hr_h = None
+        if self.kind == "gru" and not lbr:
+            r_gate = self.generic(h, c, hr, None, "gru_r")[0]
+            rh = self.emit.generic(
+                [r_gate, h], [self.emit.empty(self.emit.sizes(h), self.elt)],
+                [_identity(3)] * 3, [PARALLEL] * 3,
+                lambda b: [b.binary("mul", b.args[0], b.args[1])])[0]
+            hr_h = self.matmul_r(rh)
+        results = self.generic(h, c, hr, hr_h, "cell")
+        n_states = 2 if self.kind == "lstm" else 1
+        return results[:n_states], results[n_states]
+
+    def generic(self, h: SSAValue, c: SSAValue | None, hr: SSAValue, hr_h: SSAValue | None,
+                what: str) -> list[SSAValue]:
+        """A [D, B, H] generic; `cell` yields new states and the output slab, `gru_r`
+        the GRU reset gate."""
+        op, hidden, n_gates = self.op, self.hidden, self.op.num_gates
+        emit, elt = self.emit, self.elt
+        ident = _identity(3)
+        ins: list[SSAValue] = [h]
+        maps = [ident]
+        names = ["h"]
+
+        def add(value: SSAValue, amap: AffineMapAttr, name: str) -> None:
+            ins.append(value)
+            maps.append(amap)
+            names.append(name)
+
+        if c is not None:
+            add(c, ident, "c")
+        sizes = emit.sizes(h)
+        n_out = 1 if what == "gru_r" else (3 if self.kind == "lstm" else 2)
+        outs = [emit.empty(sizes, elt) for _ in range(n_out)]
+        step, trip = self.step, self.trip
+        xw, seq = self.xw, op.sequence_lens
+        n_in = len(ins)
+
+        def body(b: _Body) -> list[SSAValue]:
+            v = dict(zip(names, b.args[:n_in], strict=True))
+            d, bi, hi = b.linalg_index(0), b.linalg_index(1), b.linalg_index(2)
+
+            def at(source: SSAValue, offset: int, batch: bool = True) -> SSAValue:
+                col = hi if offset == 0 else b.add(arith.AddiOp(hi, b.index(offset)))
+                return b.add(tensor.ExtractOp(source, [d, bi, col] if batch else [d, col],
+                                              elt))
+
+            for gate in range(n_gates):
+                v[f"hr{gate}"] = at(hr, gate * hidden)
+                if op.bias is not None:
+                    v[f"wb{gate}"] = at(op.bias, gate * hidden, False)
+                    v[f"rb{gate}"] = at(op.bias, (n_gates + gate) * hidden, False)
+            if hr_h is not None:
+                v["hr_h"] = at(hr_h, 2 * hidden)
+            if op.peepholes is not None:
+                for k in range(3):
+                    v[f"p{k}"] = at(op.peepholes, k * hidden, False)
+            t = step
+            if any(self.reverse(k) for k in range(self.n_dir)):
+                back = b.add(arith.SubiOp(b.add(arith.SubiOp(trip, b.index(1))), step))
+                if all(self.reverse(k) for k in range(self.n_dir)):
+                    t = back
+                else:
+                    t = b.select(b.cmp("eq", d, b.index(1)), back, step)
+
+            def gate_in(gate: int) -> SSAValue:
+                col = b.add(arith.AddiOp(hi, b.index(gate * hidden)))
+                x = b.add(tensor.ExtractOp(xw, [t, d, bi, col], elt))
+                if gate != 2 or self.kind != "gru":
+                    x = b.binary("add", x, v[f"hr{gate}"])
+                if op.bias is not None:
+                    x = b.binary("add", x, v[f"wb{gate}"])
+                    if not (self.kind == "gru" and gate == 2 and lbr):
+                        x = b.binary("add", x, v[f"rb{gate}"])
+                return x
+
+            def act(j: int, x: SSAValue, clip: bool = True) -> SSAValue:
+                if self.clip is not None and clip:  # gate inputs only, as onnxruntime
+                    x = b.add(arith.MinimumfOp(x, b.const(self.clip, elt)))
+                    x = b.add(arith.MaximumfOp(x, b.const(-self.clip, elt)))
+                ys = [_rnn_activation(b, self.acts[k * self.per_dir + j],
+                                      self.alpha[k * self.per_dir + j],
+                                      self.beta[k * self.per_dir + j], x)
+                      for k in range(self.n_dir)]
+                if self.n_dir == 2 and self.acts[j] != self.acts[self.per_dir + j]:
+                    return b.select(b.cmp("eq", d, b.index(1)), ys[1], ys[0])
+                return ys[0]
+
+            lbr = bool(op.linear_before_reset.value.data)
+            one = b.const(1.0, elt)
+            h_old = v["h"]
+            if what == "gru_r":
+                return [act(0, gate_in(1))]
+            c_new = None
+            if self.kind == "rnn":
+                h_new = act(0, gate_in(0))
+            elif self.kind == "gru":
+                z = act(0, gate_in(0))
+                r = act(0, gate_in(1))
+                if lbr:
+                    hh = v["hr2"]
+                    if op.bias is not None:
+                        hh = b.binary("add", hh, v["rb2"])
+                    pre = b.binary("add", gate_in(2), b.binary("mul", r, hh))
+                else:
+                    pre = b.binary("add", gate_in(2), v["hr_h"])
+                cand = act(1, pre)
+                h_new = b.binary("add", b.binary("mul", b.binary("sub", one, z), cand),
+                                 b.binary("mul", z, h_old))
+            else:
+                c_old = v["c"]
+
+                def peep(x: SSAValue, k: int, cell: SSAValue) -> SSAValue:
+                    if op.peepholes is None:
+                        return x
+                    return b.binary("add", x, b.binary("mul", v[f"p{k}"], cell))
+
+                i = act(0, peep(gate_in(0), 0, c_old))
+                if op.input_forget.value.data:
+                    f = b.binary("sub", one, i)
+                else:
+                    f = act(0, peep(gate_in(2), 2, c_old))
+                cand = act(1, gate_in(3))
+                c_new = b.binary("add", b.binary("mul", f, c_old), b.binary("mul", i, cand))
+                o = act(0, peep(gate_in(1), 1, c_new))
+                h_new = b.binary("mul", o, act(2, c_new, clip=False))
+            y = h_new
+            if seq is not None:
+                length = b.add(tensor.ExtractOp(seq, [bi], _element_type(seq)))
+                t_int = b.add(arith.IndexCastOp(t, length.type))
+                active = b.cmp("slt", t_int, length)
+                h_new = b.select(active, h_new, h_old)
+                if c_new is not None:
+                    c_new = b.select(active, c_new, v["c"])
+                y = b.select(active, y, b.const(0.0, elt))
+            return [h_new, *([c_new] if c_new is not None else []), y]
+
+        return emit.generic(ins, outs, [*maps, *[ident] * n_out], [PARALLEL] * 3, body)
 
 
 class UnsupportedPattern(RewritePattern):
     """Anything of the graph dialect left over is an error naming the op."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
-        if op.name.startswith("graph.") and not isinstance(op, graph.WeightOp):
+        if op.name.startswith("graph.") and not isinstance(op, graph.WeightOp) \
+                and not isinstance(op, graph.YieldOp | graph.FusedYieldOp):  # go with parents
             raise _fail(op, "no lowering for this op")
+
+
+# --------------------------------------------------------------------------- element types
+
+
+def _lowest(t: Attribute) -> float | int:
+    """The identity of max over element type `t`: -inf, or the smallest integer."""
+    if isinstance(t, AnyFloat):
+        return float("-inf")
+    assert isinstance(t, IntegerType)
+    return 0 if graph.is_unsigned(t) else -(1 << (t.width.data - 1))
+
+
+def _signless_attr(attr: Attribute) -> Attribute:
+    """A typed attribute (integer, dense, function/tensor type) with uiN made signless."""
+    if isinstance(attr, IntegerAttr) and graph.is_unsigned(attr.type) \
+            and attr.type != graph.signless(attr.type):
+        width = attr.type.width.data
+        value = attr.value.data
+        value = value - (1 << width) if value >= 1 << (width - 1) else value
+        return IntegerAttr(value, graph.signless(attr.type))
+    if isinstance(attr, DenseIntOrFPElementsAttr):
+        t = attr.get_type()
+        if graph.signless(t) != t:
+            return DenseIntOrFPElementsAttr(graph.signless(t), attr.data)  # type: ignore
+    if isinstance(attr, func.FunctionType):
+        return func.FunctionType.from_lists([graph.signless(t) for t in attr.inputs],
+                                            [graph.signless(t) for t in attr.outputs])
+    return graph.signless(attr)
+
+
+def make_signless(module: ModuleOp) -> None:
+    """Rewrite every uiN type in `module` (values, block args, properties) as signless iN.
+
+    Patterns emit arith on the graph types so they can pick unsigned ops; this sweep makes
+    the result valid upstream IR (arith and linalg want signless integers).
+    """
+    for op in module.walk():
+        for r in op.results:
+            new = graph.signless(r.type)
+            if new != r.type:
+                r._type = new  # noqa: SLF001 (in-place retype, uses unchanged)
+        for region in op.regions:
+            for block in region.blocks:
+                for arg in block.args:
+                    new = graph.signless(arg.type)
+                    if new != arg.type:
+                        arg._type = new  # noqa: SLF001
+        for props in (op.properties, op.attributes):
+            for name, attr in list(props.items()):
+                new_attr = _signless_attr(attr)
+                if new_attr != attr:
+                    props[name] = new_attr
 
 
 # --------------------------------------------------------------------------- pass
@@ -1035,8 +1743,11 @@ class ConvertGraphToTensorPass(ModulePass):
                 GlobalAvgPoolPattern(), BatchNormPattern(), ReshapePattern(),
                 TransposePattern(), ConcatPattern(), SoftmaxPattern(),
                 LayerNormPattern(), FusedElementwisePattern(),  # optimizer ops
+                IfPattern(), LoopPattern(), ScanPattern(), RNNPattern(),
                 UnsupportedPattern(),
             ]),
             apply_recursively=False,
+            walk_regions_first=True,  # region bodies are lowered before their op
         ).rewrite_module(op)
+        make_signless(op)
 

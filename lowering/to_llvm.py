@@ -26,7 +26,9 @@ from xdsl.dialects.builtin import (
     StridedLayoutAttr,
     TensorType,
     UnrealizedConversionCastOp,
+    f32,
     i1,
+    i32,
     i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
@@ -50,6 +52,7 @@ from xdsl.transforms.convert_scf_to_cf import ConvertScfToCf
 from xdsl.transforms.reconcile_unrealized_casts import reconcile_unrealized_casts
 from xdsl.utils.exceptions import PassFailedException
 
+from lowering.llvm_asserts import lower_asserts
 from lowering.llvm_types import (
     ALIGNED,
     ALLOCATED,
@@ -556,6 +559,13 @@ class MathToLLVM(RewritePattern):
                 name = base + "f"
             elif t.bitwidth == 64:
                 name = base
+            elif t.bitwidth == 16:
+                # no half-precision libm: compute in f32 and round back
+                wide = [b.add(llvm.FPExtOp(a, f32)) for a in args]
+                name = self.externs.use(base + "f", [f32] * len(args), f32)
+                call = b.add(llvm.CallOp(name, *wide, return_type=f32))
+                b.replace(rewriter, op, [b.add(llvm.FPTruncOp(call, t))])
+                return
             else:
                 return
             self.externs.use(name, [t] * len(args), t)
@@ -807,8 +817,13 @@ class GlobalToLLVM(RewritePattern):
 # entry wrappers
 
 
-def build_entry(name: str, inputs: list[Attribute], outputs: list[Attribute]) -> llvm.FuncOp:
-    """`void @_kiln_entry_<name>(ptr %args)`: unpacks args, calls @name, stores results."""
+def build_entry(name: str, inputs: list[Attribute], outputs: list[Attribute],
+                may_fail: bool = False) -> llvm.FuncOp:
+    """`i32 @_kiln_entry_<name>(ptr %args)`: unpacks args, calls @name, stores results.
+
+    Returns 0, or the 1-based id of the run-time check that failed (then no results are
+    stored); `may_fail` functions take a trailing status pointer (lowering/llvm_asserts.py).
+    """
     block = Block(arg_types=[PTR])
     args_ptr = block.args[0]
     b = Builder()
@@ -817,21 +832,36 @@ def build_entry(name: str, inputs: list[Attribute], outputs: list[Attribute]) ->
         return b.add(llvm.LoadOp(b.gep(args_ptr, i, PTR), PTR))
 
     values = [b.add(llvm.LoadOp(slot(i), convert_type(t))) for i, t in enumerate(inputs)]
+    zero = b.const(0, i32)
+    if may_fail:
+        status = b.add(llvm.AllocaOp(b.const(1), i32))
+        b.add(llvm.StoreOp(zero, status))
+        values.append(status)
     ret = _result_type(outputs) if outputs else None
     call = llvm.CallOp(name, *values, return_type=ret)
     b.add(call)
+    blocks = [block]
+    if may_fail:
+        code = b.add(llvm.LoadOp(status, i32))
+        failed = _icmp(b, "ne", code, zero)
+        fail_block, store_block = Block(), Block()
+        b.add(llvm.CondBrOp(failed, fail_block, [], store_block, []))
+        fail_block.add_op(llvm.ReturnOp(code))
+        block.add_ops(b.ops)
+        b = Builder()
+        blocks += [fail_block, store_block]
     for j, t in enumerate(outputs):
         res = call.results[0]
         if len(outputs) > 1:
             res = b.extract(res, [j], convert_type(t))
         b.add(llvm.StoreOp(res, slot(len(inputs) + j)))
-    b.add(llvm.ReturnOp())
-    block.add_ops(b.ops)
+    b.add(llvm.ReturnOp(b.const(0, i32)))
+    blocks[-1].add_ops(b.ops)
     return llvm.FuncOp(
         ENTRY_PREFIX + name,
-        llvm.LLVMFunctionType([PTR], llvm.LLVMVoidType()),
+        llvm.LLVMFunctionType([PTR], i32),
         linkage=llvm.LinkageAttr("external"),
-        body=Region(block),
+        body=Region(blocks),
     )
 
 
@@ -864,6 +894,7 @@ class ConvertToLLVMPass(ModulePass):
             and f.body.blocks
             and (f.sym_visibility is None or f.sym_visibility.data == "public")
         ]
+        failing = lower_asserts(op)
         convert_block_arguments(op)
         externs = Externs()
         PatternRewriteWalker(
@@ -897,5 +928,5 @@ class ConvertToLLVMPass(ModulePass):
                     llvm.FuncOp(name, ftype, linkage=llvm.LinkageAttr("external"))
                 )
         for name, inputs, outputs in entries:
-            op.body.block.add_op(build_entry(name, inputs, outputs))
+            op.body.block.add_op(build_entry(name, inputs, outputs, name in failing))
         _check_converted(op)

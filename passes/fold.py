@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from xdsl.context import Context
-from xdsl.dialects.builtin import BytesAttr, DenseIntOrFPElementsAttr, ModuleOp
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -41,8 +41,7 @@ def constant_array(value: SSAValue, store: WeightStore | None) -> np.ndarray | N
     """The compile-time value of `value`, or None when it is not known."""
     op = value.owner
     if isinstance(op, g.ConstantOp):
-        attr = op.value
-        return np.frombuffer(attr.data.data, dtype="<f4").reshape(attr.get_shape())
+        return g.array_from_dense(op.value)
     if isinstance(op, g.WeightOp) and store is not None and op.weight_name.data in store:
         return store[op.weight_name.data]
     return None
@@ -50,13 +49,13 @@ def constant_array(value: SSAValue, store: WeightStore | None) -> np.ndarray | N
 
 def materialize(array: np.ndarray, store: WeightStore | None, name: str) -> Operation | None:
     """A graph.constant (small) or graph.weight (large, added to `store`) holding `array`."""
-    data = np.ascontiguousarray(array, dtype=np.float32)
+    data = np.ascontiguousarray(array)
     if data.size <= MAX_INLINE_ELEMENTS:
-        return g.ConstantOp(DenseIntOrFPElementsAttr(
-            g.tensor_type(data.shape), BytesAttr(data.astype("<f4").tobytes())))
+        return g.ConstantOp(g.dense_from_array(data))
     if store is None:
         return None
-    return g.WeightOp(store.add(name, data), g.tensor_type(data.shape))
+    return g.WeightOp(store.add(name, data),
+                      g.tensor_type(data.shape, g.element_type_for(data.dtype)))
 
 
 # --------------------------------------------------------------------------- numpy evaluation
@@ -77,8 +76,17 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 _UNARY_FNS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "relu": lambda x: np.maximum(x, 0), "sigmoid": _sigmoid, "tanh": np.tanh,
     "exp": np.exp, "neg": np.negative, "sqrt": np.sqrt}
+def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """ONNX Div: true division for floats, truncating division for integers."""
+    if a.dtype.kind in "iu":
+        safe = np.where(b == 0, 1, b).astype(b.dtype)
+        q = a // safe
+        return np.where((a % safe != 0) & ((a < 0) != (safe < 0)), q + 1, q).astype(a.dtype)
+    return np.divide(a, b)
+
+
 _BINARY_FNS: dict[type[Operation], Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    g.AddOp: np.add, g.SubOp: np.subtract, g.MulOp: np.multiply, g.DivOp: np.divide}
+    g.AddOp: np.add, g.SubOp: np.subtract, g.MulOp: np.multiply, g.DivOp: _divide}
 
 
 def _windows(x: np.ndarray, kernel, strides, dilations) -> np.ndarray:
@@ -236,7 +244,7 @@ def _eval_fused(op: g.FusedElementwiseOp, args: list[np.ndarray]) -> np.ndarray:
     block = op.body.block
     env: dict[SSAValue, np.ndarray] = dict(zip(block.args, args, strict=True))
     for inner in block.ops:
-        if isinstance(inner, g.YieldOp):
+        if isinstance(inner, g.FusedYieldOp):
             return np.broadcast_to(env[inner.operands[0]], op.result_shape())
         operands = [env[v] for v in inner.operands]
         if inner.name == "arith.constant":
@@ -251,7 +259,7 @@ def _eval_fused(op: g.FusedElementwiseOp, args: list[np.ndarray]) -> np.ndarray:
         else:
             raise NotImplementedError(f"fold: {inner.name} in a graph.fused body")
         env[inner.results[0]] = np.asarray(value)
-    raise NotImplementedError("fold: graph.fused body without graph.yield")
+    raise NotImplementedError("fold: graph.fused body without graph.fused_yield")
 
 
 OPTIMIZER_EVALUATORS: dict[type[Operation],
@@ -282,15 +290,26 @@ class FoldConstantOp(RewritePattern):
         if any(a is None for a in args):
             return
         try:
+            dtype = g.numpy_dtype_of(g.element_type_of(op.results[0]))
+        except ValueError:
+            return
+        try:
             with np.errstate(all="ignore"):
-                value = evaluate(op, [a.astype(np.float32, copy=False) for a in args])
+                value = evaluate(op, list(args))
         except NotImplementedError:
             return  # an op without an evaluator stays (it runs at run time)
-        new = materialize(np.asarray(value, dtype=np.float32).reshape(shape), self.store,
-                          _fresh_name(op))
+        new = materialize(_as_result(value, dtype, shape), self.store, _fresh_name(op))
         if new is not None:
             rewriter.replace(op, new)
             self.folded += 1
+
+
+def _as_result(value: np.ndarray, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """A folded value in the op's result dtype (integer division results truncate)."""
+    value = np.asarray(value)
+    if value.dtype != dtype and value.dtype.kind == "f" and dtype.kind in "iu":
+        value = np.trunc(value)
+    return np.asarray(value.astype(dtype, copy=False)).reshape(shape)
 
 
 def _fresh_name(op: Operation) -> str:

@@ -463,12 +463,12 @@ def _emit_scalar(op: Operation, b: _Body, args: list[SSAValue]) -> SSAValue:
     if isinstance(op, g.FusedElementwiseOp):
         mapping: dict[SSAValue, SSAValue] = dict(zip(op.body.block.args, args, strict=True))
         for inner in op.body.block.ops:
-            if isinstance(inner, g.YieldOp):
+            if isinstance(inner, g.FusedYieldOp):
                 return mapping[inner.operands[0]]
             clone = inner.clone(value_mapper=mapping)
             b.block.add_op(clone)
             mapping.update(zip(inner.results, clone.results, strict=True))
-        raise ValueError("graph.fused body without graph.yield")
+        raise ValueError("graph.fused body without graph.fused_yield")
     if op.name in SCALAR_BY_NAME:
         return SCALAR_BY_NAME[op.name](b, args)
     if isinstance(op, g.ElementwiseUnaryOp):
@@ -522,7 +522,7 @@ def _fuse_chain(m: Match, b: RuleBuilder, store=None) -> SSAValue | None:
             scalars[v] = body.const(value, g.element_type_of(v))
     p = _emit_scalar(producer, body, [scalars[v] for v in producer.operands])
     args = [p if v is producer.results[0] else scalars[v] for v in root.operands]
-    block.add_op(g.YieldOp(_emit_scalar(root, body, args)))
+    block.add_op(g.FusedYieldOp(_emit_scalar(root, body, args)))
     new = g.FusedElementwiseOp(inputs, Region(block), g.tensor_type(
         out_shape, g.element_type_of(root.results[0])))
     return b.insert(new)

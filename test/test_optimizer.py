@@ -98,7 +98,7 @@ func.func @main(%a: tensor<2x4xf32>, %b: tensor<4xf32>) -> tensor<2x4xf32> {
     %z = arith.cmpf ogt, %m, %c : f32
     %e = math.erf %m : f32
     %r = arith.select %z, %e, %c : f32
-    graph.yield %r : f32
+    graph.fused_yield %r : f32
   }
   func.return %y : tensor<2x4xf32>
 }

@@ -9,6 +9,7 @@ non-negative axes, resolved reshape targets) so that passes never see ONNX conve
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from xdsl.dialects.builtin import (
     DictionaryAttr,
     FunctionType,
     IntegerAttr,
+    IntegerType,
     ModuleOp,
     NameLoc,
     NoneAttr,
@@ -175,7 +177,10 @@ class _Importer:
     def _collect_constants(self) -> None:
         for name, init in self.initializers.items():
             self.consts[name] = numpy_helper.to_array(init)
-        for node in self.graph.node:
+        for graph in _all_graphs(self.graph)[1:]:
+            for init in graph.initializer:
+                self.consts[init.name] = numpy_helper.to_array(init)
+        for node in _all_nodes(self.graph):
             if node.op_type == "Constant" and not node.domain:
                 try:
                     self.consts[node.output[0]] = _constant_value(node)
@@ -192,19 +197,19 @@ class _Importer:
                     continue
                 if not info.type.HasField("tensor_type"):
                     problems.append(f"{kind} '{info.name}' is not a tensor")
-                elif info.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+                elif _element_type(info.type.tensor_type.elem_type) is None:
                     problems.append(f"{kind} '{info.name}' has element type "
                                     f"{_dtype_name(info.type.tensor_type.elem_type)}")
         if problems:
             raise CompileError(
-                f"{self.source}: only float32 tensors are supported, but "
-                f"{'; '.join(problems)}.")
+                f"{self.source}: unsupported tensor element type: "
+                f"{'; '.join(problems)} (supported: {', '.join(g.ELEMENT_TYPES)}).")
 
     def _collect_unsupported(self) -> list[UnsupportedOp]:
-        used = {name for node in self.graph.node for name in node.input}
-        used |= {o.name for o in self.graph.output}
+        used = {name for node in _all_nodes(self.graph) for name in node.input}
+        used |= {o.name for graph in _all_graphs(self.graph) for o in graph.output}
         unsupported = []
-        for node in self.graph.node:
+        for node in _all_nodes(self.graph):
             domain = node.domain or "ai.onnx"
             opset = self.opsets.get(domain, 0)
             if domain != "ai.onnx" or node.op_type not in _HANDLERS:
@@ -222,8 +227,9 @@ class _Importer:
         for i, name in enumerate(node.input):
             if name and i not in skip and name in self.consts:
                 dtype = self.consts[name].dtype
-                if dtype != np.float32:
-                    return f"input '{name}' has element type {dtype}; only float32 is supported"
+                if dtype.name not in g.ELEMENT_TYPES:
+                    return (f"input '{name}' has element type {dtype}, which is not "
+                            "supported")
         op = node.op_type
         if op == "Constant":
             try:
@@ -280,8 +286,9 @@ class _Importer:
             if info.name in self.initializers:
                 continue
             shape, dims = _input_shape(info)
-            arg = self.block.insert_arg(TensorType(f32, shape), len(self.block.args))
-            arg.name_hint = info.name
+            elt = _element_type(info.type.tensor_type.elem_type) or f32
+            arg = self.block.insert_arg(TensorType(elt, shape), len(self.block.args))
+            arg.name_hint = ssa_name_hint(info.name)
             self.values[info.name] = arg
             arg_attrs.append(DictionaryAttr({
                 g.ARG_NAME_ATTR: StringAttr(info.name),
@@ -326,7 +333,7 @@ class _Importer:
             if name:
                 self.values[name] = value
                 if isinstance(value.owner, Operation) and value.name_hint is None:
-                    value.name_hint = name
+                    value.name_hint = ssa_name_hint(name)
 
     def _cross_check_outputs(self, results: Sequence[SSAValue]) -> None:
         for info, value in zip(self.graph.output, results, strict=True):
@@ -353,15 +360,16 @@ class _Importer:
         if name not in self.consts:
             raise _NodeError(f"tensor '{name}' is not defined")
         array = self.consts[name]
-        if array.dtype != np.float32:
-            raise _NodeError(f"tensor '{name}' has element type {array.dtype}; only float32 "
-                             "is supported")
+        if array.dtype.name not in g.ELEMENT_TYPES:
+            raise _NodeError(f"tensor '{name}' has element type {array.dtype}, which is "
+                             "not supported")
         if name in self.initializers or array.size > MAX_INLINE_ELEMENTS:
             stored = self.store.add(name, array)
-            value = self._emit(g.WeightOp(stored, g.tensor_type(array.shape)))
+            value = self._emit(g.WeightOp(stored, g.tensor_type(
+                array.shape, g.element_type_for(array.dtype))))
         else:
             value = self._emit(g.ConstantOp(dense_attr(array)))
-        value.name_hint = name
+        value.name_hint = ssa_name_hint(name)
         self.values[name] = value
         return value
 
@@ -504,6 +512,184 @@ class _Importer:
         return [self._emit(g.GeluOp(self._value(node.input[0]),
                                     _text(attrs.get("approximate", "none"))))]
 
+    # ---- control flow and recurrent cells (If, Loop, Scan, LSTM, GRU, RNN)
+
+    def _subgraph(self, body: onnx.GraphProto, arg_types: Sequence[Attribute]
+                  ) -> tuple[Region, list[SSAValue]]:
+        """Import a subgraph into a new region whose block takes `arg_types`.
+
+        Names of enclosing scopes stay visible (captured values); constants the subgraph
+        captures are materialized in the enclosing block first, so they are shared.
+        """
+        for name in _captured_names(body):
+            if name not in self.values and name in self.consts:
+                self._value(name)
+        if len(body.input) != len(arg_types):
+            raise _NodeError(f"subgraph '{body.name}' takes {len(body.input)} inputs, "
+                             f"expected {len(arg_types)}")
+        outer_block, outer_values = self.block, self.values
+        block = Block(arg_types=list(arg_types))
+        self.block, self.values = block, dict(outer_values)
+        try:
+            for info, arg in zip(body.input, block.args, strict=True):
+                arg.name_hint = info.name
+                self.values[info.name] = arg
+            for node in body.node:
+                self._import_node(node)
+            results = [self._value(o.name) for o in body.output]
+            block.add_op(g.YieldOp(*results))
+        finally:
+            self.block, self.values = outer_block, outer_values
+        return Region(block), results
+
+    def _bool_scalar(self, name: str, what: str) -> SSAValue:
+        value = self._value(name)
+        if g.element_type_of(value) != IntegerType(1) or any(d != 1 for d in
+                                                             g.shape_of(value)):
+            raise _NodeError(f"{what} must be a one-element bool tensor, got {value.type}")
+        return value
+
+    def _if(self, node, attrs, opset):
+        cond = self._bool_scalar(node.input[0], "the condition")
+        then_region, then_values = self._subgraph(attrs["then_branch"], [])
+        else_region, else_values = self._subgraph(attrs["else_branch"], [])
+        if len(then_values) != len(else_values):
+            raise _NodeError("the branches have different numbers of outputs")
+        types = []
+        for i, (a, b) in enumerate(zip(then_values, else_values, strict=True)):
+            if g.element_type_of(a) != g.element_type_of(b) or \
+                    len(g.shape_of(a)) != len(g.shape_of(b)):
+                raise _NodeError(f"output {i} of the branches differs in element type or "
+                                 f"rank ({a.type} vs {b.type})")
+            types.append(g.join_types(a.type, b.type))
+        op = g.IfOp(cond, types, then_region, else_region)
+        self.block.add_op(op)
+        return list(op.outputs)
+
+    def _loop(self, node, attrs, opset):
+        inputs = list(node.input) + [""] * (2 - len(node.input))
+        max_trip = self._value(inputs[0]) if inputs[0] else None
+        if max_trip is not None and (g.element_type_of(max_trip) != i64 or any(
+                d != 1 for d in g.shape_of(max_trip))):
+            raise _NodeError(f"the trip count must be a one-element int64 tensor, got "
+                             f"{max_trip.type}")
+        cond = self._bool_scalar(inputs[1], "the condition") if inputs[1] else None
+        if max_trip is None and cond is None:
+            raise _NodeError("a Loop with neither a trip count nor a condition never ends")
+        inits = [self._value(n) for n in inputs[2:]]
+        body = attrs["body"]
+        scalar_i64, scalar_i1 = g.tensor_type([], i64), g.tensor_type([], IntegerType(1))
+        region, outs = self._subgraph(body, [scalar_i64, scalar_i1,
+                                             *[v.type for v in inits]])
+        n = len(inits)
+        if len(outs) < n + 1:
+            raise _NodeError(f"the body yields {len(outs)} values, expected at least {n + 1}")
+        block = region.blocks.first
+        assert block is not None
+        yield_op = block.last_op
+        assert isinstance(yield_op, g.YieldOp)
+        cond_out = outs[0]
+        if cond_out.type != scalar_i1:
+            if g.element_type_of(cond_out) != IntegerType(1) or any(
+                    d != 1 for d in g.shape_of(cond_out)):
+                raise _NodeError(f"the body's condition output must be a one-element bool "
+                                 f"tensor, got {cond_out.type}")
+            reshape = g.ReshapeOp(cond_out, [])
+            block.insert_op_before(reshape, yield_op)
+            yield_op.operands[0] = reshape.result
+        for i, (init, out) in enumerate(zip(inits, outs[1:n + 1], strict=True)):
+            if not g.compatible_types(init.type, out.type):
+                raise _NodeError(f"loop-carried value {i} changes type from {init.type} to "
+                                 f"{out.type}; Kiln needs loop-carried shapes that do not "
+                                 "change")
+        trips = g.DYN
+        if max_trip is not None and cond is None and inputs[0] in self.consts:
+            trips = max(0, int(self.consts[inputs[0]].reshape(-1)[0]))
+        scans = [g.tensor_type([trips, *g.shape_of(v)], g.element_type_of(v))
+                 for v in outs[n + 1:]]
+        op = g.LoopOp(max_trip, cond, inits, [v.type for v in inits] + scans, region)
+        self.block.add_op(op)
+        return list(op.outputs)
+
+    def _scan(self, node, attrs, opset):
+        m = int(attrs["num_scan_inputs"])
+        values = [self._value(n) for n in node.input]
+        n = len(values) - m
+        states, xs = values[:n], values[n:]
+        in_axes = [int(a) for a in attrs.get("scan_input_axes", [0] * m)]
+        in_axes = [a + len(g.shape_of(x)) if a < 0 else a
+                   for a, x in zip(in_axes, xs, strict=True)]
+        in_dirs = [int(d) for d in attrs.get("scan_input_directions", [0] * m)]
+        slices = []
+        trip = g.DYN
+        for x, axis in zip(xs, in_axes, strict=True):
+            shape = g.shape_of(x)
+            if not 0 <= axis < len(shape):
+                raise _NodeError(f"scan input axis {axis} out of range for {x.type}")
+            if shape[axis] != g.DYN:
+                trip = shape[axis]
+            slices.append(g.tensor_type(shape[:axis] + shape[axis + 1:],
+                                        g.element_type_of(x)))
+        region, outs = self._subgraph(attrs["body"], [*(v.type for v in states), *slices])
+        k = len(outs) - n
+        out_axes = [int(a) for a in attrs.get("scan_output_axes", [0] * k)]
+        out_axes = [a + len(g.shape_of(v)) + 1 if a < 0 else a
+                    for a, v in zip(out_axes, outs[n:], strict=True)]
+        out_dirs = [int(d) for d in attrs.get("scan_output_directions", [0] * k)]
+        for i, (init, out) in enumerate(zip(states, outs[:n], strict=True)):
+            if not g.compatible_types(init.type, out.type):
+                raise _NodeError(f"state {i} changes type from {init.type} to {out.type}")
+        types = [v.type for v in states]
+        for v, axis in zip(outs[n:], out_axes, strict=True):
+            shape = list(g.shape_of(v))
+            shape.insert(axis, trip)
+            types.append(g.tensor_type(shape, g.element_type_of(v)))
+        op = g.ScanOp(states, xs, types, region, input_axes=in_axes,
+                      input_directions=in_dirs, output_axes=out_axes,
+                      output_directions=out_dirs)
+        self.block.add_op(op)
+        return list(op.outputs)
+
+    def _rnn(self, node, attrs, opset):
+        kind = node.op_type.lower()
+        names = list(node.input) + [""] * (8 - len(node.input))
+
+        def opt(i: int) -> SSAValue | None:
+            return self._value(names[i]) if names[i] else None
+
+        layout = int(attrs.get("layout", 0))
+        x, w, r = (self._value(n) for n in names[:3])
+        h0, c0 = opt(5), opt(6) if kind == "lstm" else None
+        if layout == 1:
+            x = self._emit(g.TransposeOp(x, [1, 0, 2]))
+            h0 = self._emit(g.TransposeOp(h0, [1, 0, 2])) if h0 is not None else None
+            c0 = self._emit(g.TransposeOp(c0, [1, 0, 2])) if c0 is not None else None
+        direction = _text(attrs.get("direction", "forward"))
+        if direction not in g.RNN_DIRECTIONS:
+            raise _NodeError(f"unknown direction '{direction}'")
+        d = 2 if direction == "bidirectional" else 1
+        hidden = int(attrs.get("hidden_size", g.shape_of(r)[-1]))
+        seq = opt(4)
+        t = g.shape_of(x)[0]
+        if seq is not None and names[4] in self.consts and t != g.DYN and bool(
+                np.all(self.consts[names[4]] == t)):
+            seq = None  # every sequence is full length
+        acts, alpha, beta = _rnn_activations(kind, d, attrs)
+        clip = attrs.get("clip")
+        op = g.RNNOp(x, w, r, kind=kind, direction=direction, hidden_size=hidden,
+                     activations=acts, activation_alpha=alpha, activation_beta=beta,
+                     bias=opt(3), sequence_lens=seq, initial_h=h0, initial_c=c0,
+                     peepholes=opt(7) if kind == "lstm" else None,
+                     clip=float(clip) if clip is not None else None,
+                     linear_before_reset=bool(attrs.get("linear_before_reset", 0)),
+                     input_forget=bool(attrs.get("input_forget", 0)))
+        self.block.add_op(op)
+        outs = list(op.outputs)
+        if layout == 1:
+            outs = [self._emit(g.TransposeOp(outs[0], [2, 0, 1, 3]))] + [
+                self._emit(g.TransposeOp(v, [1, 0, 2])) for v in outs[1:]]
+        return outs
+
 
 _Handler = Callable[[_Importer, onnx.NodeProto, dict, int], list[SSAValue]]
 _HANDLERS: dict[str, _Handler] = {
@@ -516,6 +702,8 @@ _HANDLERS: dict[str, _Handler] = {
     "Reshape": _Importer._reshape, "Transpose": _Importer._transpose,
     "Concat": _Importer._concat, "Softmax": _Importer._softmax,
     "Constant": _Importer._constant, "Identity": _Importer._forward,
+    "If": _Importer._if, "Loop": _Importer._loop, "Scan": _Importer._scan,
+    "LSTM": _Importer._rnn, "GRU": _Importer._rnn, "RNN": _Importer._rnn,
     "Dropout": _Importer._forward,
     "LayerNormalization": _Importer._layer_norm, "Gelu": _Importer._gelu,
 }
@@ -526,12 +714,30 @@ SUPPORTED_OPS = tuple(sorted(_HANDLERS))
 # --------------------------------------------------------------------------- helpers
 
 
-def dense_attr(array: np.ndarray) -> Attribute:
-    """A float32 array as a `dense<...>` attribute."""
-    from xdsl.dialects.builtin import BytesAttr, DenseIntOrFPElementsAttr
+def ssa_name_hint(name: str) -> str | None:
+    """A readable SSA name for an ONNX value name, or None when nothing usable is left.
 
-    data = np.ascontiguousarray(array, dtype="<f4")
-    return DenseIntOrFPElementsAttr(g.tensor_type(data.shape), BytesAttr(data.tobytes()))
+    Exporters use names like `/conv1/Conv_output_0` or `onnx::LSTM_349`; SSA names allow
+    only [A-Za-z0-9_$.-] and must not start with a digit.
+    """
+    hint = re.sub(r"[^\w$.-]+", "_", name).strip("_")
+    if hint and hint[0].isdigit():
+        hint = "v" + hint
+    return hint or None
+
+
+def dense_attr(array: np.ndarray) -> Attribute:
+    """An array of any supported dtype as a `dense<...>` attribute of its graph type."""
+    return g.dense_from_array(array)
+
+
+def _element_type(elem_type: int) -> Attribute | None:
+    """The graph element type of an ONNX TensorProto data type, None if unsupported."""
+    try:
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(elem_type)
+    except (KeyError, ValueError, TypeError):
+        return None
+    return g.ELEMENT_TYPES.get(np.dtype(dtype).name) if elem_type != 0 else None
 
 
 def _constant_value(node: onnx.NodeProto) -> np.ndarray:
@@ -629,3 +835,88 @@ def _resolve_reshape(x: Sequence[int], target: Sequence[int], allowzero: bool) -
                          "graph.reshape can infer only one")
     out[copied_dyn[0]] = -1
     return out
+
+
+# --------------------------------------------------------------------------- control flow
+
+
+def _subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    """The graph-valued attributes of a node (If branches, Loop/Scan bodies)."""
+    graphs: list[onnx.GraphProto] = []
+    for a in node.attribute:
+        if a.type == onnx.AttributeProto.GRAPH:
+            graphs.append(a.g)
+        elif a.type == onnx.AttributeProto.GRAPHS:
+            graphs.extend(a.graphs)
+    return graphs
+
+
+def _all_nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
+    """The nodes of a graph and, recursively, of its subgraphs."""
+    nodes = []
+    for node in graph.node:
+        nodes.append(node)
+        for sub in _subgraphs(node):
+            nodes.extend(_all_nodes(sub))
+    return nodes
+
+
+def _all_graphs(graph: onnx.GraphProto) -> list[onnx.GraphProto]:
+    """A graph and, recursively, its subgraphs."""
+    graphs = [graph]
+    for node in graph.node:
+        for sub in _subgraphs(node):
+            graphs.extend(_all_graphs(sub))
+    return graphs
+
+
+def _captured_names(graph: onnx.GraphProto) -> set[str]:
+    """Names a subgraph (or its own subgraphs) reads from enclosing scopes."""
+    defined = {i.name for i in graph.input} | {i.name for i in graph.initializer}
+    used: set[str] = set()
+    for node in graph.node:
+        used.update(n for n in node.input if n)
+        for sub in _subgraphs(node):
+            used |= _captured_names(sub)
+        defined.update(node.output)
+    used.update(o.name for o in graph.output)
+    return used - defined
+
+
+_RNN_ACTIVATIONS = {
+    "Sigmoid": "sigmoid", "Tanh": "tanh", "Relu": "relu", "Affine": "affine",
+    "LeakyRelu": "leaky_relu", "ThresholdedRelu": "thresholded_relu",
+    "ScaledTanh": "scaled_tanh", "HardSigmoid": "hard_sigmoid", "Elu": "elu",
+    "Softsign": "softsign", "Softplus": "softplus"}
+# (default alpha, default beta, takes alpha, takes beta) per activation
+_RNN_ACTIVATION_PARAMS = {
+    "affine": (1.0, 0.0, True, True), "leaky_relu": (0.01, 0.0, True, False),
+    "thresholded_relu": (1.0, 0.0, True, False), "scaled_tanh": (1.0, 1.0, True, True),
+    "hard_sigmoid": (0.2, 0.5, True, True), "elu": (1.0, 0.0, True, False)}
+_RNN_DEFAULT_ACTIVATIONS = {"lstm": ["Sigmoid", "Tanh", "Tanh"], "gru": ["Sigmoid", "Tanh"],
+                            "rnn": ["Tanh"]}
+
+
+def _rnn_activations(kind: str, directions: int, attrs: dict
+                     ) -> tuple[list[str], list[float], list[float]]:
+    """Activation names, alphas and betas for every direction of a recurrent node."""
+    per_dir = len(_RNN_DEFAULT_ACTIVATIONS[kind])
+    given = [_text(a) for a in attrs.get("activations", [])] or \
+        _RNN_DEFAULT_ACTIVATIONS[kind] * directions
+    if len(given) == per_dir and directions == 2:
+        given = given * 2
+    if len(given) != per_dir * directions:
+        raise _NodeError(f"{len(given)} activations given, expected {per_dir * directions}")
+    alphas = list(attrs.get("activation_alpha", []))
+    betas = list(attrs.get("activation_beta", []))
+    names, alpha, beta = [], [], []
+    for a in given:
+        matched = [v for k, v in _RNN_ACTIVATIONS.items() if k.lower() == a.lower()]
+        if not matched:
+            raise _NodeError(f"activation '{a}' is not supported")
+        name = matched[0]
+        da, db, takes_a, takes_b = _RNN_ACTIVATION_PARAMS.get(name, (0.0, 0.0, False, False))
+        names.append(name)
+        alpha.append(float(alphas.pop(0)) if takes_a and alphas else da)
+        beta.append(float(betas.pop(0)) if takes_b and betas else db)
+    return names, alpha, beta

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,7 +25,8 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 _free = _libc.free
 _free.argtypes = [ctypes.c_void_p]
 _free.restype = None
-_ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+# the entry returns 0, or the 1-based id of a failed run-time check (lowering/llvm_asserts.py)
+_ENTRY_TYPE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
 _from_buffer = ctypes.c_char.from_buffer
 _addressof = ctypes.addressof
 
@@ -63,7 +65,11 @@ def _words(rank: int | None) -> int:
 class Invoker:
     """A prepared caller of one `_kiln_entry_*` function with fixed arg/result specs."""
 
-    def __init__(self, address: int, args: Sequence[Spec], results: Sequence[Spec]):
+    def __init__(self, address: int, args: Sequence[Spec], results: Sequence[Spec],
+                 check_messages: Sequence[str] = ()):
+        self.check_messages = list(check_messages)
+        # one descriptor buffer is reused by every call: calls must not overlap
+        self._lock = threading.Lock()
         self.arg_specs = [(np.dtype(d), r) for d, r in args]
         self.result_specs = [(np.dtype(d), r) for d, r in results]
         self._fn = _ENTRY_TYPE(address)
@@ -109,14 +115,22 @@ class Invoker:
             arg_ptrs.add(ptr)
             shape = a.shape
             words += (ptr, ptr, 0, *shape, *_row_major(shape))
-        buf = self._buf
-        if words:
-            buf[: self._arg_words] = words
-        for i, view in self._scalar_views.items():
-            view[0] = args[i]
-        self._fn(self._slots_addr)
-        del keep
-        return self._collect(arg_ptrs)
+        with self._lock:
+            buf = self._buf
+            if words:
+                buf[: self._arg_words] = words
+            for i, view in self._scalar_views.items():
+                view[0] = args[i]
+            status = self._fn(self._slots_addr)
+            del keep
+            if status:
+                raise InputError(f"run-time check failed: {self._message(status)}")
+            return self._collect(arg_ptrs)
+
+    def _message(self, status: int) -> str:
+        if 0 < status <= len(self.check_messages):
+            return self.check_messages[status - 1]
+        return f"check #{status}"
 
     def _collect(self, arg_ptrs: set[int]) -> list[np.ndarray]:
         buf = self._buf

@@ -19,6 +19,7 @@ from compiler.driver import CompileStats, TensorSpec
 from compiler.errors import InputError
 from compiler.shapes import ShapeCheckError, check_shapes
 from compiler.weights import WeightStore
+from lowering.llvm_asserts import assert_messages
 
 _SHAPE_CACHE_SIZE = 64
 
@@ -49,7 +50,8 @@ class CompiledModel:
             self._engine.address_of("_kiln_entry_main"),
             [(spec.dtype, len(spec.shape)) for spec in inputs]
             + [(w.dtype, w.ndim) for w in weight_arrays],
-            [(spec.dtype, len(spec.shape)) for spec in outputs])
+            [(spec.dtype, len(spec.shape)) for spec in outputs],
+            assert_messages(llvm_module))
         self._shape_cache: OrderedDict[tuple[tuple[int, ...], ...], None] = OrderedDict()
         self._input_index = {spec.name: i for i, spec in enumerate(inputs)}
 

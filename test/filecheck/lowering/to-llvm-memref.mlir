@@ -31,7 +31,7 @@ func.func @add(%a: memref<?x4xf32>, %b: memref<4xf32>) -> memref<?x4xf32> {
 // CHECK:        llvm.store %{{.*}}, %{{.*}} : f32, !llvm.ptr
 // CHECK:        llvm.return
 // CHECK:      llvm.func @malloc(i64) -> !llvm.ptr
-// CHECK:      llvm.func @_kiln_entry_add(%[[ARGS:.*]]: !llvm.ptr) {
+// CHECK:      llvm.func @_kiln_entry_add(%[[ARGS:.*]]: !llvm.ptr) -> i32 {
 // CHECK:        llvm.load %[[ARGS]] : !llvm.ptr -> !llvm.ptr
 // CHECK:        llvm.call @add(
 // CHECK:        llvm.getelementptr %[[ARGS]][2] : (!llvm.ptr) -> !llvm.ptr, !llvm.ptr

@@ -10,7 +10,7 @@
 // CHECK-NEXT:      %[[M:.*]] = arith.mulf %[[A]], %[[H]] : f32
 // CHECK-NEXT:      %[[S:.*]] = arith.addf %[[M]], %[[B]] : f32
 // CHECK-NEXT:      %[[T:.*]] = math.tanh %[[S]] : f32
-// CHECK-NEXT:      graph.yield %[[T]] : f32
+// CHECK-NEXT:      graph.fused_yield %[[T]] : f32
 // CHECK-NEXT:    }
 // CHECK-NEXT:    func.return %[[F]]
 // CHECK-NOT:     graph.mul

@@ -18,7 +18,7 @@ func.func @scale(%a: memref<?xf32>, %s: f32) {
 // CHECK: define void @"scale"({ptr, ptr, i64, [1 x i64], [1 x i64]} %{{.*}}, float %{{.*}})
 // CHECK: getelementptr float, ptr
 // CHECK: fmul float
-// CHECK: define void @"_kiln_entry_scale"(ptr %{{.*}})
+// CHECK: define i32 @"_kiln_entry_scale"(ptr %{{.*}})
 
 // ASM: _kiln_entry_scale:
 // ASM: vmulps

@@ -1,0 +1,140 @@
+"""Run-time checks: `cf.assert` as an early return with a status code (part of convert-to-llvm).
+
+A failing check must become a Python exception, never an abort or an out-of-bounds
+access. Every function that contains a `cf.assert`, or calls one that may fail, gets a
+hidden trailing `!llvm.ptr` argument pointing at an i32 status. A failing assert stores its
+1-based message id there and returns undefined results; a caller checks the status after
+each such call and returns in turn. The packed entry point returns the status, and the
+runtime maps the id to the message recorded in the module attribute `kiln.assert_messages`.
+Buffers allocated before the failure are not freed (the error path is not hot).
+"""
+
+from __future__ import annotations
+
+from xdsl.dialects import cf, func, llvm
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DictionaryAttr,
+    IntegerAttr,
+    ModuleOp,
+    StringAttr,
+    UnrealizedConversionCastOp,
+    i32,
+    i64,
+)
+from xdsl.ir import Attribute, Block, Operation, SSAValue
+
+from lowering.llvm_types import PTR, convert_type
+
+MESSAGES_ATTR = "kiln.assert_messages"
+
+
+def failing_functions(module: ModuleOp) -> set[str]:
+    """Functions that contain a cf.assert or (transitively) call one that does."""
+    bodies = {f.sym_name.data: f for f in module.ops
+              if isinstance(f, func.FuncOp) and f.body.blocks}
+    failing = {name for name, f in bodies.items()
+               if any(isinstance(o, cf.AssertOp) for o in f.walk())}
+    changed = True
+    while changed:
+        changed = False
+        for name, f in bodies.items():
+            if name not in failing and any(
+                    isinstance(o, func.CallOp) and o.callee.root_reference.data in failing
+                    for o in f.walk()):
+                failing.add(name)
+                changed = True
+    return failing
+
+
+def lower_asserts(module: ModuleOp) -> set[str]:
+    """Rewrite cf.assert and calls of failing functions; return the failing functions.
+
+    Runs on CFG form (after scf -> cf), before func/cf are converted to llvm.
+    """
+    failing = failing_functions(module)
+    messages: list[str] = []
+    for f in list(module.ops):
+        if isinstance(f, func.FuncOp) and f.sym_name.data in failing:
+            _add_status_argument(f)
+            _lower_function(f, failing, messages)
+    if messages:
+        module.attributes[MESSAGES_ATTR] = ArrayAttr([StringAttr(m) for m in messages])
+    return failing
+
+
+def _add_status_argument(f: func.FuncOp) -> None:
+    f.body.blocks[0].insert_arg(PTR, len(f.body.blocks[0].args))
+    inputs = [*f.function_type.inputs.data, PTR]
+    f.function_type = func.FunctionType.from_lists(inputs, list(f.function_type.outputs.data))
+    if f.arg_attrs is not None:
+        f.arg_attrs = ArrayAttr([*f.arg_attrs.data, DictionaryAttr({})])
+
+
+def _lower_function(f: func.FuncOp, failing: set[str], messages: list[str]) -> None:
+    status = f.body.blocks[0].args[-1]
+    fail = _failure_block(f, status)
+    for block in list(f.body.blocks):
+        if block is fail:
+            continue
+        op = block.first_op
+        while op is not None:
+            following = op.next_op
+            if isinstance(op, cf.AssertOp):
+                messages.append(op.msg.data)
+                code = llvm.ConstantOp(IntegerAttr(len(messages), i32), i32)
+                rest = _split_after(op)
+                block.insert_op_before(code, op)
+                branch = cf.ConditionalBranchOp(op.arg, rest, [], fail, [code.result])
+                block.insert_op_after(branch, op)
+                op.detach()
+                op.erase()
+                break  # the rest of this block moved to `rest`, visited later
+            if isinstance(op, func.CallOp) and op.callee.root_reference.data in failing:
+                op.operands = [*op.operands, status]
+                rest = _split_after(op)
+                code = llvm.LoadOp(status, i32)
+                zero = llvm.ConstantOp(IntegerAttr(0, i32), i32)
+                eq = llvm.ALL_ICMP_FLAGS.index(llvm.ICmpPredicateFlag.EQ)
+                ok = llvm.ICmpOp(code.dereferenced_value, zero.result, IntegerAttr(eq, i64))
+                branch = cf.ConditionalBranchOp(ok.res, rest, [], fail, [code.dereferenced_value])
+                block.add_ops([code, zero, ok, branch])
+                break
+            op = following
+
+
+def _split_after(op: Operation) -> Block:
+    """Move everything after `op` in its block into a new block placed right after it."""
+    block = op.parent_block()
+    assert block is not None and block.parent is not None
+    rest = Block()
+    block.parent.insert_block_after(rest, block)
+    while op.next_op is not None:
+        moved = op.next_op
+        moved.detach()
+        rest.add_op(moved)
+    return rest
+
+
+def _failure_block(f: func.FuncOp, status: SSAValue) -> Block:
+    """`^fail(%code: i32)`: store the code, return undefined results."""
+    fail = Block(arg_types=[i32])
+    ops: list[Operation] = [llvm.StoreOp(fail.args[0], status)]
+    results: list[SSAValue] = []
+    for t in f.function_type.outputs.data:
+        undef = llvm.UndefOp(convert_type(t))
+        cast = UnrealizedConversionCastOp.get([undef.res], [t])
+        ops += [undef, cast]
+        results.append(cast.results[0])
+    ops.append(func.ReturnOp(*results))
+    fail.add_ops(ops)
+    f.body.add_block(fail)
+    return fail
+
+
+def assert_messages(module: ModuleOp) -> list[str]:
+    """The messages of a converted module's run-time checks, by id - 1."""
+    attr: Attribute | None = module.attributes.get(MESSAGES_ATTR)
+    if not isinstance(attr, ArrayAttr):
+        return []
+    return [m.data for m in attr.data if isinstance(m, StringAttr)]
