@@ -158,12 +158,15 @@ def count_graph_ops(module: ModuleOp) -> int:
     return sum(1 for op in module.walk() if op.name.startswith("graph."))
 
 
-def compile(model: object, *, target: str = "cpu", pipeline: str | None = None):
+def compile(model: object, *, target: str = "cpu", pipeline: str | None = None,
+            kernels: bool = True):
     """Compile a model for `target`; return a CompiledModel callable on numpy arrays.
 
     `model` is a path to an .onnx or .mlir (graph dialect) file, ONNX bytes, an
     onnx.ModelProto, or a graph-dialect ModuleOp. `pipeline` overrides the graph
     optimizations (a comma-separated pass list or preset: "O0", "O1", "O2").
+    `kernels=False` lowers matmul/gemm/conv to naive loop nests instead of calls of the
+    generated GEMM kernel (for comparisons).
     """
     from compiler.runtime.cpu import CompiledModel
 
@@ -192,6 +195,8 @@ def compile(model: object, *, target: str = "cpu", pipeline: str | None = None):
         raise CompileError(f"weights {missing} are referenced by the IR but not in its "
                            f"weight store ({module.attributes.get('graph.weights')})")
     rest = LOWER_PIPELINE.split(",", 1)[1]
+    if not kernels:
+        rest = rest.replace("lower-linalg-to-loops", "lower-linalg-to-loops{kernels=false}")
     run_pipeline(module, rest, stats)
     return CompiledModel(module, graph_main, inputs, outputs,
                          [store[n] for n in weight_names], store, stats)

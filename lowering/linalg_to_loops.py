@@ -5,6 +5,10 @@ expanded to arith on `index` values (no affine ops remain), `linalg.index` becom
 loop's induction variable. Reductions run inside the parallel loops, except that when
 an input is contiguous along the output's last dim (matmul's B, a conv's input rows)
 that parallel loop goes innermost (i-k-j order), which LLVM vectorizes.
+
+f32 contractions (matmul/gemm/batched/transposed, conv after an im2col gather) are first
+lowered to calls of a generated BLIS-style kernel instead (lowering/contraction.py,
+lowering/kernels.py); `{kernels=false}` turns that off.
 """
 
 from __future__ import annotations
@@ -106,6 +110,27 @@ def _loop_order(maps: Sequence[AffineMap], n_inputs: int, iterators: Sequence[st
     return order
 
 
+def loop_bounds(op: GenericOp | FillOp, ins: _Inserter) -> list[SSAValue]:
+    """Each loop's bound: an operand dim indexed by exactly that loop (outputs first)."""
+    operands = list(op.operands)
+    n_inputs = len(op.inputs)
+    maps = [m.data for m in op.get_indexing_maps()]
+    bounds: list[SSAValue | None] = [None] * len(op.get_iterator_types())
+    for i in [*range(n_inputs, len(operands)), *range(n_inputs)]:
+        t = operands[i].type
+        if not isinstance(t, MemRefType):
+            continue
+        for pos, r in enumerate(maps[i].results):
+            if isinstance(r, AffineDimExpr) and bounds[r.position] is None:
+                size = t.get_shape()[pos]
+                bounds[r.position] = (
+                    ins.const(size) if size != DYNAMIC_INDEX
+                    else ins(memref.DimOp(operands[i], ins.const(pos))))
+    if any(b is None for b in bounds):
+        raise _fail(op, "a loop's range is not given by any operand dim")
+    return bounds  # type: ignore[return-value]
+
+
 class LowerLinalgPattern(RewritePattern):
     """linalg.generic / linalg.fill on memrefs -> scf.for nest."""
 
@@ -124,20 +149,7 @@ class LowerLinalgPattern(RewritePattern):
         n_loops = len(iterators)
 
         ins = _Inserter(InsertPoint.before(op))
-        # each loop's bound: an operand dim indexed by exactly that loop (outputs first)
-        bounds: list[SSAValue | None] = [None] * n_loops
-        for i in [*range(n_inputs, len(operands)), *range(n_inputs)]:
-            t = operands[i].type
-            if not isinstance(t, MemRefType):
-                continue
-            for pos, r in enumerate(maps[i].results):
-                if isinstance(r, AffineDimExpr) and bounds[r.position] is None:
-                    size = t.get_shape()[pos]
-                    bounds[r.position] = (
-                        ins.const(size) if size != DYNAMIC_INDEX
-                        else ins(memref.DimOp(operands[i], ins.const(pos))))
-        if any(b is None for b in bounds):
-            raise _fail(op, "a loop's range is not given by any operand dim")
+        bounds = loop_bounds(op, ins)
 
         ivs: list[SSAValue | None] = [None] * n_loops
         zero, one = ins.const(0), ins.const(1)
@@ -185,6 +197,16 @@ class LowerLinalgToLoopsPass(ModulePass):
 
     name = "lower-linalg-to-loops"
 
+    kernels: bool = True
+    """Lower f32 contractions (matmul, gemm, conv via im2col) to calls of the generated
+    GEMM kernel (lowering/kernels.py); False keeps every op a naive loop nest."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.kernels:
+            from lowering.contraction import lower_contraction
+
+            for generic in [g for g in op.walk() if isinstance(g, GenericOp)]:
+                if not isinstance(generic.parent_op(), GenericOp):
+                    lower_contraction(generic)
         PatternRewriteWalker(GreedyRewritePatternApplier([LowerLinalgPattern()]),
                              apply_recursively=False).rewrite_module(op)

@@ -749,6 +749,17 @@ class ViewToLLVM(RewritePattern):
         b.replace(rewriter, op, [desc])
 
 
+class ExtractPointerToLLVM(RewritePattern):
+    """memref.extract_aligned_pointer_as_index -> ptrtoint of the aligned pointer."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not isinstance(op, memref.ExtractAlignedPointerAsIndexOp):
+            return
+        b = Builder()
+        ptr = b.extract(b.legal(op.source), [ALIGNED], PTR)
+        b.replace(rewriter, op, [b.add(llvm.PtrToIntOp(ptr, i64))])
+
+
 class CopyToLLVM(RewritePattern):
     """memref.copy of contiguous buffers -> llvm.memcpy."""
 
@@ -915,6 +926,7 @@ class ConvertToLLVMPass(ModulePass):
                     DimToLLVM(),
                     ViewToLLVM(),
                     CopyToLLVM(),
+                    ExtractPointerToLLVM(),
                     GlobalToLLVM(),
                 ]
             )

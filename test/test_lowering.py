@@ -129,7 +129,8 @@ class _KilnOracleFunctions(InterpreterFunctions):
 
 def lower(module: ModuleOp) -> ModuleOp:
     ctx = make_context()
-    for p in (ConvertGraphToTensorPass(), BufferizePass(), LowerLinalgToLoopsPass()):
+    for p in (ConvertGraphToTensorPass(), BufferizePass(),
+              LowerLinalgToLoopsPass(kernels=False)):
         p.apply(ctx, module)
         module.verify()
     text = str(module)

@@ -3,6 +3,8 @@
     python -m tools.bench_tool                      # the bundled example models
     python -m tools.bench_tool model.onnx --dim batch=8 --repeat 50
     python -m tools.bench_tool --markdown           # a table for the README
+    python -m tools.bench_tool --gemm 512,512,512   # a MatMul alone vs numpy's sgemm
+    python -m tools.bench_tool --no-kernels         # naive loop nests (before kernels)
 
 Both runtimes use one thread and are timed in separate phases (interleaving two spinning
 thread pools distorts both). Each figure is the median of `--repeat` calls after warm-up;
@@ -23,10 +25,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
+# numpy's BLAS on one thread too (must be set before numpy loads it)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import compiler
-from tools.run_tool import make_inputs
+import numpy as np  # noqa: E402
+
+import compiler  # noqa: E402
+from tools.run_tool import make_inputs  # noqa: E402
 
 DEFAULT_MODELS = "examples/models/*.onnx"
 
@@ -58,11 +64,12 @@ def median_seconds(fn: Callable[[], object], repeat: int, warmup: int = 3) -> fl
     return float(np.median(times))
 
 
-def bench_model(path: str, dims: dict[str, int], repeat: int) -> BenchResult:
+def bench_model(path: str, dims: dict[str, int], repeat: int,
+                kernels: bool = True) -> BenchResult:
     import onnxruntime as ort
 
     start = time.perf_counter()
-    model = compiler.compile(path)
+    model = compiler.compile(path, kernels=kernels)
     compile_seconds = time.perf_counter() - start
     feeds = make_inputs(model, {}, dims, seed=0)
     kiln_seconds = median_seconds(lambda: model(**feeds), repeat)
@@ -80,6 +87,29 @@ def bench_model(path: str, dims: dict[str, int], repeat: int) -> BenchResult:
     shapes = ", ".join(f"{k}{list(v.shape)}" for k, v in feeds.items())
     return BenchResult(os.path.basename(path), shapes, kiln_seconds, ort_seconds,
                        compile_seconds, err)
+
+
+def bench_gemm(m: int, n: int, k: int, repeat: int, kernels: bool = True) -> str:
+    """One MatMul [m,k] x [k,n] through Kiln vs numpy's sgemm, in GFLOP/s."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["y"])], "gemm",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [m, k]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, [k, n])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = compiler.compile(proto, kernels=kernels)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    kiln = median_seconds(lambda: model(a=a, b=b), repeat)
+    ref = median_seconds(lambda: a @ b, repeat)
+    err = float(np.max(np.abs(model(a=a, b=b)[0] - a @ b)))
+    flops = 2.0 * m * n * k
+    return (f"gemm {f'{m}x{n}x{k}':16s} kiln {flops / kiln / 1e9:7.1f} GFLOP/s   numpy "
+            f"{flops / ref / 1e9:7.1f} GFLOP/s   kiln/numpy time {kiln / ref:6.2f}   "
+            f"max|err| {err:.2g}")
 
 
 def machine_line() -> str:
@@ -105,7 +135,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
     parser.add_argument("--max-ratio", type=float, default=None,
                         help="exit 1 if Kiln is more than this many times slower")
+    parser.add_argument("--gemm", action="append", default=[], metavar="M,N,K",
+                        help="benchmark one MatMul of these sizes against numpy instead")
+    parser.add_argument("--no-kernels", action="store_true",
+                        help="compile matmul/gemm/conv to naive loops (the old lowering)")
     args = parser.parse_args(argv)
+    kernels = not args.no_kernels
+    if args.gemm:
+        print(f"{datetime.date.today().isoformat()}  {machine_line()}  "
+              f"(median of {args.repeat})")
+        for spec in args.gemm:
+            sizes = spec.split(",")
+            if len(sizes) == 1:
+                sizes *= 3
+            if len(sizes) != 3 or not all(x.isdigit() for x in sizes):
+                parser.error(f"--gemm takes M,N,K (or one size), got '{spec}'")
+            m, n, k = map(int, sizes)
+            print(bench_gemm(m, n, k, args.repeat, kernels))
+        return 0
     dims = {}
     for pair in args.dim:
         name, _, size = pair.partition("=")
@@ -117,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[BenchResult] = []
     for path in paths:
         try:
-            results.append(bench_model(path, dims, args.repeat))
+            results.append(bench_model(path, dims, args.repeat, kernels))
         except compiler.KilnError as e:
             print(f"bench-tool: {path}: {str(e).splitlines()[0]}", file=sys.stderr)
     when = datetime.date.today().isoformat()

@@ -133,3 +133,18 @@ def translate_to_llvm_ir(
         if op.body.blocks:
             _convert_body(op, out)
     return out
+
+
+def _store(op: Operation, builder: ir.IRBuilder, val_map: dict[SSAValue, ir.Value]) -> None:
+    """llvm.store that also accepts a value whose type differs from the pointer's typed
+    element (llvmlite keeps typed pointers: a vector store through a GEP on floats)."""
+    assert isinstance(op, llvm.StoreOp)
+    value, ptr = val_map[op.value], val_map[op.ptr]
+    if not ptr.type.is_opaque and ptr.type.pointee != value.type:
+        ptr = builder.bitcast(ptr, value.type.as_pointer())
+    store_instr = builder.store(value, ptr)
+    if op.alignment:
+        store_instr.align = op.alignment.value.data
+
+
+EXTRA_OPS.setdefault(llvm.StoreOp, _store)

@@ -1,0 +1,409 @@
+"""Contractions on memrefs -> calls of the generated GEMM kernel (part of level 4).
+
+A `linalg.generic` is a contraction when it has two f32 inputs and one f32 output
+(identity-layout memrefs), its body is `acc + (s1*x) * (s2*y)` with optional constant
+scales (alpha), and every map result is a loop dim (or 0 for a size-1 broadcast dim).
+Loop dims then fall into four groups, whatever order or nesting the maps use:
+
+    batch  parallel, in the output and in both or neither input (may broadcast)
+    m      parallel, in the output and only in input A
+    n      parallel, in the output and only in input B
+    k      reduction, in both inputs
+
+Each of m, n, k may span several loop dims when they are adjacent in every operand
+that has them (so e.g. an im2col'ed conv is one GEMM per image). The output must be
+contiguous along n (or along m: then A and B swap roles, C^T = B^T A^T). Batch dims
+become an scf.for nest around `llvm.call @kiln_sgemm_f32`, with per-operand offsets.
+
+An input whose map is not a plain projection (a conv's `oh*stride + kh*dil`) is first
+gathered into a scratch buffer laid out as the GEMM wants it (im2col) by a copy generic
+that the ordinary loop lowering handles; the contraction then reads that buffer.
+Anything else returns False and keeps the naive loop nest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.dialects import arith, llvm, memref, scf
+from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
+    AffineMapAttr,
+    ArrayAttr,
+    Float32Type,
+    FloatAttr,
+    IndexType,
+    MemRefType,
+    ModuleOp,
+    NoneAttr,
+    f32,
+    i64,
+)
+from xdsl.dialects.linalg.ops import GenericOp, IteratorTypeAttr, YieldOp
+from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineExpr, AffineMap
+from xdsl.rewriter import InsertPoint, Rewriter
+
+from lowering.kernels import ensure_sgemm
+
+
+@dataclass
+class Contraction:
+    a: int  # input index playing A (rows m, cols k)
+    b: int  # input index playing B (rows k, cols n)
+    batch: list[int]
+    m: list[int]
+    n: list[int]
+    k: list[int]
+    alpha: float
+
+
+def _is_f32_memref(v: SSAValue) -> bool:
+    t = v.type
+    return (isinstance(t, MemRefType) and isinstance(t.element_type, Float32Type)
+            and isinstance(t.layout, NoneAttr))
+
+
+def _body_alpha(op: GenericOp) -> float | None:
+    """alpha if the body is acc + (c*x)*(c*y) over the two inputs, else None."""
+    block = op.body.block
+    if len(block.args) != 3:
+        return None
+    x, y, acc = block.args
+    ops = list(block.ops)
+    if not ops or not isinstance(ops[-1], YieldOp) or len(ops[-1].operands) != 1:
+        return None
+    seen: set[Operation] = {ops[-1]}
+    add = ops[-1].operands[0].owner
+    if not isinstance(add, arith.AddfOp):
+        return None
+    seen.add(add)
+    if add.lhs == acc:
+        prod = add.rhs
+    elif add.rhs == acc:
+        prod = add.lhs
+    else:
+        return None
+    alpha = 1.0
+    found: list[SSAValue] = []
+
+    def const(v: SSAValue) -> float | None:
+        owner = v.owner
+        if isinstance(owner, arith.ConstantOp) and isinstance(owner.value, FloatAttr):
+            seen.add(owner)
+            return float(owner.value.value.data)
+        return None
+
+    def walk(v: SSAValue) -> bool:
+        nonlocal alpha
+        if v in (x, y):
+            found.append(v)
+            return True
+        owner = v.owner
+        if not isinstance(owner, arith.MulfOp) or owner in seen:
+            return False
+        seen.add(owner)
+        for p, q in ((owner.lhs, owner.rhs), (owner.rhs, owner.lhs)):
+            s = const(q)
+            if s is not None:
+                alpha *= s
+                return walk(p)
+        return walk(owner.lhs) and walk(owner.rhs)
+
+    if not walk(prod) or sorted(id(v) for v in found) != sorted([id(x), id(y)]):
+        return None
+    if any(o not in seen for o in ops):
+        return None
+    return alpha
+
+
+def _pure(m: AffineMap) -> bool:
+    return all(isinstance(r, AffineDimExpr)
+               or (isinstance(r, AffineConstantExpr) and r.value == 0) for r in m.results)
+
+
+def _dims(m: AffineMap) -> list[int]:
+    out: list[int] = []
+    for r in m.results:
+        for e in r.dfs():
+            if isinstance(e, AffineDimExpr) and e.position not in out:
+                out.append(e.position)
+    return out
+
+
+def _positions(m: AffineMap, group: list[int]) -> list[int] | None:
+    """Result positions of `group`'s dims, if they are adjacent and in group order."""
+    pos = []
+    for d in group:
+        hits = [i for i, r in enumerate(m.results)
+                if isinstance(r, AffineDimExpr) and r.position == d]
+        if len(hits) != 1:
+            return None
+        pos.append(hits[0])
+    if any(q != p + 1 for p, q in zip(pos, pos[1:], strict=False)):
+        return None
+    return pos
+
+
+def _split_run(dims: list[int], order: dict[int, int]) -> tuple[list[int], list[int]]:
+    """Split private dims into the run adjacent in the output that ends at the last of
+    them (one GEMM dim) and the rest (looped around the kernel like batch dims)."""
+    dims = sorted(dims, key=order.__getitem__)
+    run = dims[-1:]
+    for d in reversed(dims[:-1]):
+        if order[d] + 1 != order[run[0]]:
+            break
+        run.insert(0, d)
+    return run, [d for d in dims if d not in run]
+
+
+def classify(op: GenericOp, maps: list[AffineMap] | None = None) -> Contraction | None:
+    """The GEMM structure of a generic whose maps are all plain projections."""
+    maps = maps or [m.data for m in op.get_indexing_maps()]
+    iters = [str(it.data) for it in op.get_iterator_types()]
+    if not all(_pure(m) for m in maps):
+        return None
+    alpha = _body_alpha(op)
+    if alpha is None:
+        return None
+    out = maps[2]
+    if any(not isinstance(r, AffineDimExpr) for r in out.results):
+        return None
+    in_out = [r.position for r in out.results]  # type: ignore[union-attr]
+    if len(set(in_out)) != len(in_out):
+        return None
+    x_dims, y_dims = set(_dims(maps[0])), set(_dims(maps[1]))
+    batch, only_x, only_y, k = [], [], [], []
+    for d, it in enumerate(iters):
+        if it == "parallel":
+            if d not in in_out:
+                return None
+            if (d in x_dims) == (d in y_dims):
+                batch.append(d)
+            elif d in x_dims:
+                only_x.append(d)
+            else:
+                only_y.append(d)
+        else:
+            if d in in_out or d not in x_dims or d not in y_dims:
+                return None
+            k.append(d)
+    if not k or (not only_x and not only_y):
+        return None
+    order = {d: i for i, d in enumerate(in_out)}
+    only_x, extra_x = _split_run(only_x, order)
+    only_y, extra_y = _split_run(only_y, order)
+    batch = sorted(batch + extra_x + extra_y, key=order.__getitem__)
+    last = in_out[-1]
+    if only_y and only_y[-1] == last:
+        c = Contraction(0, 1, batch, only_x, only_y, k, alpha)
+    elif only_x and only_x[-1] == last:
+        c = Contraction(1, 0, batch, only_y, only_x, k, alpha)
+    elif not only_y:
+        c = Contraction(0, 1, batch, only_x, only_y, k, alpha)
+    else:
+        c = Contraction(1, 0, batch, only_y, only_x, k, alpha)
+    # k in A's order; every group adjacent (and in the same order) in each operand
+    pa = [(i, r.position) for i, r in enumerate(maps[c.a].results)
+          if isinstance(r, AffineDimExpr) and r.position in k]
+    c.k = [d for _, d in sorted(pa)]
+    checks = [(maps[c.a], c.m), (maps[c.a], c.k), (maps[c.b], c.k), (maps[c.b], c.n),
+              (out, c.m), (out, c.n)]
+    if any(g and _positions(m, g) is None for m, g in checks):
+        return None
+    if c.n and _positions(out, c.n)[-1] != len(out.results) - 1:  # type: ignore[index]
+        return None
+    return c
+
+
+class _Strides:
+    """Row-major strides of an identity-layout memref as index values."""
+
+    def __init__(self, ins, value: SSAValue):
+        self.ins, self.value = ins, value
+        t = value.type
+        assert isinstance(t, MemRefType)
+        self.shape = t.get_shape()
+        self.cache: dict[int, SSAValue] = {}
+
+    def size(self, pos: int) -> SSAValue:
+        s = self.shape[pos]
+        if s != DYNAMIC_INDEX:
+            return self.ins.const(s)
+        return self.ins(memref.DimOp(self.value, self.ins.const(pos)))
+
+    def __call__(self, pos: int) -> SSAValue:
+        if pos not in self.cache:
+            if pos == len(self.shape) - 1:
+                v = self.ins.const(1)
+            elif all(s != DYNAMIC_INDEX for s in self.shape[pos + 1:]):
+                prod = 1
+                for s in self.shape[pos + 1:]:
+                    prod *= s
+                v = self.ins.const(prod)
+            else:
+                v = self.ins(arith.MuliOp(self(pos + 1), self.size(pos + 1)))
+            self.cache[pos] = v
+        return self.cache[pos]
+
+
+def emit_gemm_call(op: GenericOp, c: Contraction, maps: list[AffineMap]) -> None:
+    """Replace the contraction `op` by batch loops around the kernel call."""
+    from lowering.linalg_to_loops import _Inserter, loop_bounds
+
+    module = op.get_toplevel_object()
+    assert isinstance(module, ModuleOp)
+    kernel = ensure_sgemm(module)
+    ins = _Inserter(InsertPoint.before(op))
+    bounds = loop_bounds(op, ins)
+    operands = list(op.operands)
+    strides = [_Strides(ins, v) for v in operands]
+
+    def prod(dims: list[int]) -> SSAValue:
+        v = ins.const(1)
+        for d in dims:
+            v = bounds[d] if v is ins.const(1) else ins(arith.MuliOp(v, bounds[d]))
+        return v
+
+    def group_stride(i: int, group: list[int]) -> SSAValue:
+        if not group:
+            return ins.const(0)
+        pos = _positions(maps[i], group)
+        assert pos is not None
+        return strides[i](pos[-1])
+
+    m_size, n_size, k_size = prod(c.m), prod(c.n), prod(c.k)
+    sam, sak = group_stride(c.a, c.m), group_stride(c.a, c.k)
+    sbk, sbn = group_stride(c.b, c.k), group_stride(c.b, c.n)
+    ldc = group_stride(2, c.m)
+    addrs = [ins(memref.ExtractAlignedPointerAsIndexOp.get(v)) for v in operands]
+    alpha = ins(arith.ConstantOp(FloatAttr(c.alpha, f32)))
+
+    ivs: dict[int, SSAValue] = {}
+    zero, one = ins.const(0), ins.const(1)
+    for j, d in enumerate(c.batch):
+        body = Block(arg_types=[IndexType()])
+        yield_op = scf.YieldOp()
+        body.add_op(yield_op)
+        loop = scf.ForOp(zero, bounds[d], one, [], body)
+        ins(loop)
+        if j == 0:
+            ins.hoist = InsertPoint.before(loop)
+        ivs[d] = body.args[0]
+        ins.point = InsertPoint.before(yield_op)
+
+    def offset(i: int) -> SSAValue:
+        off: SSAValue | None = None
+        for pos, r in enumerate(maps[i].results):
+            if isinstance(r, AffineDimExpr) and r.position in ivs:
+                term = ins(arith.MuliOp(ivs[r.position], strides[i](pos)))
+                off = term if off is None else ins(arith.AddiOp(off, term))
+        return off if off is not None else zero
+
+    def i64v(v: SSAValue) -> SSAValue:
+        return ins(arith.IndexCastOp(v, i64))
+
+    args = [m_size, n_size, k_size,
+            addrs[c.a], offset(c.a), sam, sak,
+            addrs[c.b], offset(c.b), sbk, sbn,
+            addrs[2], offset(2), ldc]
+    ins(llvm.CallOp(kernel, *[i64v(v) for v in args], alpha))
+    Rewriter.erase_op(op)
+
+
+def _gather_layout(c_maps: list[AffineMap], which: int, iters: list[str],
+                   out_dims: list[int]) -> list[int]:
+    """Loop dims of a gathered (im2col) input, in the order the GEMM wants them:
+    batch dims, then the dims private to this input (output order), then k dims."""
+    other = _dims(c_maps[1 - which])
+    mine = _dims(c_maps[which])
+    order = {d: i for i, d in enumerate(out_dims)}
+    private, extra = _split_run([d for d in out_dims if d in mine and d not in other], order)
+    batch = [d for d in out_dims if d in mine and (d in other or d in extra)]
+    k = [d for d in range(len(iters)) if iters[d] != "parallel" and d in mine]
+    # k in the other input's order when it names them plainly
+    k_other = [r.position for r in c_maps[1 - which].results
+               if isinstance(r, AffineDimExpr) and r.position in k]
+    if sorted(k_other) == sorted(k):
+        k = k_other
+    # B-like (the output's innermost dim is private here): k rows, then columns
+    if private and private[-1] == out_dims[-1]:
+        return batch + k + private
+    return batch + private + k
+
+
+def lower_contraction(op: GenericOp) -> bool:
+    """Lower `op` to a kernel call (after an im2col gather if needed); False if it is
+    not a contraction the kernel handles."""
+    if (len(op.inputs) != 2 or len(op.outputs) != 1 or op.results
+            or not all(_is_f32_memref(v) for v in op.operands)):
+        return False
+    maps = [m.data for m in op.get_indexing_maps()]
+    if not _pure(maps[2]):
+        return False
+    impure = [i for i in range(2) if not _pure(maps[i])]
+    if not impure:
+        c = classify(op, maps)
+        if c is None:
+            return False
+        emit_gemm_call(op, c, maps)
+        return True
+    if len(impure) != 1 or _body_alpha(op) is None:
+        return False
+    return _im2col(op, maps, impure[0])
+
+
+def _im2col(op: GenericOp, maps: list[AffineMap], which: int) -> bool:
+    from lowering.linalg_to_loops import _Inserter, loop_bounds
+
+    iters = [str(it.data) for it in op.get_iterator_types()]
+    out_dims = [r.position for r in maps[2].results]  # type: ignore[union-attr]
+    layout = _gather_layout(maps, which, iters, out_dims)
+    n_loops = len(iters)
+    # the contraction as it will read the gathered buffer; bail out before changing IR
+    new_maps = list(maps)
+    new_maps[which] = AffineMap(n_loops, 0, tuple(AffineExpr.dimension(d) for d in layout))
+    probe = classify(op, new_maps)
+    if probe is None:
+        return False
+
+    ins = _Inserter(InsertPoint.before(op))
+    bounds = loop_bounds(op, ins)
+    src = op.inputs[which]
+    src_t = src.type
+    assert isinstance(src_t, MemRefType)
+    shape: list[int] = []
+    dyn: list[SSAValue] = []
+    for d in layout:
+        owner = bounds[d].owner
+        if isinstance(owner, arith.ConstantOp):
+            shape.append(owner.value.value.data)  # type: ignore[union-attr]
+        else:
+            shape.append(DYNAMIC_INDEX)
+            dyn.append(bounds[d])
+    col_t = MemRefType(src_t.element_type, shape)
+    col = ins(memref.AllocOp.get(src_t.element_type, shape=shape, dynamic_sizes=dyn))
+    assert col.type == col_t
+    # copy generic: loops = layout dims renumbered 0..len-1
+    renumber = {d: AffineExpr.dimension(i) for i, d in enumerate(layout)}
+    src_map = maps[which].replace_dims_and_symbols(
+        [renumber.get(d, AffineExpr.constant(0)) for d in range(n_loops)], [],
+        len(layout), 0)
+    ident = AffineMap.identity(len(layout))
+    body = Block(arg_types=[src_t.element_type, src_t.element_type])
+    body.add_op(YieldOp(body.args[0]))
+    copy = GenericOp([src], [col], Region(body),
+                     ArrayAttr([AffineMapAttr(src_map), AffineMapAttr(ident)]),
+                     ArrayAttr([IteratorTypeAttr.parallel()] * len(layout)))
+    ins(copy)
+    # the contraction on the gathered buffer
+    operands = list(op.inputs)
+    operands[which] = col
+    new = GenericOp(operands, list(op.outputs), op.body.clone(),
+                    ArrayAttr([AffineMapAttr(m) for m in new_maps]),
+                    op.iterator_types)
+    ins(new)
+    Rewriter.insert_op(memref.DeallocOp.get(col), InsertPoint.after(op))
+    Rewriter.erase_op(op)
+    emit_gemm_call(new, probe, new_maps)
+    return True

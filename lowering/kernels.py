@@ -1,0 +1,427 @@
+"""Kiln-generated CPU kernels, written in the llvm dialect and emitted into the module.
+
+`ensure_sgemm(module)` adds (once) an internal `llvm.func @kiln_sgemm_f32` computing
+
+    C[i, j] += alpha * sum_k A[i, k] * B[k, j]      (0 <= i < M, 0 <= j < N, 0 <= k < K)
+
+for float32 operands addressed by element strides (so transposed operands cost nothing):
+A[i, k] at a + a_off + i*sam + k*sak, B[k, j] at b + b_off + k*sbk + j*sbn and
+C[i, j] at c + c_off + i*ldc + j (unit stride along j). Addresses are i64 (the memref's
+aligned pointer as an index); everything else uses GEP.
+
+It is a BLIS-style kernel: NC/KC/MC blocking, B packed into KC x NR micro-panels and
+alpha*A into MR x KC micro-panels (both zero-padded, in 64-byte aligned malloc'ed
+scratch), and an MR x NR register-blocked micro-kernel of `<VW x float>` accumulators
+updated with llvm.intr.fma. Edge tiles go through an aligned stack tile. The micro-kernel
+is parameterized by the host's vector width (AVX-512: 6 x 64, else 6 x 16 with 8-wide
+vectors, so that the accumulators fit the 16 AVX2 registers).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from xdsl.dialects import llvm
+from xdsl.dialects.builtin import (
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IntegerAttr,
+    ModuleOp,
+    VectorType,
+    f32,
+    i8,
+    i32,
+    i64,
+)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+
+PTR = llvm.LLVMPointerType()
+SGEMM = "kiln_sgemm_f32"
+
+
+@dataclass(frozen=True)
+class GemmConfig:
+    """Vector width (floats), micro-tile MR x (NV*VW), and cache blocking."""
+
+    vw: int = 16
+    nv: int = 4
+    mr: int = 6
+    kc: int = 512
+    mc: int = 96
+    nc: int = 4096
+
+    @property
+    def nr(self) -> int:
+        return self.vw * self.nv
+
+
+@functools.cache
+def host_gemm_config() -> GemmConfig:
+    """AVX-512 hosts get 6 x 64 (24 zmm accumulators); others 6 x 16 of <8 x float>."""
+    try:
+        import llvmlite.binding as lb
+
+        features = lb.get_host_cpu_features()
+        if features.get("avx512f", False):
+            return GemmConfig()
+    except Exception:  # pragma: no cover - no host information
+        pass
+    return GemmConfig(vw=8, nv=2, mr=6, kc=256, mc=72, nc=4096)
+
+
+class _Fn:
+    """Builds one llvm.func body with structured helpers (loops, ifs) over blocks."""
+
+    def __init__(self, arg_types: Sequence[Attribute]):
+        self.entry = Block(arg_types=arg_types)
+        self.blocks: list[Block] = [self.entry]
+        self.cur = self.entry
+        self._consts: dict[tuple[object, Attribute], SSAValue] = {}
+
+    @property
+    def args(self) -> tuple[SSAValue, ...]:
+        return self.entry.args
+
+    def add(self, op: Operation) -> SSAValue:
+        self.cur.add_op(op)
+        return op.results[0] if op.results else None  # type: ignore[return-value]
+
+    def const(self, value: int | float, t: Attribute = i64) -> SSAValue:
+        key = (value, t)
+        if key not in self._consts:
+            attr = FloatAttr(value, t) if t == f32 else IntegerAttr(value, t)
+            op = llvm.ConstantOp(attr, t)  # type: ignore[arg-type]
+            # constants live at the top of the entry block so they dominate everything
+            if self.entry.first_op is None:
+                self.entry.add_op(op)
+            else:
+                self.entry.insert_op_before(op, self.entry.first_op)
+            self._consts[key] = op.result
+        return self._consts[key]
+
+    def v(self, x: int | SSAValue) -> SSAValue:
+        return self.const(x) if isinstance(x, int) else x
+
+    # i64 arithmetic (Python ints fold)
+    def addi(self, a: int | SSAValue, b: int | SSAValue) -> int | SSAValue:
+        if isinstance(a, int) and isinstance(b, int):
+            return a + b
+        if b == 0:
+            return a
+        if a == 0:
+            return b
+        return self.add(llvm.AddOp(self.v(a), self.v(b)))
+
+    def subi(self, a: int | SSAValue, b: int | SSAValue) -> int | SSAValue:
+        if b == 0:
+            return a
+        return self.add(llvm.SubOp(self.v(a), self.v(b)))
+
+    def muli(self, a: int | SSAValue, b: int | SSAValue) -> int | SSAValue:
+        if isinstance(a, int) and isinstance(b, int):
+            return a * b
+        if a == 0 or b == 0:
+            return 0
+        if a == 1:
+            return b
+        if b == 1:
+            return a
+        return self.add(llvm.MulOp(self.v(a), self.v(b)))
+
+    def icmp(self, pred: str, a: int | SSAValue, b: int | SSAValue) -> SSAValue:
+        flag = llvm.ICmpPredicateFlag(pred)
+        return self.add(llvm.ICmpOp(self.v(a), self.v(b),
+                                    IntegerAttr(llvm.ALL_ICMP_FLAGS.index(flag), i64)))
+
+    def select(self, c: SSAValue, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self.add(llvm.SelectOp(c, a, b))
+
+    def mini(self, a: int | SSAValue, b: int | SSAValue) -> SSAValue:
+        return self.select(self.icmp("slt", a, b), self.v(a), self.v(b))
+
+    def and1(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self.add(llvm.AndOp(a, b))
+
+    def or1(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self.add(llvm.OrOp(a, b))
+
+    def gep(self, p: SSAValue, index: int | SSAValue, elem: Attribute = f32) -> SSAValue:
+        if index == 0:
+            return p
+        return self.add(llvm.GEPOp.from_mixed_indices(p, [index], pointee_type=elem))  # type: ignore[list-item]
+
+    def load(self, p: SSAValue, t: Attribute = f32, align: int | None = None) -> SSAValue:
+        return self.add(llvm.LoadOp(p, t, alignment=align))
+
+    def store(self, value: SSAValue, p: SSAValue, align: int | None = None) -> None:
+        self.add(llvm.StoreOp(value, p, alignment=align))
+
+    def align64(self, p: SSAValue) -> SSAValue:
+        addr = self.add(llvm.PtrToIntOp(p, i64))
+        pad = self.add(llvm.AndOp(self.subi(0, addr), self.const(63)))  # type: ignore[arg-type]
+        return self.gep(p, pad, i8)
+
+    # control flow
+    def loop(self, lo: int | SSAValue, hi: int | SSAValue, step: int | SSAValue,
+             body: Callable[[SSAValue, list[SSAValue]], Sequence[SSAValue] | None],
+             carried: Sequence[SSAValue] = ()) -> list[SSAValue]:
+        """for iv in [lo, hi) by step, with loop-carried values; returns the final ones."""
+        header = Block(arg_types=[i64, *[c.type for c in carried]])
+        body_b, exit_b = Block(), Block()
+        self.add(llvm.BrOp(header, self.v(lo), *carried))
+        self.blocks += [header, body_b]
+        self.cur = header
+        self.add(llvm.CondBrOp(self.icmp("slt", header.args[0], hi), body_b, [], exit_b, []))
+        self.cur = body_b
+        new = body(header.args[0], list(header.args[1:])) or []
+        nxt = self.addi(header.args[0], step)
+        self.add(llvm.BrOp(header, self.v(nxt), *new))
+        self.blocks.append(exit_b)
+        self.cur = exit_b
+        return list(header.args[1:])
+
+    def if_(self, cond: SSAValue, then: Callable[[], None],
+            otherwise: Callable[[], None] | None = None) -> None:
+        then_b, else_b, merge = Block(), Block(), Block()
+        self.add(llvm.CondBrOp(cond, then_b, [], else_b, []))
+        self.blocks.append(then_b)
+        self.cur = then_b
+        then()
+        self.add(llvm.BrOp(merge))
+        self.blocks.append(else_b)
+        self.cur = else_b
+        if otherwise is not None:
+            otherwise()
+        self.add(llvm.BrOp(merge))
+        self.blocks.append(merge)
+        self.cur = merge
+
+    def finish(self, name: str, ret: Attribute | None = None,
+               linkage: str = "internal") -> llvm.FuncOp:
+        if ret is None:
+            self.add(llvm.ReturnOp())
+        ftype = llvm.LLVMFunctionType(list(self.entry.arg_types),
+                                      ret if ret is not None else llvm.LLVMVoidType())
+        return llvm.FuncOp(name, ftype, linkage=llvm.LinkageAttr(linkage),
+                           body=Region(self.blocks))
+
+
+def _declare(module: ModuleOp, name: str, inputs: list[Attribute], output: Attribute) -> None:
+    for op in module.ops:
+        if isinstance(op, llvm.FuncOp) and op.sym_name.data == name:
+            return
+    module.body.block.add_op(
+        llvm.FuncOp(name, llvm.LLVMFunctionType(inputs, output),
+                    linkage=llvm.LinkageAttr("external")))
+
+
+def ensure_sgemm(module: ModuleOp, cfg: GemmConfig | None = None,
+                 linkage: str = "internal") -> str:
+    """Add @kiln_sgemm_f32 (and malloc/free declarations) to `module` once."""
+    for op in module.ops:
+        if isinstance(op, llvm.FuncOp) and op.sym_name.data == SGEMM:
+            return SGEMM
+    _declare(module, "malloc", [i64], PTR)
+    _declare(module, "free", [PTR], llvm.LLVMVoidType())
+    module.body.block.add_op(build_sgemm(cfg or host_gemm_config(), linkage))
+    return SGEMM
+
+
+SGEMM_ARGS: list[Attribute] = [i64, i64, i64,             # M, N, K
+                               i64, i64, i64, i64,        # a, a_off, sam, sak
+                               i64, i64, i64, i64,        # b, b_off, sbk, sbn
+                               i64, i64, i64,             # c, c_off, ldc
+                               f32]                       # alpha
+
+
+def build_sgemm(cfg: GemmConfig, linkage: str = "internal") -> llvm.FuncOp:
+    vw, nv, mr, nr = cfg.vw, cfg.nv, cfg.mr, cfg.nr
+    kc_max, mc_max, nc_max = cfg.kc, cfg.mc, cfg.nc
+    vec = VectorType(f32, [vw])
+    fn = _Fn(SGEMM_ARGS)
+    (m_, n_, k_, a_addr, a_off, sam, sak, b_addr, b_off, sbk, sbn,
+     c_addr, c_off, ldc, alpha) = fn.args
+    a = fn.gep(fn.add(llvm.IntToPtrOp(a_addr)), a_off)
+    b = fn.gep(fn.add(llvm.IntToPtrOp(b_addr)), b_off)
+    c = fn.gep(fn.add(llvm.IntToPtrOp(c_addr)), c_off)
+    zero_f = fn.const(0.0, f32)
+    zero_v = fn.add(llvm.ConstantOp(DenseIntOrFPElementsAttr.from_list(vec, [0.0] * vw), vec))
+    undef_v = fn.add(llvm.UndefOp(vec))
+    splat_mask = DenseArrayBase.from_list(i32, [0] * vw)
+    i0_32 = fn.const(0, i32)
+
+    def splat(x: SSAValue) -> SSAValue:
+        ins = fn.add(llvm.InsertElementOp(undef_v, x, i0_32))
+        return fn.add(llvm.ShuffleVectorOp(ins, undef_v, splat_mask, vec))
+
+    empty = fn.or1(fn.or1(fn.icmp("sle", m_, 0), fn.icmp("sle", n_, 0)), fn.icmp("sle", k_, 0))
+    done, work = Block(), Block()
+    fn.add(llvm.CondBrOp(empty, done, [], work, []))
+    fn.blocks.append(done)
+    fn.cur = done
+    fn.add(llvm.ReturnOp())
+    fn.blocks.append(work)
+    fn.cur = work
+
+    # scratch: packed B block (kc x nc rounded to nr) and packed A block (mc x kc)
+    kcap = fn.mini(k_, kc_max)
+    ncap = fn.muli(fn.add(llvm.SDivOp(fn.v(fn.addi(fn.mini(n_, nc_max), nr - 1)),
+                                       fn.const(nr))), nr)
+    mcap = fn.muli(fn.add(llvm.SDivOp(fn.v(fn.addi(fn.mini(m_, mc_max), mr - 1)),
+                                       fn.const(mr))), mr)
+    malloc_ty = PTR
+
+    def scratch(n_floats: int | SSAValue) -> tuple[SSAValue, SSAValue]:
+        nbytes = fn.addi(fn.muli(n_floats, 4), 64)
+        raw = fn.add(llvm.CallOp("malloc", fn.v(nbytes), return_type=malloc_ty))
+        return raw, fn.align64(raw)
+
+    b_raw, bbuf = scratch(fn.muli(kcap, ncap))
+    a_raw, abuf = scratch(fn.muli(kcap, mcap))
+    tile = fn.add(llvm.AllocaOp(fn.const(mr * nr), f32, alignment=64))
+
+    def pack_b(jc: SSAValue, nc: SSAValue, pc: SSAValue, kc: SSAValue) -> None:
+        def panel(jr: SSAValue, _: list[SSAValue]) -> None:
+            dst = fn.gep(bbuf, fn.muli(jr, kc))
+            full = fn.and1(fn.icmp("sle", fn.addi(jr, nr), nc), fn.icmp("eq", sbn, 1))
+            col0 = fn.addi(jc, jr)
+
+            def fast() -> None:
+                def row(k: SSAValue, _: list[SSAValue]) -> None:
+                    src = fn.gep(b, fn.addi(fn.muli(fn.addi(pc, k), sbk), col0))
+                    d = fn.gep(dst, fn.muli(k, nr))
+                    for v in range(nv):
+                        x = fn.load(fn.gep(src, v * vw), vec, 4)
+                        fn.store(x, fn.gep(d, v * vw), 64)
+                fn.loop(0, kc, 1, row)
+
+            def slow() -> None:
+                ncols = fn.mini(fn.subi(nc, jr), nr)
+                src0 = fn.gep(b, fn.muli(pc, sbk))
+
+                def col(j: SSAValue, _: list[SSAValue]) -> None:
+                    src = fn.gep(src0, fn.muli(fn.addi(col0, j), sbn))
+                    d = fn.gep(dst, j)
+
+                    def row(k: SSAValue, _: list[SSAValue]) -> None:
+                        fn.store(fn.load(fn.gep(src, fn.muli(k, sbk))), fn.gep(d, fn.muli(k, nr)))
+                    fn.loop(0, kc, 1, row)
+                fn.loop(0, ncols, 1, col)
+
+                def pad(j: SSAValue, _: list[SSAValue]) -> None:
+                    d = fn.gep(dst, j)
+
+                    def row(k: SSAValue, _: list[SSAValue]) -> None:
+                        fn.store(zero_f, fn.gep(d, fn.muli(k, nr)))
+                    fn.loop(0, kc, 1, row)
+                fn.loop(ncols, nr, 1, pad)
+
+            fn.if_(full, fast, slow)
+        fn.loop(0, nc, nr, panel)
+
+    def pack_a(ic: SSAValue, mc: SSAValue, pc: SSAValue, kc: SSAValue) -> None:
+        last = fn.subi(mc, 1)
+
+        def panel(ir: SSAValue, _: list[SSAValue]) -> None:
+            dst = fn.gep(abuf, fn.muli(ir, kc))
+            rows = []
+            for r in range(mr):
+                rr = fn.addi(ir, r)
+                ok = fn.icmp("slt", rr, mc)
+                base = fn.gep(a, fn.muli(fn.addi(ic, fn.mini(rr, last)), sam))
+                rows.append((ok, base))
+
+            def col(k: SSAValue, _: list[SSAValue]) -> None:
+                kk = fn.muli(fn.addi(pc, k), sak)
+                d = fn.gep(dst, fn.muli(k, mr))
+                for r, (ok, base) in enumerate(rows):
+                    x = fn.add(llvm.FMulOp(fn.load(fn.gep(base, kk)), alpha))
+                    fn.store(fn.select(ok, x, zero_f), fn.gep(d, r))
+            fn.loop(0, kc, 1, col)
+        fn.loop(0, mc, mr, panel)
+
+    def micro(pa: SSAValue, pb: SSAValue, cp: SSAValue, kc: SSAValue,
+              mrows: SSAValue, ncols: SSAValue) -> None:
+        # narrow tiles (ncols <= j*vw) use a micro-kernel with only j vectors per row
+        def variant(j: int) -> None:
+            if j == 1:
+                micro_n(pa, pb, cp, kc, mrows, ncols, 1)
+                return
+            fn.if_(fn.icmp("sgt", ncols, (j - 1) * vw),
+                   lambda: micro_n(pa, pb, cp, kc, mrows, ncols, j),
+                   lambda: variant(j - 1))
+        variant(nv)
+
+    def micro_n(pa: SSAValue, pb: SSAValue, cp: SSAValue, kc: SSAValue,
+                mrows: SSAValue, ncols: SSAValue, nv: int) -> None:
+        def step(k: SSAValue, acc: list[SSAValue]) -> list[SSAValue]:
+            bp = fn.gep(pb, fn.muli(k, nr))
+            bv = [fn.load(fn.gep(bp, v * vw), vec, 64) for v in range(nv)]
+            ap = fn.gep(pa, fn.muli(k, mr))
+            out = list(acc)
+            for r in range(mr):
+                s = splat(fn.load(fn.gep(ap, r)))
+                for v in range(nv):
+                    out[r * nv + v] = fn.add(llvm.FMAOp(s, bv[v], out[r * nv + v]))
+            return out
+        acc = fn.loop(0, kc, 1, step, [zero_v] * (mr * nv))
+        full = fn.and1(fn.icmp("eq", mrows, mr), fn.icmp("eq", ncols, nv * vw))
+
+        def store_full() -> None:
+            for r in range(mr):
+                row = fn.gep(cp, fn.muli(ldc, r))
+                for v in range(nv):
+                    p = fn.gep(row, v * vw)
+                    old = fn.load(p, vec, 4)
+                    fn.store(fn.add(llvm.FAddOp(old, acc[r * nv + v])), p, 4)
+
+        def store_edge() -> None:
+            for r in range(mr):
+                for v in range(nv):
+                    fn.store(acc[r * nv + v], fn.gep(tile, r * nr + v * vw), 64)
+
+            def row(i: SSAValue, _: list[SSAValue]) -> None:
+                crow = fn.gep(cp, fn.muli(i, ldc))
+                trow = fn.gep(tile, fn.muli(i, nr))
+
+                def col(j: SSAValue, _: list[SSAValue]) -> None:
+                    p = fn.gep(crow, j)
+                    fn.store(fn.add(llvm.FAddOp(fn.load(p), fn.load(fn.gep(trow, j)))), p)
+                fn.loop(0, ncols, 1, col)
+            fn.loop(0, mrows, 1, row)
+
+        fn.if_(full, store_full, store_edge)
+
+    def jc_loop(jc: SSAValue, _: list[SSAValue]) -> None:
+        nc = fn.mini(fn.subi(n_, jc), nc_max)
+
+        def pc_loop(pc: SSAValue, _: list[SSAValue]) -> None:
+            kc = fn.mini(fn.subi(k_, pc), kc_max)
+            pack_b(jc, nc, pc, kc)
+
+            def ic_loop(ic: SSAValue, _: list[SSAValue]) -> None:
+                mc = fn.mini(fn.subi(m_, ic), mc_max)
+                pack_a(ic, mc, pc, kc)
+
+                def jr_loop(jr: SSAValue, _: list[SSAValue]) -> None:
+                    ncols = fn.mini(fn.subi(nc, jr), nr)
+                    pb = fn.gep(bbuf, fn.muli(jr, kc))
+                    ccol = fn.addi(jc, jr)
+
+                    def ir_loop(ir: SSAValue, _: list[SSAValue]) -> None:
+                        mrows = fn.mini(fn.subi(mc, ir), mr)
+                        pa = fn.gep(abuf, fn.muli(ir, kc))
+                        cp = fn.gep(c, fn.addi(fn.muli(fn.addi(ic, ir), ldc), ccol))
+                        micro(pa, pb, cp, kc, mrows, ncols)
+                    fn.loop(0, mc, mr, ir_loop)
+                fn.loop(0, nc, nr, jr_loop)
+            fn.loop(0, m_, mc_max, ic_loop)
+        fn.loop(0, k_, kc_max, pc_loop)
+    fn.loop(0, n_, nc_max, jc_loop)
+
+    fn.add(llvm.CallOp("free", a_raw))
+    fn.add(llvm.CallOp("free", b_raw))
+    return fn.finish(SGEMM, linkage=linkage)
