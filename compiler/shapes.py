@@ -73,6 +73,16 @@ def _gemm(op: Operation, shapes: list[Shape]) -> Shape:
 
 def _conv(op: Operation, shapes: list[Shape]) -> Shape:
     assert isinstance(op, g.ConvOp)
+    if op.is_nhwc:  # optimizer layout: check channels-first, answer channels-last
+        nchw = [g.to_channels_first(shapes[0]), *shapes[1:]]
+        if op.residual is not None:
+            nchw[-1] = g.to_channels_first(shapes[-1])
+        return g.to_channels_last(_conv_nchw(op, nchw))
+    return _conv_nchw(op, shapes)
+
+
+def _conv_nchw(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.ConvOp)
     x, w = shapes[0], shapes[1]
     group = op.group.value.data
     if x[1] != w[1] * group:
@@ -364,6 +374,21 @@ SHAPE_OP_FUNCTIONS: dict[type[Operation], ShapeFn] = {
     g.NonZeroOp: _data_dependent,
 }
 """Shape functions of graph.SHAPE_OPS (merged into SHAPE_FUNCTIONS)."""
+def _layer_norm(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.LayerNormOp)
+    tail = shapes[0][op.axis.value.data:]
+    for s in shapes[1:]:
+        if g.broadcast_shapes(tail, s) != tail:
+            raise ValueError(f"scale/bias of shape {list(s)} do not broadcast to {list(tail)}")
+    return shapes[0]
+
+
+def _fused(op: Operation, shapes: list[Shape]) -> Shape:
+    result = g.broadcast_shapes(*shapes)
+    for operand, shape in zip(op.operands, shapes, strict=True):
+        _check_no_dynamic_broadcast(g.shape_of(operand), shape, result)
+    return result
+
 # --------------------------------------------------------------------------- control flow
 
 
@@ -438,6 +463,9 @@ SHAPE_FUNCTIONS: dict[type[Operation], ShapeFn] = {
     g.ConcatOp: _concat,
     g.ElementwiseOp: _broadcast_all,
     **SHAPE_OP_FUNCTIONS,
+    # optimizer ops
+    g.LayerNormOp: _layer_norm,
+    g.FusedElementwiseOp: _fused,
     g.IfOp: _if,
     g.LoopOp: _loop,
     g.ScanOp: _scan,

@@ -71,6 +71,7 @@ from xdsl.traits import (
     Commutative,
     ConstantLike,
     HasParent,
+    IsolatedFromAbove,
     IsTerminator,
     NoMemoryEffect,
     Pure,
@@ -83,6 +84,10 @@ DYN = DYNAMIC_INDEX
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 """Activations that conv/gemm/matmul can carry fused (`act = "relu"`)."""
+# optimizer (fuse): activations with parameters in `act_params` (clip: [min, max],
+# leaky_relu: [alpha]) and GELU (erf form; gelu_tanh: the tanh approximation)
+ACTIVATIONS += ("clip", "leaky_relu", "gelu", "gelu_tanh")
+ACT_PARAM_COUNTS: dict[str, int] = {"clip": 2, "leaky_relu": 1}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -152,6 +157,16 @@ def conv_out_dim(size: int, kernel: int, stride: int, pad_total: int, dilation: 
             out -= 1
         return out
     return span // stride + 1
+
+
+def to_channels_last(shape: Sequence[int]) -> tuple[int, ...]:
+    """[N, C, *spatial] -> [N, *spatial, C] (optimizer: layout)."""
+    return (shape[0], *shape[2:], shape[1])
+
+
+def to_channels_first(shape: Sequence[int]) -> tuple[int, ...]:
+    """[N, *spatial, C] -> [N, C, *spatial] (optimizer: layout)."""
+    return (shape[0], shape[-1], *shape[1:-1])
 
 
 def _check(condition: bool, message: str) -> None:
@@ -450,6 +465,11 @@ def _verify_act(op: IRDLOperation, act: StringAttr | None) -> None:
     if act is not None:
         _check(act.data in ACTIVATIONS,
                f"{op.name}: act must be one of {', '.join(ACTIVATIONS)}, got '{act.data}'")
+    params = op.properties.get("act_params")
+    want = ACT_PARAM_COUNTS.get(act.data, 0) if act is not None else 0
+    have = 0 if params is None else len(params.get_values())
+    _check(have == want, f"{op.name}: act_params must have {want} values for act "
+                         f"'{act.data if act is not None else ''}', got {have}")
 
 
 @irdl_op_definition
@@ -464,6 +484,7 @@ class MatMulOp(GraphOp):
     rhs = operand_def(TensorType)
     bias = opt_operand_def(TensorType)
     act = opt_prop_def(StringAttr)
+    act_params = opt_prop_def(DenseArrayBase)  # optimizer: clip bounds, leaky_relu alpha
     result = result_def(TensorType)
 
     traits = traits_def(Pure())
@@ -526,6 +547,7 @@ class GemmOp(GraphOp):
     trans_a = prop_def(IntegerAttr, default_value=IntegerAttr(0, i64))
     trans_b = prop_def(IntegerAttr, default_value=IntegerAttr(0, i64))
     act = opt_prop_def(StringAttr)
+    act_params = opt_prop_def(DenseArrayBase)  # optimizer: clip bounds, leaky_relu alpha
     result = result_def(TensorType)
 
     traits = traits_def(Pure())
@@ -593,6 +615,9 @@ class ConvOp(GraphOp):
     dilations = prop_def(DenseArrayBase)
     group = prop_def(IntegerAttr, default_value=IntegerAttr(1, i64))
     act = opt_prop_def(StringAttr)
+    act_params = opt_prop_def(DenseArrayBase)  # optimizer: clip bounds, leaky_relu alpha
+    layout = opt_prop_def(StringAttr)  # optimizer: "nhwc" = channels-last input/result
+    kind = opt_prop_def(StringAttr)  # optimizer: "depthwise" (one input channel per group)
     result = result_def(TensorType)
 
     traits = traits_def(Pure())
@@ -606,15 +631,24 @@ class ConvOp(GraphOp):
     def __init__(self, input: SSAValue, weight: SSAValue, bias: SSAValue | None = None,
                  residual: SSAValue | None = None, *, strides: Sequence[int],
                  pads: Sequence[int], dilations: Sequence[int], group: int = 1,
-                 act: str | None = None):
-        shape = self.infer_shape(shape_of(input), shape_of(weight), strides, pads,
-                                 dilations)
+                 act: str | None = None, layout: str | None = None):
+        x = shape_of(input)
+        if layout == "nhwc":
+            x = to_channels_first(x)
+        shape = self.infer_shape(x, shape_of(weight), strides, pads, dilations)
+        if layout == "nhwc":
+            shape = to_channels_last(shape)
         super().__init__(
             operands=[input, weight, [bias] if bias else [], [residual] if residual else []],
             properties={"strides": i64_array(strides), "pads": i64_array(pads),
                         "dilations": i64_array(dilations),
-                        "group": IntegerAttr(group, i64), **_opt_act(act)},
+                        "group": IntegerAttr(group, i64), **_opt_act(act),
+                        **({"layout": StringAttr(layout)} if layout else {})},
             result_types=[tensor_type(shape, element_type_of(input))])
+
+    @property
+    def is_nhwc(self) -> bool:
+        return self.layout is not None and self.layout.data == "nhwc"
 
     @staticmethod
     def infer_shape(x: Sequence[int], w: Sequence[int], strides: Sequence[int],
@@ -633,9 +667,17 @@ class ConvOp(GraphOp):
     def verify_(self) -> None:
         _verify_act(self, self.act)
         x, w = shape_of(self.input), shape_of(self.weight)
+        if self.layout is not None:
+            _check(self.layout.data == "nhwc", "graph.conv: layout must be \"nhwc\"")
+            x = to_channels_first(x)
+        if self.kind is not None:
+            _check(self.kind.data == "depthwise" and w[1] == 1,
+                   "graph.conv: kind \"depthwise\" needs one input channel per group")
         try:
             expected = self.infer_shape(x, w, ints(self.strides), ints(self.pads),
                                         ints(self.dilations))
+            if self.layout is not None:
+                expected = to_channels_last(expected)
         except ValueError as e:
             raise VerifyException(f"graph.conv: {e}") from e
         group = self.group.value.data
@@ -1648,6 +1690,82 @@ SHAPE_OPS: tuple[type[DataOp], ...] = (
     TileOp, PadOp, RangeOp, ConstantOfShapeOp, TriluOp, CumSumOp, TopKOp, ResizeOp,
     OneHotOp, NonZeroOp)
 """The shape and data-movement ops (their lowerings: lowering/graph_to_tensor.py)."""
+# --------------------------------------------------------------------------- optimizer ops
+# Ops created by the graph optimizer (passes/fuse.py, passes/layout.py) or imported from
+# ONNX ops that already are one of these forms (LayerNormalization, Gelu).
+
+
+@irdl_op_definition
+class GeluOp(ElementwiseUnaryOp):
+    """x * Phi(x): `approximate = "tanh"` uses 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))."""
+
+    name = "graph.gelu"
+    approximate = opt_prop_def(StringAttr)
+
+    irdl_options = (ParsePropInAttrDict(),)
+
+    def __init__(self, input: SSAValue, approximate: str | None = None):
+        super().__init__(input)
+        if approximate not in (None, "none"):
+            self.properties["approximate"] = StringAttr(approximate)
+
+    def verify_(self) -> None:
+        super().verify_()
+        if self.approximate is not None:
+            _check(self.approximate.data in ("none", "tanh"),
+                   "graph.gelu: approximate must be \"none\" or \"tanh\"")
+
+
+def unary_kind(op: ElementwiseUnaryOp) -> str:
+    """The scalar function of a unary op ("gelu_tanh" for the approximate GELU)."""
+    if isinstance(op, GeluOp) and op.approximate is not None \
+            and op.approximate.data == "tanh":
+        return "gelu_tanh"
+    return op.name.removeprefix("graph.")
+
+
+@irdl_op_definition
+class LayerNormOp(GraphOp):
+    """(x - mean) / sqrt(var + epsilon) * scale + bias, mean and (biased) variance over the
+    dims `axis`..rank-1; `scale` and `bias` broadcast to those dims."""
+
+    name = "graph.layer_norm"
+    input = operand_def(TensorType)
+    scale = opt_operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    axis = prop_def(IntegerAttr)
+    epsilon = prop_def(FloatAttr, default_value=FloatAttr(1e-5, f32))
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+    irdl_options = (AttrSizedOperandSegments(as_property=True), ParsePropInAttrDict())
+    assembly_format = (
+        "$input (`scale` `(` $scale^ `:` type($scale) `)`)? "
+        "(`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict "
+        "`:` type($input) `->` type($result)"
+    )
+
+    def __init__(self, input: SSAValue, scale: SSAValue | None, bias: SSAValue | None,
+                 axis: int, epsilon: float = 1e-5):
+        super().__init__(operands=[input, [scale] if scale else [], [bias] if bias else []],
+                         properties={"axis": IntegerAttr(axis, i64),
+                                     "epsilon": FloatAttr(epsilon, f32)},
+                         result_types=[input.type])
+
+    def verify_(self) -> None:
+        x = shape_of(self.input)
+        axis = self.axis.value.data
+        _check(0 <= axis < len(x), f"graph.layer_norm: axis {axis} out of range")
+        for operand in (self.scale, self.bias):
+            if operand is None:
+                continue
+            try:
+                ok = broadcast_shapes(x[axis:], shape_of(operand)) == tuple(x[axis:])
+            except ValueError:
+                ok = False
+            _check(ok, f"graph.layer_norm: scale/bias must broadcast to {list(x[axis:])}")
+        _check(self.result.type == self.input.type,
+               "graph.layer_norm: result type must equal input type")
 # --------------------------------------------------------------------------- control flow
 # Region ops (ONNX If, Loop, Scan) and recurrent cells (LSTM, GRU, RNN).
 # Regions may use values of enclosing regions directly (captured values); every region
@@ -1750,6 +1868,71 @@ class YieldOp(IRDLOperation):
 
     def __init__(self, *values: SSAValue):
         super().__init__(operands=[list(values)])
+
+
+@irdl_op_definition
+class FusedYieldOp(IRDLOperation):
+    """Terminator of a graph.fused body: the scalar result."""
+
+    name = "graph.fused_yield"
+    values = var_operand_def()
+
+    traits = lazy_traits_def(lambda: (IsTerminator(), Pure(), HasParent(FusedElementwiseOp)))
+    assembly_format = "$values attr-dict `:` type($values)"
+
+    def __init__(self, *values: SSAValue):
+        super().__init__(operands=[list(values)])
+
+
+@irdl_op_definition
+class FusedElementwiseOp(GraphOp):
+    """A chain of elementwise ops as one op: the body computes one output element from one
+    element of each input (numpy broadcasting), with arith/math ops on scalars.
+
+        %y = graph.fused(%a, %b) : (tensor<4xf32>, tensor<1xf32>) -> tensor<4xf32> {
+        ^bb0(%x: f32, %s: f32):
+          %m = arith.mulf %x, %s : f32
+          graph.fused_yield %m : f32
+        }
+    """
+
+    name = "graph.fused"
+    inputs = var_operand_def(TensorType)
+    result = result_def(TensorType)
+    body = region_def("single_block")
+
+    traits = traits_def(Pure(), IsolatedFromAbove())
+    assembly_format = "`(` $inputs `)` attr-dict `:` functional-type($inputs, $result) $body"
+
+    def __init__(self, inputs: Sequence[SSAValue], body: Region,
+                 result_type: Attribute | None = None):
+        if result_type is None:
+            result_type = tensor_type(broadcast_shapes(*(shape_of(v) for v in inputs)),
+                                      element_type_of(inputs[0]))
+        super().__init__(operands=[list(inputs)], regions=[body],
+                         result_types=[result_type])
+
+    def verify_(self) -> None:
+        block = self.body.block
+        _check(len(block.args) == len(self.inputs),
+               "graph.fused: the body needs one scalar argument per input")
+        for arg, v in zip(block.args, self.inputs, strict=True):
+            _check(arg.type == element_type_of(v),
+                   "graph.fused: body argument types must be the inputs' element types")
+        try:
+            expected = broadcast_shapes(*(shape_of(v) for v in self.inputs))
+        except ValueError as e:
+            raise VerifyException(f"graph.fused: inputs do not broadcast: {e}") from e
+        _check(_shapes_compatible(expected, self.result_shape()),
+               f"graph.fused: result shape {list(self.result_shape())} should be "
+               f"{list(expected)}")
+        last = block.last_op
+        _check(isinstance(last, FusedYieldOp) and len(last.operands) == 1
+               and last.operands[0].type == element_type_of(self.result),
+               "graph.fused: the body must yield one scalar of the result element type")
+
+
+OPTIMIZER_OPS = (LayerNormOp, FusedYieldOp, FusedElementwiseOp)  # GeluOp: unary list
 
 
 def _verify_region(op: IRDLOperation, region: Region, arg_types: Sequence[Attribute],
@@ -2122,6 +2305,7 @@ CONTROL_FLOW_OPS: tuple[type[IRDLOperation], ...] = (IfOp, LoopOp, ScanOp, Yield
 ELEMENTWISE_BINARY_OPS: tuple[type[ElementwiseBinaryOp], ...] = (AddOp, SubOp, MulOp, DivOp)
 ELEMENTWISE_UNARY_OPS: tuple[type[ElementwiseUnaryOp], ...] = (
     ReluOp, SigmoidOp, TanhOp, ExpOp, NegOp, SqrtOp)
+ELEMENTWISE_UNARY_OPS += (GeluOp,)  # optimizer
 
 Graph = Dialect(
     "graph",
@@ -2132,6 +2316,7 @@ Graph = Dialect(
         ReshapeOp, TransposeOp, ConcatOp, SoftmaxOp,
         ElementwiseOp,
         *SHAPE_OPS,
+        *OPTIMIZER_OPS,
         *CONTROL_FLOW_OPS,
     ],
     [],

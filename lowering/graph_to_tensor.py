@@ -132,10 +132,33 @@ class _Body:
                 return self.add(arith.SubiOp(self.const(0, t), x))
             case "sqrt":
                 return self.add(math.SqrtOp(x))
+            case "gelu" | "gelu_tanh":
+                return self.gelu(x, kind == "gelu_tanh")
         raise ValueError(f"unknown unary op {kind}")
 
-    def act(self, x: SSAValue, act: StringAttr | None) -> SSAValue:
+    def act(self, x: SSAValue, act: StringAttr | None,
+            params: Sequence[float] = ()) -> SSAValue:
+        if act is not None and act.data == "clip":
+            lo, hi = self.const(params[0], x.type), self.const(params[1], x.type)
+            return self.add(arith.MinimumfOp(self.binary("max", x, lo), hi))
+        if act is not None and act.data == "leaky_relu":
+            zero = self.const(0.0, x.type)
+            neg = self.binary("mul", x, self.const(params[0], x.type))
+            return self.select(self.add(arith.CmpfOp(x, zero, "ogt")), x, neg)
         return x if act is None else self.unary(act.data, x)
+
+    def gelu(self, x: SSAValue, tanh_form: bool) -> SSAValue:
+        """0.5 x (1 + erf(x / sqrt 2)), or the tanh approximation (optimizer ops)."""
+        t = x.type
+        half, one = self.const(0.5, t), self.const(1.0, t)
+        if tanh_form:
+            cube = self.binary("mul", x, self.binary("mul", x, x))
+            inner = self.binary("add", x, self.binary("mul", self.const(0.044715, t), cube))
+            scaled = self.binary("mul", self.const(pymath.sqrt(2.0 / pymath.pi), t), inner)
+            phi = self.add(math.TanhOp(scaled))
+        else:
+            phi = self.add(math.ErfOp(self.binary("mul", x, self.const(pymath.sqrt(0.5), t))))
+        return self.binary("mul", self.binary("mul", half, x), self.binary("add", one, phi))
 
     def cmp(self, pred: str, a: SSAValue, b: SSAValue) -> SSAValue:
         return self.add(arith.CmpiOp(a, b, pred))
@@ -281,7 +304,8 @@ def _broadcast_sizes(emit: _Emit, operands: Sequence[SSAValue],
 
 
 def _act_epilogue(emit: _Emit, value: SSAValue, act: StringAttr | None,
-                  residual: SSAValue | None = None) -> SSAValue:
+                  residual: SSAValue | None = None,
+                  params: Sequence[float] = ()) -> SSAValue:
     """One elementwise generic computing act(value + residual)."""
     if act is None and residual is None:
         return value
@@ -297,9 +321,14 @@ def _act_epilogue(emit: _Emit, value: SSAValue, act: StringAttr | None,
         x = b.args[0]
         if residual is not None:
             x = b.binary("add", x, b.args[1])
-        return [b.act(x, act)]
+        return [b.act(x, act, params)]
 
     return emit.generic(ins, [dest], [*maps, _identity(rank)], [PARALLEL] * rank, body)[0]
+
+
+def _act_params(op: Operation) -> tuple[float, ...]:
+    params = op.properties.get("act_params")
+    return () if params is None else tuple(float(v) for v in params.get_values())
 
 
 # --------------------------------------------------------------------------- patterns
@@ -340,7 +369,7 @@ class ElementwiseUnaryPattern(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
         if not isinstance(op, graph.ElementwiseUnaryOp):
             return
-        kind = op.name.removeprefix("graph.")
+        kind = graph.unary_kind(op)
         emit = _Emit(rewriter, op)
         rank = len(shape_of(op.input))
         dest = emit.empty(emit.sizes(op.input), _element_type(op.input))
@@ -460,7 +489,8 @@ class MatMulPattern(RewritePattern):
             bias_map = _broadcast_map(op.bias, out_shape, out_rank)
         init = _init_from(emit, sizes, elt, op.bias, 1.0, bias_map)
         res = _contraction(emit, op.lhs, op.rhs, lhs_map, rhs_map, init, out_rank)
-        rewriter.replace(op, [], [_act_epilogue(emit, res, op.act)])
+        rewriter.replace(op, [], [_act_epilogue(emit, res, op.act,
+                                                params=_act_params(op))])
 
 
 class GemmPattern(RewritePattern):
@@ -479,7 +509,8 @@ class GemmPattern(RewritePattern):
         c_map = _broadcast_map(op.c, out_shape, 2) if op.c is not None else None
         init = _init_from(emit, sizes, _element_type(op.result), op.c, beta, c_map)
         res = _contraction(emit, op.a, op.b, lhs_map, rhs_map, init, 2, alpha)
-        rewriter.replace(op, [], [_act_epilogue(emit, res, op.act)])
+        rewriter.replace(op, [], [_act_epilogue(emit, res, op.act,
+                                                params=_act_params(op))])
 
 
 def _window_out_size(emit: _Emit, size: Size, kernel: int, stride: int, pad_total: int,
@@ -494,17 +525,25 @@ def _window_out_size(emit: _Emit, size: Size, kernel: int, stride: int, pad_tota
 
 
 def _pad_input(emit: _Emit, x: SSAValue, sizes: Sequence[Size], begin: Sequence[int],
-               needed: Sequence[Size], pad_value: float) -> SSAValue:
-    """A copy of NC[spatial] `x` with `begin` leading pad and spatial extents `needed`."""
+               needed: Sequence[Size], pad_value: float,
+               dim_pos: Callable[[int], int] = lambda d: d) -> SSAValue:
+    """A copy of NC[spatial] `x` with `begin` leading pad and spatial extents `needed`.
+
+    `sizes` are in NC[spatial] order; `dim_pos` maps such a dim to its position in `x`
+    (channels-last tensors: the copy keeps x's layout)."""
     rank = len(sizes)
     spatial = rank - 2
     elt = _element_type(x)
-    out_sizes = [*sizes[:2], *needed]
+    out_sizes_nc = [*sizes[:2], *needed]
+    out_sizes: list[Size] = [0] * rank
+    for d in range(rank):
+        out_sizes[dim_pos(d)] = out_sizes_nc[d]
     dest = emit.empty(out_sizes, elt)
     dyn_sizes = [s for s in sizes]
 
     def body(b: _Body) -> list[SSAValue]:
-        idx = [b.linalg_index(i) for i in range(rank)]
+        idx_x = [b.linalg_index(i) for i in range(rank)]
+        idx = [idx_x[dim_pos(d)] for d in range(rank)]
         valid: SSAValue | None = None
         read = list(idx[:2])
         for s in range(spatial):
@@ -514,7 +553,10 @@ def _pad_input(emit: _Emit, x: SSAValue, sizes: Sequence[Size], begin: Sequence[
             ok = b.in_range(pos, b.index(0), hi_v)
             valid = ok if valid is None else b.and_(valid, ok)
             read.append(b.clamp(pos, hi_v))
-        v = b.add(tensor.ExtractOp(x, read, elt))
+        read_x: list[SSAValue] = list(read)
+        for d in range(rank):
+            read_x[dim_pos(d)] = read[d]
+        v = b.add(tensor.ExtractOp(x, read_x, elt))
         assert valid is not None
         return [b.select(valid, v, b.const(pad_value, elt))]
 
@@ -529,6 +571,14 @@ class ConvPattern(RewritePattern):
         emit = _Emit(rewriter, op)
         x_shape, w_shape = shape_of(op.input), shape_of(op.weight)
         out_shape = shape_of(op.result)
+        nhwc = op.is_nhwc
+        # index helpers: dims of the input/result in NCHW order -> their position
+        rank = len(x_shape)
+        pos = (lambda d: 0 if d == 0 else (rank - 1 if d == 1 else d - 1)) if nhwc \
+            else (lambda d: d)
+        if nhwc:
+            x_shape, out_shape = (graph.to_channels_first(x_shape),
+                                  graph.to_channels_first(out_shape))
         spatial = len(x_shape) - 2
         strides, dil, pads = ints(op.strides), ints(op.dilations), ints(op.pads)
         group = op.group.value.data
@@ -539,6 +589,8 @@ class ConvPattern(RewritePattern):
         elt = _element_type(op.result)
 
         x_sizes = emit.sizes(op.input)
+        if nhwc:
+            x_sizes = [x_sizes[pos(d)] for d in range(rank)]
         out_sizes: list[Size] = [x_sizes[0], f_total]
         for i in range(spatial):
             out_sizes.append(_window_out_size(
@@ -550,7 +602,7 @@ class ConvPattern(RewritePattern):
             # exactly the extent the windows reach: (out-1)*stride + dil*(k-1) + 1
             needed = [emit.add(emit.mul(emit.sub(out_sizes[2 + i], 1), strides[i]),
                                dil[i] * (w_shape[2 + i] - 1) + 1) for i in range(spatial)]
-            x = _pad_input(emit, x, x_sizes, pads[:spatial], needed, 0.0)
+            x = _pad_input(emit, x, x_sizes, pads[:spatial], needed, 0.0, pos)
 
         # loops: n, f, o_1..o_s | c, k_1..k_s
         n_par = 2 + spatial
@@ -558,11 +610,23 @@ class ConvPattern(RewritePattern):
         c = _d(n_par)
         f = _d(1)
         chan = c if group == 1 else (f // f_per_group) * c_per_group + c
-        x_map = _map(n_loops, [_d(0), chan, *[
-            _d(2 + i) * strides[i] + _d(n_par + 1 + i) * dil[i] for i in range(spatial)]])
-        w_map = _map(n_loops, [f, c, *[_d(n_par + 1 + i) for i in range(spatial)]])
-        out_map = _map(n_loops, [_d(i) for i in range(n_par)])
-        bias_map = _map(n_par, [_d(1)]) if op.bias is not None else None
+        depthwise = op.kind is not None and op.kind.data == "depthwise"
+        if depthwise:  # optimizer: no channel reduction loop (c_per_group == 1)
+            n_loops -= 1
+            c = AffineExpr.constant(0)
+            chan = f // f_per_group
+        k0 = n_par + (0 if depthwise else 1)
+        x_exprs = [_d(0), chan, *[
+            _d(2 + i) * strides[i] + _d(k0 + i) * dil[i] for i in range(spatial)]]
+        out_exprs = [_d(i) for i in range(n_par)]
+        if nhwc:  # loops stay (n, f, spatial | c, kernel); only the maps permute
+            x_exprs = graph.to_channels_last(x_exprs)
+            out_exprs = graph.to_channels_last(out_exprs)
+            out_sizes = list(graph.to_channels_last(out_sizes))
+        x_map = _map(n_loops, x_exprs)
+        w_map = _map(n_loops, [f, c, *[_d(k0 + i) for i in range(spatial)]])
+        out_map = _map(n_loops, out_exprs)
+        bias_map = _map(n_par, [_d(pos(1))]) if op.bias is not None else None
         init = _init_from(emit, out_sizes, elt, op.bias, 1.0, bias_map)
 
         def body(b: _Body) -> list[SSAValue]:
@@ -570,8 +634,9 @@ class ConvPattern(RewritePattern):
             return [b.binary("add", acc, b.binary("mul", xv, wv))]
 
         res = emit.generic([x, op.weight], [init], [x_map, w_map, out_map],
-                           [PARALLEL] * n_par + [REDUCTION] * (1 + spatial), body)[0]
-        rewriter.replace(op, [], [_act_epilogue(emit, res, op.act, op.residual)])
+                           [PARALLEL] * n_par + [REDUCTION] * (n_loops - n_par), body)[0]
+        rewriter.replace(op, [], [_act_epilogue(emit, res, op.act, op.residual,
+                                                _act_params(op))])
 
 
 class PoolPattern(RewritePattern):
@@ -1985,6 +2050,94 @@ SHAPE_OP_PATTERNS: tuple[RewritePattern, ...] = (
     PadPattern(), RangePattern(), ConstantOfShapePattern(), TriluPattern(), CumSumPattern(),
     TopKPattern(), ResizePattern(), OneHotPattern(), NonZeroPattern())
 """Lowerings of graph.SHAPE_OPS."""
+# --------------------------------------------------------------------------- optimizer ops
+
+
+class LayerNormPattern(RewritePattern):
+    """Sum, centered sum of squares (two reduction generics), then one normalizing generic."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.LayerNormOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        x = op.input
+        shape = shape_of(x)
+        rank, axis = len(shape), op.axis.value.data
+        elt = _element_type(x)
+        sizes = emit.sizes(x)
+        count: Size = 1
+        for size in sizes[axis:]:
+            count = emit.mul(count, size)
+        if isinstance(count, int):
+            inv = emit.scalar(1.0 / count, elt)
+        else:
+            as_float = emit(arith.SIToFPOp(emit(arith.IndexCastOp(count, IntegerType(64))),
+                                           elt))
+            inv = emit(arith.DivfOp(emit.scalar(1.0, elt), as_float))
+        eps = op.epsilon.value.data
+        ident = _identity(rank)
+        red_map = _map(rank, [_d(i) for i in range(axis)])
+        iters = [PARALLEL] * axis + [REDUCTION] * (rank - axis)
+        total = emit.generic([x], [emit.fill(0.0, sizes[:axis], elt)], [ident, red_map],
+                             iters, lambda b: [b.binary("add", b.args[1], b.args[0])])[0]
+
+        def square_sum(b: _Body) -> list[SSAValue]:
+            centered = b.binary("sub", b.args[0], b.binary("mul", b.args[1], inv))
+            return [b.binary("add", b.args[2], b.binary("mul", centered, centered))]
+
+        squares = emit.generic([x, total], [emit.fill(0.0, sizes[:axis], elt)],
+                               [ident, red_map, red_map], iters, square_sum)[0]
+        ins = [x, total, squares]
+        maps = [ident, red_map, red_map]
+        for v in (op.scale, op.bias):
+            if v is not None:
+                ins.append(v)
+                maps.append(_broadcast_map(v, shape[axis:], rank, first_dim=axis))
+        has_scale, has_bias = op.scale is not None, op.bias is not None
+
+        def normalize(b: _Body) -> list[SSAValue]:
+            xv, tot, sq = b.args[:3]
+            var = b.binary("mul", sq, inv)
+            std = b.add(math.SqrtOp(b.binary("add", var, b.const(eps, elt))))
+            y = b.binary("div", b.binary("sub", xv, b.binary("mul", tot, inv)), std)
+            rest = list(b.args[3:-1])
+            if has_scale:
+                y = b.binary("mul", y, rest.pop(0))
+            if has_bias:
+                y = b.binary("add", y, rest.pop(0))
+            return [y]
+
+        res = emit.generic(ins, [emit.empty(sizes, elt)], [*maps, ident], [PARALLEL] * rank,
+                           normalize)
+        rewriter.replace(op, [], res)
+
+
+class FusedElementwisePattern(RewritePattern):
+    """graph.fused -> one parallel generic whose body is a clone of the fused body."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.FusedElementwiseOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        out_shape = shape_of(op.result)
+        rank = len(out_shape)
+        inputs = list(op.inputs)
+        dest = emit.empty(_broadcast_sizes(emit, inputs, out_shape), _element_type(op.result))
+        maps = [_broadcast_map(v, out_shape, rank) for v in inputs] + [_identity(rank)]
+        source = op.body.block
+
+        def body(b: _Body) -> list[SSAValue]:
+            mapping: dict[SSAValue, SSAValue] = dict(
+                zip(source.args, b.args[:len(inputs)], strict=True))
+            for inner in source.ops:
+                if isinstance(inner, graph.FusedYieldOp):
+                    return [mapping[inner.operands[0]]]
+                clone = inner.clone(value_mapper=mapping)
+                b.block.add_op(clone)
+                mapping.update(zip(inner.results, clone.results, strict=True))
+            raise _fail(op, "body has no graph.fused_yield")
+
+        res = emit.generic(inputs, [dest], maps, [PARALLEL] * rank, body)
+        rewriter.replace(op, [], res)
+
 # --------------------------------------------------------------------------- control flow
 # graph.if -> scf.if, graph.loop -> scf.for / scf.while, graph.scan -> scf.for, all on
 # tensors: carried values are iter_args; scan outputs are preallocated [trip, ...]
@@ -2639,7 +2792,7 @@ class UnsupportedPattern(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
         if op.name.startswith("graph.") and not isinstance(op, graph.WeightOp) \
-                and not isinstance(op, graph.YieldOp):  # yields go with their parent
+                and not isinstance(op, graph.YieldOp | graph.FusedYieldOp):  # go with parents
             raise _fail(op, "no lowering for this op")
 
 
@@ -2738,6 +2891,7 @@ class ConvertGraphToTensorPass(ModulePass):
                 TransposePattern(), ConcatPattern(), SoftmaxPattern(),
                 ElementwisePattern(),
                 *SHAPE_OP_PATTERNS,
+                LayerNormPattern(), FusedElementwisePattern(),  # optimizer ops
                 IfPattern(), LoopPattern(), ScanPattern(), RNNPattern(),
                 UnsupportedPattern(),
             ]),

@@ -707,6 +707,9 @@ class _Importer(_ShapeOpsMixin):
         if op == "BatchNormalization":
             if attrs.get("training_mode", 0) or any(o in used for o in node.output[1:]):
                 return "only inference mode (one output, training_mode = 0) is supported"
+        if op == "LayerNormalization":
+            if attrs.get("stash_type", 1) != 1 or any(o in used for o in node.output[1:]):
+                return "only the normalized output with stash_type = 1 is supported"
         if op == "Dropout":
             if len(node.input) > 2 and node.input[2]:
                 mode = self.consts.get(node.input[2])
@@ -972,6 +975,22 @@ class _Importer(_ShapeOpsMixin):
         return [x]
 
 
+    # ---- optimizer ops (graph.layer_norm, graph.gelu)
+
+    def _layer_norm(self, node, attrs, opset):
+        x = self._value(node.input[0])
+        rank = len(g.shape_of(x))
+        axis = int(attrs.get("axis", -1))
+        axis += rank if axis < 0 else 0
+        scale = self._value(node.input[1])
+        bias = self._value(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+        return [self._emit(g.LayerNormOp(x, scale, bias, axis,
+                                         float(attrs.get("epsilon", 1e-5))))]
+
+    def _gelu(self, node, attrs, opset):
+        return [self._emit(g.GeluOp(self._value(node.input[0]),
+                                    _text(attrs.get("approximate", "none"))))]
+
     # ---- control flow and recurrent cells (If, Loop, Scan, LSTM, GRU, RNN)
 
     def _subgraph(self, body: onnx.GraphProto, arg_types: Sequence[Attribute]
@@ -1185,6 +1204,7 @@ _HANDLERS: dict[str, _Handler] = {
     **{op: _Importer._elementwise for op in ew.BY_ONNX},
     **_ELEMENTWISE_SPECIAL,
     **{op: getattr(_Importer, method) for op, method in _SHAPE_HANDLERS.items()},
+    "LayerNormalization": _Importer._layer_norm, "Gelu": _Importer._gelu,
 }
 SUPPORTED_OPS = tuple(sorted(_HANDLERS))
 """ONNX operator types (default domain) the importer handles."""
