@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-OPTIMIZE_PIPELINE = "fold,fuse,fold,cse,dce"
-"""Graph-level optimizations run by `compiler.compile` by default."""
+OPTIMIZE_PIPELINE = "fold,simplify,cse,fuse,replace{conv1x1=false},fold,simplify,cse,dce"
+"""Graph-level optimizations run by `compiler.compile` by default (= O2)."""
 
 LOWER_PIPELINE = "convert-graph-to-tensor,bufferize,lower-linalg-to-loops,convert-to-llvm"
 """graph -> linalg on tensors -> memref -> scf loops -> llvm dialect."""
 
 PRESETS: dict[str, str] = {
     "O0": "",
-    "O1": "fold,cse,dce",
+    "O1": "fold,simplify,cse,dce",
     "O2": OPTIMIZE_PIPELINE,
+    "O3": OPTIMIZE_PIPELINE + ",layout,simplify,fold,cse,dce",  # NHWC convolutions
     "lower": LOWER_PIPELINE,
 }
 

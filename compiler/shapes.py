@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import NameLoc, TensorType
 from xdsl.ir import Operation, SSAValue
@@ -72,6 +73,16 @@ def _gemm(op: Operation, shapes: list[Shape]) -> Shape:
 
 def _conv(op: Operation, shapes: list[Shape]) -> Shape:
     assert isinstance(op, g.ConvOp)
+    if op.is_nhwc:  # optimizer layout: check channels-first, answer channels-last
+        nchw = [g.to_channels_first(shapes[0]), *shapes[1:]]
+        if op.residual is not None:
+            nchw[-1] = g.to_channels_first(shapes[-1])
+        return g.to_channels_last(_conv_nchw(op, nchw))
+    return _conv_nchw(op, shapes)
+
+
+def _conv_nchw(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.ConvOp)
     x, w = shapes[0], shapes[1]
     group = op.group.value.data
     if x[1] != w[1] * group:
@@ -127,6 +138,256 @@ def _concat(op: Operation, shapes: list[Shape]) -> Shape:
             raise ValueError(f"inputs {list(first)} and {list(s)} differ outside axis {axis}")
     return (*first[:axis], sum(s[axis] for s in shapes), *first[axis + 1:])
 
+
+# --------------------------------------------------------------------------- shape and
+# data-movement ops (graph.SHAPE_OPS)
+#
+# Results sized by tensor *values* (a run-time reshape target, slice bounds, pads, k,
+# ...) are computed here when those values are graph.constant, else None: the lowering
+# checks such constraints itself with cf.assert.
+
+
+def _operand_values(op: Operation, index: int) -> list[int] | None:
+    """The values of operand `index` when it is a graph.constant, flattened."""
+    owner = op.operands[index].owner
+    if not isinstance(owner, g.ConstantOp):
+        return None
+    return [int(v) for v in g.array_from_dense(owner.value).reshape(-1).tolist()]
+
+
+def _shape_op(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.ShapeOp)
+    return (max(0, op.end.value.data - op.start.value.data),)
+
+
+def _size_op(op: Operation, shapes: list[Shape]) -> Shape:
+    return ()
+
+
+def _reshape_dynamic(op: Operation, shapes: list[Shape]) -> Shape | None:
+    assert isinstance(op, g.ReshapeDynamicOp)
+    target = _operand_values(op, 1)
+    if target is None:
+        return None
+    x = shapes[0]
+    if not op.allowzero.value.data:
+        target = [x[i] if t == 0 and i < len(x) else t for i, t in enumerate(target)]
+    total = _prod(x)
+    if -1 in target:
+        known = _prod([t for t in target if t != -1])
+        if known == 0 or total % known:
+            raise ValueError(f"cannot reshape {total} elements into {target}")
+        target = [total // known if t == -1 else t for t in target]
+    if _prod(target) != total:
+        raise ValueError(f"cannot reshape {total} elements into {target}")
+    return tuple(target)
+
+
+def _prod(values: Sequence[int]) -> int:
+    result = 1
+    for v in values:
+        result *= v
+    return result
+
+
+def _squeeze(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.SqueezeOp)
+    return g.SqueezeOp.infer_shape(shapes[0], g.ints(op.axes))
+
+
+def _unsqueeze(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.UnsqueezeOp)
+    return g.UnsqueezeOp.infer_shape(shapes[0], g.ints(op.axes))
+
+
+def _axes_dynamic(op: Operation, shapes: list[Shape]) -> Shape | None:
+    axes = _operand_values(op, 1)
+    if axes is None:
+        return None
+    x = shapes[0]
+    if isinstance(op, g.SqueezeDynamicOp):
+        axes = [a + len(x) if a < 0 else a for a in axes]
+        return g.SqueezeOp.infer_shape(x, sorted(axes))
+    rank = len(x) + len(axes)
+    return g.UnsqueezeOp.infer_shape(x, sorted(a + rank if a < 0 else a for a in axes))
+
+
+def _flatten(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.FlattenOp)
+    axis = op.axis.value.data
+    return (_prod(shapes[0][:axis]), _prod(shapes[0][axis:]))
+
+
+def _split(op: Operation, shapes: list[Shape]) -> list[Shape | None]:
+    assert isinstance(op, g.SplitOp)
+    x = shapes[0]
+    axis = op.axis.value.data
+    if op.sizes is not None:
+        known = _operand_values(op, 1)
+        if known is None:
+            return [None] * len(op.results)
+        sizes = known
+    elif op.splits is not None:
+        sizes = list(g.ints(op.splits))
+    if op.sizes is not None or op.splits is not None:
+        if sum(sizes) != x[axis]:
+            raise ValueError(f"split sizes {sizes} do not add up to dim {axis} ({x[axis]})")
+    else:
+        sizes = g.even_splits(x[axis], len(op.results))
+    return [(*x[:axis], s, *x[axis + 1:]) for s in sizes]
+
+
+def _slice(op: Operation, shapes: list[Shape]) -> Shape | None:
+    values = [_operand_values(op, i) for i in range(1, 5)]
+    if any(v is None for v in values):
+        return None
+    out = list(shapes[0])
+    for s, e, a, t in zip(*values, strict=True):  # type: ignore[misc]
+        if t == 0:
+            raise ValueError("a slice step is 0")
+        a = a + len(out) if a < 0 else a
+        out[a] = len(range(*slice(s, e, t).indices(shapes[0][a])))
+    return tuple(out)
+
+
+def _gather(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.GatherOp)
+    axis = op.axis.value.data
+    x = shapes[0]
+    return (*x[:axis], *shapes[1], *x[axis + 1:])
+
+
+def _gather_elements(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.GatherElementsOp)
+    x, ind = shapes[0], shapes[1]
+    axis = op.axis.value.data
+    if len(x) != len(ind) or any(i > d for k, (d, i) in enumerate(zip(x, ind, strict=True))
+                                 if k != axis):
+        raise ValueError(f"indices {list(ind)} do not fit data {list(x)}")
+    return ind
+
+
+def _gather_nd(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.GatherNDOp)
+    x, ind = shapes
+    b = op.batch_dims.value.data
+    if x[:b] != ind[:b] or b + ind[-1] > len(x):
+        raise ValueError(f"indices {list(ind)} do not fit data {list(x)}")
+    return (*ind[:-1], *x[b + ind[-1]:])
+
+
+def _scatter_nd(op: Operation, shapes: list[Shape]) -> Shape:
+    x, ind, upd = shapes
+    expected = (*ind[:-1], *x[ind[-1]:])
+    if upd != expected:
+        raise ValueError(f"updates have shape {list(upd)}, expected {list(expected)}")
+    return x
+
+
+def _scatter_elements(op: Operation, shapes: list[Shape]) -> Shape:
+    x, ind, upd = shapes
+    if ind != upd or len(ind) != len(x):
+        raise ValueError(f"indices {list(ind)} and updates {list(upd)} must have one shape "
+                         f"of the data's rank {len(x)}")
+    return x
+
+
+def _expand(op: Operation, shapes: list[Shape]) -> Shape | None:
+    target = _operand_values(op, 1)
+    if target is None:
+        return None
+    return g.broadcast_shapes(shapes[0], target)
+
+
+def _tile(op: Operation, shapes: list[Shape]) -> Shape | None:
+    repeats = _operand_values(op, 1)
+    if repeats is None:
+        return None
+    return tuple(d * r for d, r in zip(shapes[0], repeats, strict=True))
+
+
+def _pad(op: Operation, shapes: list[Shape]) -> Shape | None:
+    assert isinstance(op, g.PadOp)
+    pads, axes = _operand_values(op, 1), _operand_values(op, 3)
+    if pads is None or axes is None:
+        return None
+    out = list(shapes[0])
+    for k, a in enumerate(axes):
+        out[a] += pads[k] + pads[len(axes) + k]
+        if out[a] < 0:
+            raise ValueError(f"pads make dim {a} negative")
+    return tuple(out)
+
+
+def _data_dependent(op: Operation, shapes: list[Shape]) -> Shape | None:
+    """Range, ConstantOfShape, NonZero: sized by values (the declared type if static)."""
+    return None
+
+
+def _same_first(op: Operation, shapes: list[Shape]) -> Shape:
+    return shapes[0]
+
+
+def _topk(op: Operation, shapes: list[Shape]) -> list[Shape | None]:
+    assert isinstance(op, g.TopKOp)
+    k = _operand_values(op, 1)
+    if k is None:
+        return [None, None]
+    axis = op.axis.value.data
+    if not 0 <= k[0] <= shapes[0][axis]:
+        raise ValueError(f"k = {k[0]} is out of range for dim {axis} ({shapes[0][axis]})")
+    out = (*shapes[0][:axis], k[0], *shapes[0][axis + 1:])
+    return [out, out]
+
+
+def _resize(op: Operation, shapes: list[Shape]) -> Shape | None:
+    assert isinstance(op, g.ResizeOp)
+    if op.sizes is not None or not isinstance(op.operands[1].owner, g.ConstantOp):
+        return None
+    scales = g.array_from_dense(op.operands[1].owner.value).reshape(-1)
+    out = list(shapes[0])
+    for k, a in enumerate(g.ints(op.axes)):
+        out[a] = int(np.floor(out[a] * float(scales[k])))
+    return tuple(out)
+
+
+def _one_hot(op: Operation, shapes: list[Shape]) -> Shape | None:
+    assert isinstance(op, g.OneHotOp)
+    depth = _operand_values(op, 1)
+    if depth is None:
+        return None
+    out = list(shapes[0])
+    out.insert(op.axis.value.data, depth[0])
+    return tuple(out)
+
+
+SHAPE_OP_FUNCTIONS: dict[type[Operation], ShapeFn] = {
+    g.ShapeOp: _shape_op, g.SizeOp: _size_op, g.ReshapeDynamicOp: _reshape_dynamic,
+    g.SqueezeOp: _squeeze, g.UnsqueezeOp: _unsqueeze, g.FlattenOp: _flatten,
+    g.SqueezeDynamicOp: _axes_dynamic, g.UnsqueezeDynamicOp: _axes_dynamic,
+    g.SplitOp: _split, g.SliceOp: _slice, g.GatherOp: _gather,
+    g.GatherElementsOp: _gather_elements, g.GatherNDOp: _gather_nd,
+    g.ScatterNDOp: _scatter_nd, g.ScatterElementsOp: _scatter_elements,
+    g.ExpandOp: _expand, g.TileOp: _tile, g.PadOp: _pad, g.RangeOp: _data_dependent,
+    g.ConstantOfShapeOp: _data_dependent, g.TriluOp: _same_first,
+    g.CumSumOp: _same_first, g.TopKOp: _topk, g.ResizeOp: _resize, g.OneHotOp: _one_hot,
+    g.NonZeroOp: _data_dependent,
+}
+"""Shape functions of graph.SHAPE_OPS (merged into SHAPE_FUNCTIONS)."""
+def _layer_norm(op: Operation, shapes: list[Shape]) -> Shape:
+    assert isinstance(op, g.LayerNormOp)
+    tail = shapes[0][op.axis.value.data:]
+    for s in shapes[1:]:
+        if g.broadcast_shapes(tail, s) != tail:
+            raise ValueError(f"scale/bias of shape {list(s)} do not broadcast to {list(tail)}")
+    return shapes[0]
+
+
+def _fused(op: Operation, shapes: list[Shape]) -> Shape:
+    result = g.broadcast_shapes(*shapes)
+    for operand, shape in zip(op.operands, shapes, strict=True):
+        _check_no_dynamic_broadcast(g.shape_of(operand), shape, result)
+    return result
 
 # --------------------------------------------------------------------------- control flow
 
@@ -201,6 +462,10 @@ SHAPE_FUNCTIONS: dict[type[Operation], ShapeFn] = {
     g.TransposeOp: _transpose,
     g.ConcatOp: _concat,
     g.ElementwiseOp: _broadcast_all,
+    **SHAPE_OP_FUNCTIONS,
+    # optimizer ops
+    g.LayerNormOp: _layer_norm,
+    g.FusedElementwiseOp: _fused,
     g.IfOp: _if,
     g.LoopOp: _loop,
     g.ScanOp: _scan,

@@ -71,6 +71,7 @@ from xdsl.traits import (
     Commutative,
     ConstantLike,
     HasParent,
+    IsolatedFromAbove,
     IsTerminator,
     NoMemoryEffect,
     Pure,
@@ -83,6 +84,10 @@ DYN = DYNAMIC_INDEX
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 """Activations that conv/gemm/matmul can carry fused (`act = "relu"`)."""
+# optimizer (fuse): activations with parameters in `act_params` (clip: [min, max],
+# leaky_relu: [alpha]) and GELU (erf form; gelu_tanh: the tanh approximation)
+ACTIVATIONS += ("clip", "leaky_relu", "gelu", "gelu_tanh")
+ACT_PARAM_COUNTS: dict[str, int] = {"clip": 2, "leaky_relu": 1}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -152,6 +157,16 @@ def conv_out_dim(size: int, kernel: int, stride: int, pad_total: int, dilation: 
             out -= 1
         return out
     return span // stride + 1
+
+
+def to_channels_last(shape: Sequence[int]) -> tuple[int, ...]:
+    """[N, C, *spatial] -> [N, *spatial, C] (optimizer: layout)."""
+    return (shape[0], *shape[2:], shape[1])
+
+
+def to_channels_first(shape: Sequence[int]) -> tuple[int, ...]:
+    """[N, *spatial, C] -> [N, C, *spatial] (optimizer: layout)."""
+    return (shape[0], shape[-1], *shape[1:-1])
 
 
 def _check(condition: bool, message: str) -> None:
@@ -231,7 +246,7 @@ def signless(t: Attribute) -> Attribute:
 def dense_from_array(array: np.ndarray) -> DenseIntOrFPElementsAttr:
     """A numpy array of a supported dtype as a `dense<...>` attribute of its graph type."""
     elt = element_type_for(array.dtype)
-    data = np.ascontiguousarray(array)
+    data = np.asarray(array, order="C")  # not ascontiguousarray: it makes rank 0 rank 1
     data = data.astype(data.dtype.newbyteorder("<"), copy=False)
     return DenseIntOrFPElementsAttr(tensor_type(data.shape, elt), BytesAttr(data.tobytes()))
 
@@ -450,6 +465,11 @@ def _verify_act(op: IRDLOperation, act: StringAttr | None) -> None:
     if act is not None:
         _check(act.data in ACTIVATIONS,
                f"{op.name}: act must be one of {', '.join(ACTIVATIONS)}, got '{act.data}'")
+    params = op.properties.get("act_params")
+    want = ACT_PARAM_COUNTS.get(act.data, 0) if act is not None else 0
+    have = 0 if params is None else len(params.get_values())
+    _check(have == want, f"{op.name}: act_params must have {want} values for act "
+                         f"'{act.data if act is not None else ''}', got {have}")
 
 
 @irdl_op_definition
@@ -464,6 +484,7 @@ class MatMulOp(GraphOp):
     rhs = operand_def(TensorType)
     bias = opt_operand_def(TensorType)
     act = opt_prop_def(StringAttr)
+    act_params = opt_prop_def(DenseArrayBase)  # optimizer: clip bounds, leaky_relu alpha
     result = result_def(TensorType)
 
     traits = traits_def(Pure())
@@ -526,6 +547,7 @@ class GemmOp(GraphOp):
     trans_a = prop_def(IntegerAttr, default_value=IntegerAttr(0, i64))
     trans_b = prop_def(IntegerAttr, default_value=IntegerAttr(0, i64))
     act = opt_prop_def(StringAttr)
+    act_params = opt_prop_def(DenseArrayBase)  # optimizer: clip bounds, leaky_relu alpha
     result = result_def(TensorType)
 
     traits = traits_def(Pure())
@@ -593,6 +615,9 @@ class ConvOp(GraphOp):
     dilations = prop_def(DenseArrayBase)
     group = prop_def(IntegerAttr, default_value=IntegerAttr(1, i64))
     act = opt_prop_def(StringAttr)
+    act_params = opt_prop_def(DenseArrayBase)  # optimizer: clip bounds, leaky_relu alpha
+    layout = opt_prop_def(StringAttr)  # optimizer: "nhwc" = channels-last input/result
+    kind = opt_prop_def(StringAttr)  # optimizer: "depthwise" (one input channel per group)
     result = result_def(TensorType)
 
     traits = traits_def(Pure())
@@ -606,15 +631,24 @@ class ConvOp(GraphOp):
     def __init__(self, input: SSAValue, weight: SSAValue, bias: SSAValue | None = None,
                  residual: SSAValue | None = None, *, strides: Sequence[int],
                  pads: Sequence[int], dilations: Sequence[int], group: int = 1,
-                 act: str | None = None):
-        shape = self.infer_shape(shape_of(input), shape_of(weight), strides, pads,
-                                 dilations)
+                 act: str | None = None, layout: str | None = None):
+        x = shape_of(input)
+        if layout == "nhwc":
+            x = to_channels_first(x)
+        shape = self.infer_shape(x, shape_of(weight), strides, pads, dilations)
+        if layout == "nhwc":
+            shape = to_channels_last(shape)
         super().__init__(
             operands=[input, weight, [bias] if bias else [], [residual] if residual else []],
             properties={"strides": i64_array(strides), "pads": i64_array(pads),
                         "dilations": i64_array(dilations),
-                        "group": IntegerAttr(group, i64), **_opt_act(act)},
+                        "group": IntegerAttr(group, i64), **_opt_act(act),
+                        **({"layout": StringAttr(layout)} if layout else {})},
             result_types=[tensor_type(shape, element_type_of(input))])
+
+    @property
+    def is_nhwc(self) -> bool:
+        return self.layout is not None and self.layout.data == "nhwc"
 
     @staticmethod
     def infer_shape(x: Sequence[int], w: Sequence[int], strides: Sequence[int],
@@ -633,9 +667,17 @@ class ConvOp(GraphOp):
     def verify_(self) -> None:
         _verify_act(self, self.act)
         x, w = shape_of(self.input), shape_of(self.weight)
+        if self.layout is not None:
+            _check(self.layout.data == "nhwc", "graph.conv: layout must be \"nhwc\"")
+            x = to_channels_first(x)
+        if self.kind is not None:
+            _check(self.kind.data == "depthwise" and w[1] == 1,
+                   "graph.conv: kind \"depthwise\" needs one input channel per group")
         try:
             expected = self.infer_shape(x, w, ints(self.strides), ints(self.pads),
                                         ints(self.dilations))
+            if self.layout is not None:
+                expected = to_channels_last(expected)
         except ValueError as e:
             raise VerifyException(f"graph.conv: {e}") from e
         group = self.group.value.data
@@ -1000,6 +1042,730 @@ class ElementwiseOp(GraphOp):
                f"not match broadcast shape {list(expected)}")
 
 
+# --------------------------------------------------------------------------- shape and
+# data-movement ops (shape tensors, gathers/scatters, slicing, padding, resizing)
+#
+# Operands that ONNX passes as tensors but that size a result (a reshape target, slice
+# starts, pads, repeats, ...) stay operands here: they are 1-D (or rank-0) integer
+# tensors read at run time by the lowering. The importer computes result types from
+# their values when they are constants, `?` otherwise; `fold` folds what is constant.
+
+REDUCTIONS = ("none", "add", "mul", "max", "min")
+"""Scatter reductions (how an update combines with the value it lands on)."""
+
+PAD_MODES = ("constant", "reflect", "edge", "wrap")
+RESIZE_MODES = ("nearest", "linear")
+RESIZE_COORDINATE_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
+                           "align_corners", "asymmetric")
+RESIZE_NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
+RESIZE_ASPECT_POLICIES = ("stretch", "not_larger", "not_smaller")
+
+
+def _int_prop(value: int) -> IntegerAttr:
+    return IntegerAttr(value, i64)
+
+
+def _prop_int(attr: IntegerAttr) -> int:
+    return attr.value.data
+
+
+def _is_int_tensor(value: SSAValue) -> bool:
+    t = value.type
+    return isinstance(t, TensorType) and isinstance(t.element_type, IntegerType)
+
+
+class DataOp(GraphOp):
+    """Base of the shape/data-movement ops: operands + properties, results as given.
+
+    The importer (or a pass) passes the result types; `verify_` checks ranks and element
+    types. Subclasses describe integer operands in `INT_OPERANDS` (must be integer
+    tensors) and `SAME_TYPE` (the result's element type equals operand 0's)."""
+
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ()
+    SAME_TYPE: ClassVar[bool] = True
+
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "operands attr-dict `:` functional-type(operands, results)"
+
+    def verify_(self) -> None:
+        for field in self.INT_OPERANDS:
+            value = getattr(self, field)
+            if value is not None:
+                _check(_is_int_tensor(value),
+                       f"{self.name}: operand '{field}' must be an integer tensor")
+        if self.SAME_TYPE:
+            _check(element_type_of(self.results[0]) == element_type_of(self.operands[0]),
+                   f"{self.name}: result element type must equal the input's")
+        self.verify_shapes()
+
+    def verify_shapes(self) -> None:
+        """Op-specific shape checks (ranks, static sizes)."""
+
+
+@irdl_op_definition
+class ShapeOp(DataOp):
+    """The dims `start`..`end` (exclusive, already clamped) of the input as a 1-D i64."""
+
+    name = "graph.shape"
+    SAME_TYPE: ClassVar[bool] = False
+    input = operand_def(TensorType)
+    start = prop_def(IntegerAttr)
+    end = prop_def(IntegerAttr)
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, start: int = 0, end: int | None = None):
+        rank = len(shape_of(input))
+        end = rank if end is None else end
+        super().__init__(operands=[input],
+                         properties={"start": _int_prop(start), "end": _int_prop(end)},
+                         result_types=[tensor_type([max(0, end - start)], i64)])
+
+    def verify_shapes(self) -> None:
+        rank = len(shape_of(self.input))
+        start, end = _prop_int(self.start), _prop_int(self.end)
+        _check(0 <= start <= rank and 0 <= end <= rank,
+               f"graph.shape: start/end must lie in [0, {rank}]")
+        _check(shape_of(self.result) == (max(0, end - start),),
+               "graph.shape: result must have end - start elements")
+
+
+@irdl_op_definition
+class SizeOp(DataOp):
+    """The number of elements of the input as a rank-0 i64."""
+
+    name = "graph.size"
+    SAME_TYPE: ClassVar[bool] = False
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue):
+        super().__init__(operands=[input], result_types=[tensor_type([], i64)])
+
+
+@irdl_op_definition
+class ReshapeDynamicOp(DataOp):
+    """Reshape to the run-time shape in the 1-D integer tensor `shape` (ONNX Reshape:
+    0 copies the input dim unless `allowzero`, one -1 is inferred)."""
+
+    name = "graph.reshape_dynamic"
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("shape",)
+    input = operand_def(TensorType)
+    shape = operand_def(TensorType)
+    allowzero = prop_def(IntegerAttr, default_value=IntegerAttr(0, i64))
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, shape: SSAValue, result_type: Attribute,
+                 allowzero: bool = False):
+        super().__init__(operands=[input, shape],
+                         properties={"allowzero": _int_prop(int(allowzero))},
+                         result_types=[result_type])
+
+    def verify_shapes(self) -> None:
+        s = shape_of(self.shape)
+        _check(len(s) == 1 and s[0] == len(self.result_shape()),
+               "graph.reshape_dynamic: shape must be 1-D with one entry per result dim")
+
+
+class _AxesOp(DataOp):
+    """Squeeze/unsqueeze: a reshape that removes/inserts size-1 dims at `axes`."""
+
+    input = operand_def(TensorType)
+    axes = prop_def(DenseArrayBase)
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, axes: Sequence[int]):
+        shape = self.infer_shape(shape_of(input), sorted(axes))
+        super().__init__(operands=[input], properties={"axes": i64_array(sorted(axes))},
+                         result_types=[tensor_type(shape, element_type_of(input))])
+
+    @staticmethod
+    def infer_shape(x: Sequence[int], axes: Sequence[int]) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def verify_shapes(self) -> None:
+        try:
+            expected = self.infer_shape(shape_of(self.input), ints(self.axes))
+        except ValueError as e:
+            raise VerifyException(f"{self.name}: {e}") from e
+        _check(_shapes_compatible(expected, self.result_shape()),
+               f"{self.name}: result shape should be {list(expected)}")
+
+
+@irdl_op_definition
+class SqueezeOp(_AxesOp):
+    """Remove the size-1 dims `axes` (non-negative, sorted)."""
+
+    name = "graph.squeeze"
+
+    @staticmethod
+    def infer_shape(x: Sequence[int], axes: Sequence[int]) -> tuple[int, ...]:
+        for a in axes:
+            if not 0 <= a < len(x) or x[a] not in (1, DYN):
+                raise ValueError(f"cannot squeeze dim {a} of {list(x)}")
+        return tuple(d for i, d in enumerate(x) if i not in axes)
+
+
+@irdl_op_definition
+class UnsqueezeOp(_AxesOp):
+    """Insert size-1 dims so that they end up at `axes` of the result."""
+
+    name = "graph.unsqueeze"
+
+    @staticmethod
+    def infer_shape(x: Sequence[int], axes: Sequence[int]) -> tuple[int, ...]:
+        rank = len(x) + len(axes)
+        if len(set(axes)) != len(axes) or any(not 0 <= a < rank for a in axes):
+            raise ValueError(f"bad unsqueeze axes {list(axes)} for rank {len(x)}")
+        rest = iter(x)
+        return tuple(1 if i in axes else next(rest) for i in range(rank))
+
+
+class _AxesDynamicOp(DataOp):
+    """Squeeze/unsqueeze at run-time `axes` (1-D integer): all result dims are `?`."""
+
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("axes",)
+    input = operand_def(TensorType)
+    axes = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, axes: SSAValue, result_type: Attribute):
+        super().__init__(operands=[input, axes], result_types=[result_type])
+
+    def verify_shapes(self) -> None:
+        n = shape_of(self.axes)
+        _check(len(n) == 1 and n[0] != DYN, f"{self.name}: axes must be 1-D, static length")
+
+
+@irdl_op_definition
+class SqueezeDynamicOp(_AxesDynamicOp):
+    """Remove the size-1 dims at run-time `axes` (negative counts from the end)."""
+
+    name = "graph.squeeze_dynamic"
+
+
+@irdl_op_definition
+class UnsqueezeDynamicOp(_AxesDynamicOp):
+    """Insert size-1 dims at run-time `axes` of the result (negative from the end)."""
+
+    name = "graph.unsqueeze_dynamic"
+
+
+@irdl_op_definition
+class FlattenOp(DataOp):
+    """2-D view [prod(x[:axis]), prod(x[axis:])] of the input."""
+
+    name = "graph.flatten"
+    input = operand_def(TensorType)
+    axis = prop_def(IntegerAttr)
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, axis: int):
+        x = shape_of(input)
+        halves = [x[:axis], x[axis:]]
+        shape = [DYN if DYN in h else _product(h) for h in halves]
+        super().__init__(operands=[input], properties={"axis": _int_prop(axis)},
+                         result_types=[tensor_type(shape, element_type_of(input))])
+
+
+@irdl_op_definition
+class SplitOp(DataOp):
+    """Split along `axis` into pieces of `splits` elements (or of the run-time 1-D integer
+    `sizes`), else into len(results) pieces of ceil(n / len(results)) (the last one
+    smaller)."""
+
+    name = "graph.split"
+    input = operand_def(TensorType)
+    sizes = opt_operand_def(TensorType)
+    axis = prop_def(IntegerAttr)
+    splits = opt_prop_def(DenseArrayBase)
+    outputs = var_result_def(TensorType)
+
+    def __init__(self, input: SSAValue, axis: int, splits: Sequence[int] | None,
+                 num_outputs: int, sizes: SSAValue | None = None):
+        x = shape_of(input)
+        n = x[axis]
+        if sizes is not None:
+            splits = None
+            parts = [DYN] * num_outputs
+        elif splits is None:
+            parts = [DYN] * num_outputs if n == DYN else even_splits(n, num_outputs)
+        else:
+            parts = list(splits)
+        props: dict[str, Attribute] = {"axis": _int_prop(axis)}
+        if splits is not None:
+            props["splits"] = i64_array(splits)
+        types = [tensor_type([*x[:axis], s, *x[axis + 1:]], element_type_of(input))
+                 for s in parts]
+        super().__init__(operands=[input, [sizes] if sizes else []], properties=props,
+                         result_types=[types])
+
+    def result_shape(self) -> tuple[int, ...]:
+        return shape_of(self.results[0])
+
+    def verify_shapes(self) -> None:
+        axis = _prop_int(self.axis)
+        x = shape_of(self.input)
+        _check(0 <= axis < len(x), f"graph.split: axis {axis} out of range")
+        if self.splits is not None:
+            _check(len(ints(self.splits)) == len(self.results),
+                   "graph.split: one split size per result")
+
+
+def even_splits(n: int, parts: int) -> list[int]:
+    """ONNX num_outputs splitting: ceil(n / parts) each, the last one gets the rest."""
+    chunk = -(-n // parts)
+    return [max(0, min(chunk, n - i * chunk)) for i in range(parts)]
+
+
+@irdl_op_definition
+class SliceOp(DataOp):
+    """ONNX Slice: 1-D integer `starts`, `ends`, `axes`, `steps` of equal length, read at
+    run time (negative values count from the end, clamped per ONNX)."""
+
+    name = "graph.slice"
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("starts", "ends", "axes", "steps")
+    input = operand_def(TensorType)
+    starts = operand_def(TensorType)
+    ends = operand_def(TensorType)
+    axes = operand_def(TensorType)
+    steps = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, starts: SSAValue, ends: SSAValue, axes: SSAValue,
+                 steps: SSAValue, result_type: Attribute):
+        super().__init__(operands=[input, starts, ends, axes, steps],
+                         result_types=[result_type])
+
+    def verify_shapes(self) -> None:
+        n = {shape_of(v) for v in (self.starts, self.ends, self.axes, self.steps)}
+        _check(len(n) == 1 and len(next(iter(n))) == 1,
+               "graph.slice: starts/ends/axes/steps must be 1-D of one length")
+        _check(len(self.result_shape()) == len(shape_of(self.input)),
+               "graph.slice: result rank must equal input rank")
+
+
+@irdl_op_definition
+class GatherOp(DataOp):
+    """out[a.., i.., b..] = data[a.., indices[i..], b..] along `axis`."""
+
+    name = "graph.gather"
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("indices",)
+    input = operand_def(TensorType)
+    indices = operand_def(TensorType)
+    axis = prop_def(IntegerAttr)
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, indices: SSAValue, axis: int):
+        x = shape_of(input)
+        shape = [*x[:axis], *shape_of(indices), *x[axis + 1:]]
+        super().__init__(operands=[input, indices], properties={"axis": _int_prop(axis)},
+                         result_types=[tensor_type(shape, element_type_of(input))])
+
+
+@irdl_op_definition
+class GatherElementsOp(DataOp):
+    """out[i] = data[i with dim `axis` replaced by indices[i]]; out has indices' shape."""
+
+    name = "graph.gather_elements"
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("indices",)
+    input = operand_def(TensorType)
+    indices = operand_def(TensorType)
+    axis = prop_def(IntegerAttr)
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, indices: SSAValue, axis: int):
+        super().__init__(operands=[input, indices], properties={"axis": _int_prop(axis)},
+                         result_types=[tensor_type(shape_of(indices), element_type_of(input))])
+
+
+@irdl_op_definition
+class GatherNDOp(DataOp):
+    """ONNX GatherND with `batch_dims`; indices' last dim must be static."""
+
+    name = "graph.gather_nd"
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("indices",)
+    input = operand_def(TensorType)
+    indices = operand_def(TensorType)
+    batch_dims = prop_def(IntegerAttr, default_value=IntegerAttr(0, i64))
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, indices: SSAValue, batch_dims: int = 0):
+        x, ind = shape_of(input), shape_of(indices)
+        shape = [*ind[:-1], *x[batch_dims + ind[-1]:]]
+        super().__init__(operands=[input, indices],
+                         properties={"batch_dims": _int_prop(batch_dims)},
+                         result_types=[tensor_type(shape, element_type_of(input))])
+
+    def verify_shapes(self) -> None:
+        _check(shape_of(self.indices)[-1] != DYN,
+               "graph.gather_nd: the last dim of indices must be static")
+
+
+@irdl_op_definition
+class ScatterNDOp(DataOp):
+    """ONNX ScatterND: a copy of data with `updates` combined in at `indices`."""
+
+    name = "graph.scatter_nd"
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("indices",)
+    input = operand_def(TensorType)
+    indices = operand_def(TensorType)
+    updates = operand_def(TensorType)
+    reduction = prop_def(StringAttr, default_value=StringAttr("none"))
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, indices: SSAValue, updates: SSAValue,
+                 reduction: str = "none"):
+        super().__init__(operands=[input, indices, updates],
+                         properties={"reduction": StringAttr(reduction)},
+                         result_types=[input.type])
+
+    def verify_shapes(self) -> None:
+        _check(self.reduction.data in REDUCTIONS,
+               f"{self.name}: reduction must be one of {', '.join(REDUCTIONS)}")
+        _check(shape_of(self.indices)[-1] != DYN,
+               f"{self.name}: the last dim of indices must be static")
+
+
+@irdl_op_definition
+class ScatterElementsOp(DataOp):
+    """ONNX ScatterElements along `axis`: updates has the indices' shape."""
+
+    name = "graph.scatter_elements"
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("indices",)
+    input = operand_def(TensorType)
+    indices = operand_def(TensorType)
+    updates = operand_def(TensorType)
+    axis = prop_def(IntegerAttr)
+    reduction = prop_def(StringAttr, default_value=StringAttr("none"))
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, indices: SSAValue, updates: SSAValue, axis: int,
+                 reduction: str = "none"):
+        super().__init__(operands=[input, indices, updates],
+                         properties={"axis": _int_prop(axis),
+                                     "reduction": StringAttr(reduction)},
+                         result_types=[input.type])
+
+    def verify_shapes(self) -> None:
+        _check(self.reduction.data in REDUCTIONS,
+               f"{self.name}: reduction must be one of {', '.join(REDUCTIONS)}")
+
+
+@irdl_op_definition
+class ExpandOp(DataOp):
+    """Broadcast the input to the run-time 1-D integer `shape` (numpy rules, both ways)."""
+
+    name = "graph.expand"
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("shape",)
+    input = operand_def(TensorType)
+    shape = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, shape: SSAValue, result_type: Attribute):
+        super().__init__(operands=[input, shape], result_types=[result_type])
+
+
+@irdl_op_definition
+class TileOp(DataOp):
+    """Repeat the input `repeats[d]` times along every dim d (run-time 1-D integer)."""
+
+    name = "graph.tile"
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("repeats",)
+    input = operand_def(TensorType)
+    repeats = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, repeats: SSAValue, result_type: Attribute):
+        super().__init__(operands=[input, repeats], result_types=[result_type])
+
+
+@irdl_op_definition
+class PadOp(DataOp):
+    """Pad the run-time dims `axes` by run-time `pads` ([begins.., ends..], negative
+    crops) in `mode`; `value` (rank 0) fills in constant mode."""
+
+    name = "graph.pad"
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("pads", "axes")
+    input = operand_def(TensorType)
+    pads = operand_def(TensorType)
+    value = operand_def(TensorType)
+    axes = operand_def(TensorType)
+    mode = prop_def(StringAttr, default_value=StringAttr("constant"))
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, pads: SSAValue, value: SSAValue, axes: SSAValue,
+                 mode: str, result_type: Attribute):
+        super().__init__(operands=[input, pads, value, axes],
+                         properties={"mode": StringAttr(mode)}, result_types=[result_type])
+
+    def verify_shapes(self) -> None:
+        _check(self.mode.data in PAD_MODES,
+               f"graph.pad: mode must be one of {', '.join(PAD_MODES)}")
+        n = shape_of(self.axes)
+        _check(len(n) == 1 and n[0] != DYN and shape_of(self.pads) == (2 * n[0],),
+               "graph.pad: pads must hold two entries per axis")
+
+
+@irdl_op_definition
+class RangeOp(DataOp):
+    """[start, start + delta, ...) up to `limit` (rank-0 operands of the result type)."""
+
+    name = "graph.range"
+    start = operand_def(TensorType)
+    limit = operand_def(TensorType)
+    delta = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(self, start: SSAValue, limit: SSAValue, delta: SSAValue,
+                 result_type: Attribute):
+        super().__init__(operands=[start, limit, delta], result_types=[result_type])
+
+
+@irdl_op_definition
+class ConstantOfShapeOp(DataOp):
+    """A tensor of the run-time 1-D integer `shape` filled with the one-element `value`."""
+
+    name = "graph.constant_of_shape"
+    SAME_TYPE: ClassVar[bool] = False
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("shape",)
+    shape = operand_def(TensorType)
+    value = prop_def(DenseIntOrFPElementsAttr)
+    result = result_def(TensorType)
+
+    def __init__(self, shape: SSAValue, value: DenseIntOrFPElementsAttr,
+                 result_type: Attribute):
+        super().__init__(operands=[shape], properties={"value": value},
+                         result_types=[result_type])
+
+
+@irdl_op_definition
+class TriluOp(DataOp):
+    """Keep the upper (`upper` = 1) or lower triangle of the last two dims, shifted by
+    the run-time diagonal offset `k` (rank 0); zero elsewhere."""
+
+    name = "graph.trilu"
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("k",)
+    input = operand_def(TensorType)
+    k = operand_def(TensorType)
+    upper = prop_def(IntegerAttr, default_value=IntegerAttr(1, i64))
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, k: SSAValue, upper: bool):
+        super().__init__(operands=[input, k], properties={"upper": _int_prop(int(upper))},
+                         result_types=[input.type])
+
+
+@irdl_op_definition
+class CumSumOp(DataOp):
+    """Cumulative sum along the run-time `axis` (rank-0 or 1-element integer, negative
+    counts from the end); `exclusive`, `reverse` as in ONNX."""
+
+    name = "graph.cumsum"
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("axis",)
+    input = operand_def(TensorType)
+    axis = operand_def(TensorType)
+    exclusive = prop_def(IntegerAttr, default_value=IntegerAttr(0, i64))
+    reverse = prop_def(IntegerAttr, default_value=IntegerAttr(0, i64))
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, axis: SSAValue, exclusive: bool = False,
+                 reverse: bool = False):
+        super().__init__(operands=[input, axis],
+                         properties={"exclusive": _int_prop(int(exclusive)),
+                                     "reverse": _int_prop(int(reverse))},
+                         result_types=[input.type])
+
+
+@irdl_op_definition
+class TopKOp(DataOp):
+    """The k (run-time, 1-element integer) largest/smallest along `axis`, sorted:
+    values and i64 indices. Ties keep the lower index first."""
+
+    name = "graph.topk"
+    INT_OPERANDS: ClassVar[tuple[str, ...]] = ("k",)
+    input = operand_def(TensorType)
+    k = operand_def(TensorType)
+    axis = prop_def(IntegerAttr)
+    largest = prop_def(IntegerAttr, default_value=IntegerAttr(1, i64))
+    values = result_def(TensorType)
+    indices = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, k: SSAValue, axis: int, largest: bool,
+                 k_static: int | None):
+        x = list(shape_of(input))
+        x[axis] = DYN if k_static is None else k_static
+        super().__init__(operands=[input, k],
+                         properties={"axis": _int_prop(axis),
+                                     "largest": _int_prop(int(largest))},
+                         result_types=[tensor_type(x, element_type_of(input)),
+                                       tensor_type(x, i64)])
+
+
+@irdl_op_definition
+class ResizeOp(DataOp):
+    """ONNX Resize (nearest/linear) of dims `axes` by the run-time 1-D `scales` (float),
+    or to the run-time 1-D `sizes` (integer; then scale = size / input size, adjusted by
+    `keep_aspect_ratio_policy`), with the ONNX coordinate transformation modes."""
+
+    name = "graph.resize"
+    input = operand_def(TensorType)
+    scales = opt_operand_def(TensorType)
+    sizes = opt_operand_def(TensorType)
+    axes = prop_def(DenseArrayBase)
+    mode = prop_def(StringAttr, default_value=StringAttr("nearest"))
+    coordinate_mode = prop_def(StringAttr, default_value=StringAttr("half_pixel"))
+    nearest_mode = prop_def(StringAttr, default_value=StringAttr("round_prefer_floor"))
+    keep_aspect_ratio_policy = prop_def(StringAttr, default_value=StringAttr("stretch"))
+    result = result_def(TensorType)
+
+    irdl_options = (AttrSizedOperandSegments(as_property=True), ParsePropInAttrDict())
+    assembly_format = (
+        "$input (`scales` `(` $scales^ `:` type($scales) `)`)? "
+        "(`sizes` `(` $sizes^ `:` type($sizes) `)`)? attr-dict "
+        "`:` type($input) `->` type($result)")
+
+    def __init__(self, input: SSAValue, scales: SSAValue | None, sizes: SSAValue | None, *,
+                 axes: Sequence[int], mode: str, coordinate_mode: str, nearest_mode: str,
+                 keep_aspect_ratio_policy: str, result_type: Attribute):
+        props: dict[str, Attribute] = {
+            "axes": i64_array(axes), "mode": StringAttr(mode),
+            "coordinate_mode": StringAttr(coordinate_mode),
+            "nearest_mode": StringAttr(nearest_mode),
+            "keep_aspect_ratio_policy": StringAttr(keep_aspect_ratio_policy)}
+        super().__init__(operands=[input, [scales] if scales else [], [sizes] if sizes else []],
+                         properties=props, result_types=[result_type])
+
+    def verify_shapes(self) -> None:
+        for value, allowed in ((self.mode, RESIZE_MODES),
+                               (self.coordinate_mode, RESIZE_COORDINATE_MODES),
+                               (self.nearest_mode, RESIZE_NEAREST_MODES),
+                               (self.keep_aspect_ratio_policy, RESIZE_ASPECT_POLICIES)):
+            _check(value.data in allowed,
+                   f"graph.resize: '{value.data}' is not one of {', '.join(allowed)}")
+        _check((self.scales is None) != (self.sizes is None),
+               "graph.resize: exactly one of scales and sizes")
+
+
+@irdl_op_definition
+class OneHotOp(DataOp):
+    """values[1] where the (run-time) depth position equals the index, else values[0];
+    the depth dim is inserted at `axis`."""
+
+    name = "graph.one_hot"
+    SAME_TYPE: ClassVar[bool] = False
+    indices = operand_def(TensorType)
+    depth = operand_def(TensorType)
+    values = operand_def(TensorType)
+    axis = prop_def(IntegerAttr)
+    result = result_def(TensorType)
+
+    def __init__(self, indices: SSAValue, depth: SSAValue, values: SSAValue, axis: int,
+                 depth_static: int | None):
+        shape = list(shape_of(indices))
+        shape.insert(axis, DYN if depth_static is None else depth_static)
+        super().__init__(operands=[indices, depth, values],
+                         properties={"axis": _int_prop(axis)},
+                         result_types=[tensor_type(shape, element_type_of(values))])
+
+
+@irdl_op_definition
+class NonZeroOp(DataOp):
+    """Indices (i64, [rank, count]) of the non-zero elements in row-major order."""
+
+    name = "graph.non_zero"
+    SAME_TYPE: ClassVar[bool] = False
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(self, input: SSAValue):
+        super().__init__(operands=[input],
+                         result_types=[tensor_type([len(shape_of(input)), DYN], i64)])
+
+
+SHAPE_OPS: tuple[type[DataOp], ...] = (
+    ShapeOp, SizeOp, ReshapeDynamicOp, SqueezeOp, UnsqueezeOp, SqueezeDynamicOp,
+    UnsqueezeDynamicOp, FlattenOp, SplitOp, SliceOp,
+    GatherOp, GatherElementsOp, GatherNDOp, ScatterNDOp, ScatterElementsOp, ExpandOp,
+    TileOp, PadOp, RangeOp, ConstantOfShapeOp, TriluOp, CumSumOp, TopKOp, ResizeOp,
+    OneHotOp, NonZeroOp)
+"""The shape and data-movement ops (their lowerings: lowering/graph_to_tensor.py)."""
+# --------------------------------------------------------------------------- optimizer ops
+# Ops created by the graph optimizer (passes/fuse.py, passes/layout.py) or imported from
+# ONNX ops that already are one of these forms (LayerNormalization, Gelu).
+
+
+@irdl_op_definition
+class GeluOp(ElementwiseUnaryOp):
+    """x * Phi(x): `approximate = "tanh"` uses 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))."""
+
+    name = "graph.gelu"
+    approximate = opt_prop_def(StringAttr)
+
+    irdl_options = (ParsePropInAttrDict(),)
+
+    def __init__(self, input: SSAValue, approximate: str | None = None):
+        super().__init__(input)
+        if approximate not in (None, "none"):
+            self.properties["approximate"] = StringAttr(approximate)
+
+    def verify_(self) -> None:
+        super().verify_()
+        if self.approximate is not None:
+            _check(self.approximate.data in ("none", "tanh"),
+                   "graph.gelu: approximate must be \"none\" or \"tanh\"")
+
+
+def unary_kind(op: ElementwiseUnaryOp) -> str:
+    """The scalar function of a unary op ("gelu_tanh" for the approximate GELU)."""
+    if isinstance(op, GeluOp) and op.approximate is not None \
+            and op.approximate.data == "tanh":
+        return "gelu_tanh"
+    return op.name.removeprefix("graph.")
+
+
+@irdl_op_definition
+class LayerNormOp(GraphOp):
+    """(x - mean) / sqrt(var + epsilon) * scale + bias, mean and (biased) variance over the
+    dims `axis`..rank-1; `scale` and `bias` broadcast to those dims."""
+
+    name = "graph.layer_norm"
+    input = operand_def(TensorType)
+    scale = opt_operand_def(TensorType)
+    bias = opt_operand_def(TensorType)
+    axis = prop_def(IntegerAttr)
+    epsilon = prop_def(FloatAttr, default_value=FloatAttr(1e-5, f32))
+    result = result_def(TensorType)
+
+    traits = traits_def(Pure())
+    irdl_options = (AttrSizedOperandSegments(as_property=True), ParsePropInAttrDict())
+    assembly_format = (
+        "$input (`scale` `(` $scale^ `:` type($scale) `)`)? "
+        "(`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict "
+        "`:` type($input) `->` type($result)"
+    )
+
+    def __init__(self, input: SSAValue, scale: SSAValue | None, bias: SSAValue | None,
+                 axis: int, epsilon: float = 1e-5):
+        super().__init__(operands=[input, [scale] if scale else [], [bias] if bias else []],
+                         properties={"axis": IntegerAttr(axis, i64),
+                                     "epsilon": FloatAttr(epsilon, f32)},
+                         result_types=[input.type])
+
+    def verify_(self) -> None:
+        x = shape_of(self.input)
+        axis = self.axis.value.data
+        _check(0 <= axis < len(x), f"graph.layer_norm: axis {axis} out of range")
+        for operand in (self.scale, self.bias):
+            if operand is None:
+                continue
+            try:
+                ok = broadcast_shapes(x[axis:], shape_of(operand)) == tuple(x[axis:])
+            except ValueError:
+                ok = False
+            _check(ok, f"graph.layer_norm: scale/bias must broadcast to {list(x[axis:])}")
+        _check(self.result.type == self.input.type,
+               "graph.layer_norm: result type must equal input type")
 # --------------------------------------------------------------------------- reductions, NN ops
 # Reductions (graph.reduce, graph.arg_reduce), the softmax family, LpPool, LRN, Einsum and
 # ConvTranspose.
@@ -1531,6 +2297,71 @@ class YieldOp(IRDLOperation):
         super().__init__(operands=[list(values)])
 
 
+@irdl_op_definition
+class FusedYieldOp(IRDLOperation):
+    """Terminator of a graph.fused body: the scalar result."""
+
+    name = "graph.fused_yield"
+    values = var_operand_def()
+
+    traits = lazy_traits_def(lambda: (IsTerminator(), Pure(), HasParent(FusedElementwiseOp)))
+    assembly_format = "$values attr-dict `:` type($values)"
+
+    def __init__(self, *values: SSAValue):
+        super().__init__(operands=[list(values)])
+
+
+@irdl_op_definition
+class FusedElementwiseOp(GraphOp):
+    """A chain of elementwise ops as one op: the body computes one output element from one
+    element of each input (numpy broadcasting), with arith/math ops on scalars.
+
+        %y = graph.fused(%a, %b) : (tensor<4xf32>, tensor<1xf32>) -> tensor<4xf32> {
+        ^bb0(%x: f32, %s: f32):
+          %m = arith.mulf %x, %s : f32
+          graph.fused_yield %m : f32
+        }
+    """
+
+    name = "graph.fused"
+    inputs = var_operand_def(TensorType)
+    result = result_def(TensorType)
+    body = region_def("single_block")
+
+    traits = traits_def(Pure(), IsolatedFromAbove())
+    assembly_format = "`(` $inputs `)` attr-dict `:` functional-type($inputs, $result) $body"
+
+    def __init__(self, inputs: Sequence[SSAValue], body: Region,
+                 result_type: Attribute | None = None):
+        if result_type is None:
+            result_type = tensor_type(broadcast_shapes(*(shape_of(v) for v in inputs)),
+                                      element_type_of(inputs[0]))
+        super().__init__(operands=[list(inputs)], regions=[body],
+                         result_types=[result_type])
+
+    def verify_(self) -> None:
+        block = self.body.block
+        _check(len(block.args) == len(self.inputs),
+               "graph.fused: the body needs one scalar argument per input")
+        for arg, v in zip(block.args, self.inputs, strict=True):
+            _check(arg.type == element_type_of(v),
+                   "graph.fused: body argument types must be the inputs' element types")
+        try:
+            expected = broadcast_shapes(*(shape_of(v) for v in self.inputs))
+        except ValueError as e:
+            raise VerifyException(f"graph.fused: inputs do not broadcast: {e}") from e
+        _check(_shapes_compatible(expected, self.result_shape()),
+               f"graph.fused: result shape {list(self.result_shape())} should be "
+               f"{list(expected)}")
+        last = block.last_op
+        _check(isinstance(last, FusedYieldOp) and len(last.operands) == 1
+               and last.operands[0].type == element_type_of(self.result),
+               "graph.fused: the body must yield one scalar of the result element type")
+
+
+OPTIMIZER_OPS = (LayerNormOp, FusedYieldOp, FusedElementwiseOp)  # GeluOp: unary list
+
+
 def _verify_region(op: IRDLOperation, region: Region, arg_types: Sequence[Attribute],
                    yield_types: Sequence[Attribute], what: str) -> None:
     """One block with `arg_types` arguments, ending in a yield of `yield_types`."""
@@ -1901,6 +2732,7 @@ CONTROL_FLOW_OPS: tuple[type[IRDLOperation], ...] = (IfOp, LoopOp, ScanOp, Yield
 ELEMENTWISE_BINARY_OPS: tuple[type[ElementwiseBinaryOp], ...] = (AddOp, SubOp, MulOp, DivOp)
 ELEMENTWISE_UNARY_OPS: tuple[type[ElementwiseUnaryOp], ...] = (
     ReluOp, SigmoidOp, TanhOp, ExpOp, NegOp, SqrtOp)
+ELEMENTWISE_UNARY_OPS += (GeluOp,)  # optimizer
 
 Graph = Dialect(
     "graph",
@@ -1911,6 +2743,8 @@ Graph = Dialect(
         ReshapeOp, TransposeOp, ConcatOp, SoftmaxOp,
         *REDUCTION_NN_OPS,
         ElementwiseOp,
+        *SHAPE_OPS,
+        *OPTIMIZER_OPS,
         *CONTROL_FLOW_OPS,
     ],
     [],

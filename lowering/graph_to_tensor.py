@@ -27,6 +27,7 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     StringAttr,
     TensorType,
+    f64,
     i64,
 )
 from xdsl.dialects.linalg.attrs import IteratorTypeAttr
@@ -131,10 +132,33 @@ class _Body:
                 return self.add(arith.SubiOp(self.const(0, t), x))
             case "sqrt":
                 return self.add(math.SqrtOp(x))
+            case "gelu" | "gelu_tanh":
+                return self.gelu(x, kind == "gelu_tanh")
         raise ValueError(f"unknown unary op {kind}")
 
-    def act(self, x: SSAValue, act: StringAttr | None) -> SSAValue:
+    def act(self, x: SSAValue, act: StringAttr | None,
+            params: Sequence[float] = ()) -> SSAValue:
+        if act is not None and act.data == "clip":
+            lo, hi = self.const(params[0], x.type), self.const(params[1], x.type)
+            return self.add(arith.MinimumfOp(self.binary("max", x, lo), hi))
+        if act is not None and act.data == "leaky_relu":
+            zero = self.const(0.0, x.type)
+            neg = self.binary("mul", x, self.const(params[0], x.type))
+            return self.select(self.add(arith.CmpfOp(x, zero, "ogt")), x, neg)
         return x if act is None else self.unary(act.data, x)
+
+    def gelu(self, x: SSAValue, tanh_form: bool) -> SSAValue:
+        """0.5 x (1 + erf(x / sqrt 2)), or the tanh approximation (optimizer ops)."""
+        t = x.type
+        half, one = self.const(0.5, t), self.const(1.0, t)
+        if tanh_form:
+            cube = self.binary("mul", x, self.binary("mul", x, x))
+            inner = self.binary("add", x, self.binary("mul", self.const(0.044715, t), cube))
+            scaled = self.binary("mul", self.const(pymath.sqrt(2.0 / pymath.pi), t), inner)
+            phi = self.add(math.TanhOp(scaled))
+        else:
+            phi = self.add(math.ErfOp(self.binary("mul", x, self.const(pymath.sqrt(0.5), t))))
+        return self.binary("mul", self.binary("mul", half, x), self.binary("add", one, phi))
 
     def cmp(self, pred: str, a: SSAValue, b: SSAValue) -> SSAValue:
         return self.add(arith.CmpiOp(a, b, pred))
@@ -280,7 +304,8 @@ def _broadcast_sizes(emit: _Emit, operands: Sequence[SSAValue],
 
 
 def _act_epilogue(emit: _Emit, value: SSAValue, act: StringAttr | None,
-                  residual: SSAValue | None = None) -> SSAValue:
+                  residual: SSAValue | None = None,
+                  params: Sequence[float] = ()) -> SSAValue:
     """One elementwise generic computing act(value + residual)."""
     if act is None and residual is None:
         return value
@@ -296,9 +321,14 @@ def _act_epilogue(emit: _Emit, value: SSAValue, act: StringAttr | None,
         x = b.args[0]
         if residual is not None:
             x = b.binary("add", x, b.args[1])
-        return [b.act(x, act)]
+        return [b.act(x, act, params)]
 
     return emit.generic(ins, [dest], [*maps, _identity(rank)], [PARALLEL] * rank, body)[0]
+
+
+def _act_params(op: Operation) -> tuple[float, ...]:
+    params = op.properties.get("act_params")
+    return () if params is None else tuple(float(v) for v in params.get_values())
 
 
 # --------------------------------------------------------------------------- patterns
@@ -339,7 +369,7 @@ class ElementwiseUnaryPattern(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
         if not isinstance(op, graph.ElementwiseUnaryOp):
             return
-        kind = op.name.removeprefix("graph.")
+        kind = graph.unary_kind(op)
         emit = _Emit(rewriter, op)
         rank = len(shape_of(op.input))
         dest = emit.empty(emit.sizes(op.input), _element_type(op.input))
@@ -459,7 +489,8 @@ class MatMulPattern(RewritePattern):
             bias_map = _broadcast_map(op.bias, out_shape, out_rank)
         init = _init_from(emit, sizes, elt, op.bias, 1.0, bias_map)
         res = _contraction(emit, op.lhs, op.rhs, lhs_map, rhs_map, init, out_rank)
-        rewriter.replace(op, [], [_act_epilogue(emit, res, op.act)])
+        rewriter.replace(op, [], [_act_epilogue(emit, res, op.act,
+                                                params=_act_params(op))])
 
 
 class GemmPattern(RewritePattern):
@@ -478,7 +509,8 @@ class GemmPattern(RewritePattern):
         c_map = _broadcast_map(op.c, out_shape, 2) if op.c is not None else None
         init = _init_from(emit, sizes, _element_type(op.result), op.c, beta, c_map)
         res = _contraction(emit, op.a, op.b, lhs_map, rhs_map, init, 2, alpha)
-        rewriter.replace(op, [], [_act_epilogue(emit, res, op.act)])
+        rewriter.replace(op, [], [_act_epilogue(emit, res, op.act,
+                                                params=_act_params(op))])
 
 
 def _window_out_size(emit: _Emit, size: Size, kernel: int, stride: int, pad_total: int,
@@ -493,17 +525,25 @@ def _window_out_size(emit: _Emit, size: Size, kernel: int, stride: int, pad_tota
 
 
 def _pad_input(emit: _Emit, x: SSAValue, sizes: Sequence[Size], begin: Sequence[int],
-               needed: Sequence[Size], pad_value: float) -> SSAValue:
-    """A copy of NC[spatial] `x` with `begin` leading pad and spatial extents `needed`."""
+               needed: Sequence[Size], pad_value: float,
+               dim_pos: Callable[[int], int] = lambda d: d) -> SSAValue:
+    """A copy of NC[spatial] `x` with `begin` leading pad and spatial extents `needed`.
+
+    `sizes` are in NC[spatial] order; `dim_pos` maps such a dim to its position in `x`
+    (channels-last tensors: the copy keeps x's layout)."""
     rank = len(sizes)
     spatial = rank - 2
     elt = _element_type(x)
-    out_sizes = [*sizes[:2], *needed]
+    out_sizes_nc = [*sizes[:2], *needed]
+    out_sizes: list[Size] = [0] * rank
+    for d in range(rank):
+        out_sizes[dim_pos(d)] = out_sizes_nc[d]
     dest = emit.empty(out_sizes, elt)
     dyn_sizes = [s for s in sizes]
 
     def body(b: _Body) -> list[SSAValue]:
-        idx = [b.linalg_index(i) for i in range(rank)]
+        idx_x = [b.linalg_index(i) for i in range(rank)]
+        idx = [idx_x[dim_pos(d)] for d in range(rank)]
         valid: SSAValue | None = None
         read = list(idx[:2])
         for s in range(spatial):
@@ -513,7 +553,10 @@ def _pad_input(emit: _Emit, x: SSAValue, sizes: Sequence[Size], begin: Sequence[
             ok = b.in_range(pos, b.index(0), hi_v)
             valid = ok if valid is None else b.and_(valid, ok)
             read.append(b.clamp(pos, hi_v))
-        v = b.add(tensor.ExtractOp(x, read, elt))
+        read_x: list[SSAValue] = list(read)
+        for d in range(rank):
+            read_x[dim_pos(d)] = read[d]
+        v = b.add(tensor.ExtractOp(x, read_x, elt))
         assert valid is not None
         return [b.select(valid, v, b.const(pad_value, elt))]
 
@@ -528,6 +571,14 @@ class ConvPattern(RewritePattern):
         emit = _Emit(rewriter, op)
         x_shape, w_shape = shape_of(op.input), shape_of(op.weight)
         out_shape = shape_of(op.result)
+        nhwc = op.is_nhwc
+        # index helpers: dims of the input/result in NCHW order -> their position
+        rank = len(x_shape)
+        pos = (lambda d: 0 if d == 0 else (rank - 1 if d == 1 else d - 1)) if nhwc \
+            else (lambda d: d)
+        if nhwc:
+            x_shape, out_shape = (graph.to_channels_first(x_shape),
+                                  graph.to_channels_first(out_shape))
         spatial = len(x_shape) - 2
         strides, dil, pads = ints(op.strides), ints(op.dilations), ints(op.pads)
         group = op.group.value.data
@@ -538,6 +589,8 @@ class ConvPattern(RewritePattern):
         elt = _element_type(op.result)
 
         x_sizes = emit.sizes(op.input)
+        if nhwc:
+            x_sizes = [x_sizes[pos(d)] for d in range(rank)]
         out_sizes: list[Size] = [x_sizes[0], f_total]
         for i in range(spatial):
             out_sizes.append(_window_out_size(
@@ -549,7 +602,7 @@ class ConvPattern(RewritePattern):
             # exactly the extent the windows reach: (out-1)*stride + dil*(k-1) + 1
             needed = [emit.add(emit.mul(emit.sub(out_sizes[2 + i], 1), strides[i]),
                                dil[i] * (w_shape[2 + i] - 1) + 1) for i in range(spatial)]
-            x = _pad_input(emit, x, x_sizes, pads[:spatial], needed, 0.0)
+            x = _pad_input(emit, x, x_sizes, pads[:spatial], needed, 0.0, pos)
 
         # loops: n, f, o_1..o_s | c, k_1..k_s
         n_par = 2 + spatial
@@ -557,11 +610,23 @@ class ConvPattern(RewritePattern):
         c = _d(n_par)
         f = _d(1)
         chan = c if group == 1 else (f // f_per_group) * c_per_group + c
-        x_map = _map(n_loops, [_d(0), chan, *[
-            _d(2 + i) * strides[i] + _d(n_par + 1 + i) * dil[i] for i in range(spatial)]])
-        w_map = _map(n_loops, [f, c, *[_d(n_par + 1 + i) for i in range(spatial)]])
-        out_map = _map(n_loops, [_d(i) for i in range(n_par)])
-        bias_map = _map(n_par, [_d(1)]) if op.bias is not None else None
+        depthwise = op.kind is not None and op.kind.data == "depthwise"
+        if depthwise:  # optimizer: no channel reduction loop (c_per_group == 1)
+            n_loops -= 1
+            c = AffineExpr.constant(0)
+            chan = f // f_per_group
+        k0 = n_par + (0 if depthwise else 1)
+        x_exprs = [_d(0), chan, *[
+            _d(2 + i) * strides[i] + _d(k0 + i) * dil[i] for i in range(spatial)]]
+        out_exprs = [_d(i) for i in range(n_par)]
+        if nhwc:  # loops stay (n, f, spatial | c, kernel); only the maps permute
+            x_exprs = graph.to_channels_last(x_exprs)
+            out_exprs = graph.to_channels_last(out_exprs)
+            out_sizes = list(graph.to_channels_last(out_sizes))
+        x_map = _map(n_loops, x_exprs)
+        w_map = _map(n_loops, [f, c, *[_d(k0 + i) for i in range(spatial)]])
+        out_map = _map(n_loops, out_exprs)
+        bias_map = _map(n_par, [_d(pos(1))]) if op.bias is not None else None
         init = _init_from(emit, out_sizes, elt, op.bias, 1.0, bias_map)
 
         def body(b: _Body) -> list[SSAValue]:
@@ -569,8 +634,9 @@ class ConvPattern(RewritePattern):
             return [b.binary("add", acc, b.binary("mul", xv, wv))]
 
         res = emit.generic([x, op.weight], [init], [x_map, w_map, out_map],
-                           [PARALLEL] * n_par + [REDUCTION] * (1 + spatial), body)[0]
-        rewriter.replace(op, [], [_act_epilogue(emit, res, op.act, op.residual)])
+                           [PARALLEL] * n_par + [REDUCTION] * (n_loops - n_par), body)[0]
+        rewriter.replace(op, [], [_act_epilogue(emit, res, op.act, op.residual,
+                                                _act_params(op))])
 
 
 class PoolPattern(RewritePattern):
@@ -1580,6 +1646,1218 @@ REDUCTION_NN_PATTERNS: tuple[type[RewritePattern], ...] = (
     LRNPattern, EinsumPattern, ConvTransposePattern, MaxPoolIndicesPattern, DropoutPattern)
 
 
+# --------------------------------------------------------------------------- shape and
+# data-movement ops (graph.SHAPE_OPS)
+#
+# Integer operands that size results (reshape targets, slice bounds, pads, repeats, k)
+# are read at run time with tensor.extract + index_cast; data-dependent constraints are
+# checked with `cf.assert` before any kernel runs, and every computed read index is
+# clamped into bounds besides.
+
+
+class _Ix:
+    """Scalar arithmetic on `index` (and other integer/float) values through `add`.
+
+    `add` is an `_Emit` (top level) or a `_Body.add` (inside a generic body)."""
+
+    def __init__(self, add: Callable[[Operation], SSAValue]):
+        self.add = add
+
+    def c(self, value: int) -> SSAValue:
+        return self.add(arith.ConstantOp.from_int_and_width(value, IndexType()))
+
+    def v(self, size: Size) -> SSAValue:
+        return self.c(size) if isinstance(size, int) else size
+
+    def f(self, value: float, type: Attribute = f64) -> SSAValue:
+        return self.add(arith.ConstantOp(FloatAttr(value, type)))
+
+    def addi(self, a: Size, b: Size) -> SSAValue:
+        return self.add(arith.AddiOp(self.v(a), self.v(b)))
+
+    def subi(self, a: Size, b: Size) -> SSAValue:
+        return self.add(arith.SubiOp(self.v(a), self.v(b)))
+
+    def muli(self, a: Size, b: Size) -> SSAValue:
+        return self.add(arith.MuliOp(self.v(a), self.v(b)))
+
+    def divi(self, a: Size, b: Size) -> SSAValue:
+        return self.add(arith.DivSIOp(self.v(a), self.v(b)))
+
+    def remi(self, a: Size, b: Size) -> SSAValue:
+        return self.add(arith.RemSIOp(self.v(a), self.v(b)))
+
+    def mini(self, a: Size, b: Size) -> SSAValue:
+        return self.add(arith.MinSIOp(self.v(a), self.v(b)))
+
+    def maxi(self, a: Size, b: Size) -> SSAValue:
+        return self.add(arith.MaxSIOp(self.v(a), self.v(b)))
+
+    def cmp(self, pred: str, a: Size, b: Size) -> SSAValue:
+        return self.add(arith.CmpiOp(self.v(a), self.v(b), pred))
+
+    def sel(self, cond: SSAValue, a: Size, b: Size) -> SSAValue:
+        return self.add(arith.SelectOp(cond, self.v(a), self.v(b)))
+
+    def and_(self, *conds: SSAValue) -> SSAValue:
+        result = conds[0]
+        for c in conds[1:]:
+            result = self.add(arith.AndIOp(result, c))
+        return result
+
+    def or_(self, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self.add(arith.OrIOp(a, b))
+
+    def clamp(self, i: Size, lo: Size, hi: Size) -> SSAValue:
+        """min(max(i, lo), hi)."""
+        return self.mini(self.maxi(i, lo), hi)
+
+    def safe(self, i: Size, n: Size) -> SSAValue:
+        """i clamped into [0, n - 1]: always a valid read index when n > 0."""
+        return self.clamp(i, 0, self.subi(n, 1))
+
+    def wrap_negative(self, i: SSAValue, n: Size) -> SSAValue:
+        """i + n when i < 0 (ONNX negative indices)."""
+        return self.sel(self.cmp("slt", i, 0), self.addi(i, n), i)
+
+    def floormod(self, a: Size, n: Size) -> SSAValue:
+        r = self.remi(a, n)
+        return self.sel(self.cmp("slt", r, 0), self.addi(r, n), r)
+
+    def to_index(self, value: SSAValue) -> SSAValue:
+        """An integer or float scalar as an index (floats truncate toward zero)."""
+        if isinstance(value.type, AnyFloat):
+            value = self.add(arith.FPToSIOp(value, IntegerType(64)))
+        if isinstance(value.type, IndexType):
+            return value
+        return self.add(arith.IndexCastOp(value, IndexType()))
+
+    def to_int(self, value: SSAValue, type: Attribute) -> SSAValue:
+        """An index as an integer of `type`."""
+        return self.add(arith.IndexCastOp(value, type))
+
+    def to_float(self, value: SSAValue, type: Attribute = f64) -> SSAValue:
+        """An index as a float of `type`."""
+        as_int = self.add(arith.IndexCastOp(value, IntegerType(64)))
+        return self.add(arith.SIToFPOp(as_int, type))
+
+    def read(self, t: SSAValue, indices: Sequence[Size]) -> SSAValue:
+        return self.add(tensor.ExtractOp(t, [self.v(i) for i in indices], _element_type(t)))
+
+    def read_index(self, t: SSAValue, indices: Sequence[Size]) -> SSAValue:
+        return self.to_index(self.read(t, indices))
+
+
+def _assert(emit: _Emit, cond: SSAValue, message: str) -> None:
+    """A run-time check: native code stops with `message` when `cond` is false."""
+    emit.rewriter.insert(cf.AssertOp(cond, message), InsertPoint.before(emit.anchor))
+
+
+def _static_or(shape: Sequence[int], sizes: Sequence[Size], emit: _Emit | None = None,
+               what: str = "") -> list[Size]:
+    """Declared static dims win over computed sizes; with `emit`, a computed run-time
+    size is checked (cf.assert) against the declared static dim."""
+    result: list[Size] = []
+    for d, (s, c) in enumerate(zip(shape, sizes, strict=True)):
+        if s != DYN and emit is not None and not isinstance(c, int):
+            _assert(emit, _Ix(emit).cmp("eq", c, s),
+                    f"{what}: result dim {d} is not {s} at run time")
+        result.append(s if s != DYN else c)
+    return result
+
+
+def _vector_len(op: Operation, value: SSAValue) -> int:
+    shape = shape_of(value)
+    if len(shape) > 1 or (shape and shape[0] == DYN):
+        raise _fail(op, "a shape-like operand must be rank 0 or 1-D of static length")
+    return shape[0] if shape else 1
+
+
+def _read_vector(emit: _Emit, op: Operation, value: SSAValue) -> list[SSAValue]:
+    """The entries of a small 1-D (or rank-0) integer/float operand as index values."""
+    ix = _Ix(emit)
+    if not shape_of(value):
+        return [ix.read_index(value, [])]
+    return [ix.read_index(value, [i]) for i in range(_vector_len(op, value))]
+
+
+def _combine(b: _Body, kind: str, acc: SSAValue, value: SSAValue) -> SSAValue:
+    """A scatter reduction of `value` into `acc`."""
+    if kind == "none":
+        return value
+    if kind in ("add", "mul", "max"):
+        return b.binary(kind, acc, value)
+    if isinstance(acc.type, AnyFloat):
+        return b.add(arith.MinimumfOp(acc, value))
+    return b.add(arith.MinSIOp(acc, value))
+
+
+def _reshape_to(emit: _Emit, x: SSAValue, sizes: Sequence[Size],
+                result_type: TensorType) -> SSAValue:
+    """Row-major reshape of `x` to `sizes` (a view when xDSL's verifier allows one),
+    checking at run time that the element counts agree."""
+    ix = _Ix(emit)
+    sizes = _static_or(result_type.get_shape(), sizes)
+    if any(not isinstance(s, int) for s in (*sizes, *emit.sizes(x))):
+        total_in: Size = 1
+        for s in emit.sizes(x):
+            total_in = emit.mul(total_in, s)
+        total_out: Size = 1
+        for s in sizes:
+            total_out = emit.mul(total_out, s)
+        _assert(emit, ix.cmp("eq", total_in, total_out),
+                "reshape: the target shape does not have the input's element count")
+    if not sizes or pymath.prod(shape_of(x)) != pymath.prod(result_type.get_shape()):
+        return _reshape_copy(emit, x, sizes)
+    shape = emit(tensor.FromElementsOp(*[emit.value(s) for s in sizes]))
+    return emit(tensor.ReshapeOp(x, shape, result_type))
+
+
+def _strided_copy(emit: _Emit, x: SSAValue, out_sizes: Sequence[Size],
+                  starts: Sequence[Size], steps: Sequence[Size],
+                  result_type: Attribute) -> SSAValue:
+    """out[i] = x[starts + i * steps] (reads clamped into x)."""
+    rank = len(out_sizes)
+    x_sizes = emit.sizes(x)
+    dest = emit.empty(_static_or(shape_of(result_type), out_sizes), _element_type(x))
+
+    def body(b: _Body) -> list[SSAValue]:
+        ix = _Ix(b.add)
+        read = []
+        for d in range(rank):
+            i = b.linalg_index(d)
+            if steps[d] != 1:
+                i = ix.muli(i, steps[d])
+            if starts[d] != 0:
+                i = ix.addi(i, starts[d])
+            read.append(ix.safe(i, x_sizes[d]))
+        return [ix.read(x, read)]
+
+    return emit.generic([], [dest], [_identity(rank)], [PARALLEL] * rank, body)[0]
+
+
+def _check_indices(emit: _Emit, indices: SSAValue, bound: Size, what: str,
+                   components: int | None = None, bounds: Sequence[Size] = ()) -> None:
+    """cf.assert that every index lies in [-bound, bound) (per last-dim component when
+    `bounds` is given), counting violations in one reduction generic."""
+    shape = shape_of(indices)
+    rank = len(shape)
+    i64 = IntegerType(64)
+    ix = _Ix(emit)
+    if rank == 0:
+        v = ix.read_index(indices, [])
+        ok = ix.and_(ix.cmp("sge", v, ix.subi(0, bound)), ix.cmp("slt", v, bound))
+        _assert(emit, ok, f"{what}: index out of range")
+        return
+    count = emit.fill(0, [], i64)
+
+    def body(b: _Body) -> list[SSAValue]:
+        bx = _Ix(b.add)
+        v = bx.to_index(b.args[0])
+        if bounds:
+            k = b.linalg_index(rank - 1)
+            n = bx.v(bounds[0])
+            for j, bj in enumerate(bounds[1:], start=1):
+                n = bx.sel(bx.cmp("eq", k, j), bj, n)
+        else:
+            n = bx.v(bound)
+        ok = bx.and_(bx.cmp("sge", v, bx.subi(0, n)), bx.cmp("slt", v, n))
+        bad = b.add(arith.SelectOp(ok, b.const(0, i64), b.const(1, i64)))
+        return [b.add(arith.AddiOp(b.args[1], bad))]
+
+    total = emit.generic([indices], [count], [_identity(rank), _map(rank, [])],
+                         [REDUCTION] * rank, body)[0]
+    zero = emit(arith.ConstantOp.from_int_and_width(0, i64))
+    bad = emit(tensor.ExtractOp(total, [], i64))
+    _assert(emit, emit(arith.CmpiOp(bad, zero, "eq")), f"{what}: index out of range")
+
+
+class ShapeOfPattern(RewritePattern):
+    """graph.shape -> tensor.dim + index_cast + tensor.from_elements."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ShapeOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        ix = _Ix(emit)
+        i64 = IntegerType(64)
+        start, end = op.start.value.data, op.end.value.data
+        dims = [ix.to_int(emit.value(emit.size(op.input, d)), i64) for d in range(start, end)]
+        if not dims:
+            rewriter.replace(op, [], [emit.empty([0], i64)])
+            return
+        rewriter.replace(op, tensor.FromElementsOp(*dims, result_type=op.result.type))
+
+
+class SizePattern(RewritePattern):
+    """graph.size -> product of tensor.dim, filled into a rank-0 i64."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.SizeOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        total: Size = 1
+        for s in emit.sizes(op.input):
+            total = emit.mul(total, s)
+        value = _Ix(emit).to_int(emit.value(total), IntegerType(64))
+        dest = emit.empty([], IntegerType(64))
+        rewriter.replace(op, FillOp((value,), (dest,)))
+
+
+class ReshapeDynamicPattern(RewritePattern):
+    """Run-time ONNX Reshape: 0 copies an input dim, -1 is total / product(others)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ReshapeDynamicOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        ix = _Ix(emit)
+        x_sizes = emit.sizes(op.input)
+        allowzero = bool(op.allowzero.value.data)
+        entries = _read_vector(emit, op, op.shape)
+        dims: list[SSAValue] = []
+        for i, s in enumerate(entries):
+            _assert(emit, ix.cmp("sge", s, -1), "Reshape: a target dim is below -1")
+            if not allowzero and i < len(x_sizes):
+                s = ix.sel(ix.cmp("eq", s, 0), x_sizes[i], s)
+            dims.append(s)
+        total: Size = 1
+        for s in x_sizes:
+            total = emit.mul(total, s)
+        known: SSAValue = ix.c(1)
+        for s in dims:
+            known = ix.muli(known, ix.sel(ix.cmp("eq", s, -1), 1, s))
+        inferred = ix.divi(total, ix.maxi(known, 1))
+        sizes = [ix.sel(ix.cmp("eq", s, -1), inferred, s) for s in dims]
+        for d, want in enumerate(shape_of(op.result)):
+            if want != DYN:
+                _assert(emit, ix.cmp("eq", sizes[d], want),
+                        f"Reshape: dim {d} of the target is not {want}")
+        result = _reshape_to(emit, op.input, sizes, op.result.type)
+        rewriter.replace(op, [], [result])
+
+
+class AxesReshapePattern(RewritePattern):
+    """graph.squeeze / graph.unsqueeze / graph.flatten -> a reshape on tensor.dim sizes."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
+        if not isinstance(op, graph.SqueezeOp | graph.UnsqueezeOp | graph.FlattenOp):
+            return
+        emit = _Emit(rewriter, op)
+        ix = _Ix(emit)
+        x_sizes = emit.sizes(op.input)
+        sizes: list[Size]
+        if isinstance(op, graph.SqueezeOp):
+            axes = ints(op.axes)
+            for a in axes:
+                if not isinstance(x_sizes[a], int):
+                    _assert(emit, ix.cmp("eq", x_sizes[a], 1),
+                            f"Squeeze: dim {a} is not 1 at run time")
+            sizes = [s for i, s in enumerate(x_sizes) if i not in axes]
+        elif isinstance(op, graph.UnsqueezeOp):
+            rest = iter(x_sizes)
+            sizes = [1 if i in ints(op.axes) else next(rest)
+                     for i in range(len(shape_of(op.result)))]
+        else:
+            axis = op.axis.value.data
+            outer: Size = 1
+            inner: Size = 1
+            for s in x_sizes[:axis]:
+                outer = emit.mul(outer, s)
+            for s in x_sizes[axis:]:
+                inner = emit.mul(inner, s)
+            sizes = [outer, inner]
+        rewriter.replace(op, [], [_reshape_to(emit, op.input, sizes, op.result.type)])
+
+
+class AxesDynamicPattern(RewritePattern):
+    """graph.squeeze_dynamic / unsqueeze_dynamic: result sizes from run-time axes."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
+        if not isinstance(op, graph.SqueezeDynamicOp | graph.UnsqueezeDynamicOp):
+            return
+        emit = _Emit(rewriter, op)
+        ix = _Ix(emit)
+        x_sizes = emit.sizes(op.input)
+        out_rank = len(shape_of(op.result))
+        squeeze = isinstance(op, graph.SqueezeDynamicOp)
+        axes_rank = len(x_sizes) if squeeze else out_rank
+        axes = []
+        for a in _read_vector(emit, op, op.axes):
+            _assert(emit, ix.and_(ix.cmp("sge", a, -axes_rank), ix.cmp("slt", a, axes_rank)),
+                    f"{op.name}: an axis is out of range for rank {axes_rank}")
+            axes.append(ix.wrap_negative(a, axes_rank))
+
+        def listed(d: int) -> SSAValue:
+            hit = ix.cmp("eq", axes[0], d)
+            for a in axes[1:]:
+                hit = ix.or_(hit, ix.cmp("eq", a, d))
+            return hit
+
+        sizes: list[Size] = []
+        if squeeze:
+            kept_before: SSAValue = ix.c(0)
+            sizes = [ix.c(0)] * out_rank
+            for d, n in enumerate(x_sizes):
+                gone = listed(d)
+                keep = ix.cmp("eq", ix.sel(gone, 1, 0), 0)
+                _assert(emit, ix.or_(keep, ix.cmp("eq", n, 1)),
+                        f"Squeeze: dim {d} is squeezed but is not 1")
+                for p in range(out_rank):
+                    here = ix.and_(ix.cmp("eq", kept_before, p), keep)
+                    sizes[p] = ix.sel(here, n, sizes[p])
+                kept_before = ix.addi(kept_before, ix.sel(gone, 0, 1))
+        else:
+            for p in range(out_rank):
+                before: SSAValue = ix.c(0)
+                for a in axes:
+                    before = ix.addi(before, ix.sel(ix.cmp("slt", a, p), 1, 0))
+                source = ix.subi(p, before)
+                size = ix.v(x_sizes[0]) if x_sizes else ix.c(1)
+                for d, n in enumerate(x_sizes[1:], start=1):
+                    size = ix.sel(ix.cmp("eq", source, d), n, size)
+                sizes.append(ix.sel(listed(p), 1, size))
+        rewriter.replace(op, [], [_reshape_to(emit, op.input, sizes, op.result.type)])
+
+
+class SplitPattern(RewritePattern):
+    """Each result of graph.split is a copy of its window along `axis`."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.SplitOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        ix = _Ix(emit)
+        axis = op.axis.value.data
+        x_sizes = emit.sizes(op.input)
+        n = x_sizes[axis]
+        parts = len(op.results)
+        results = []
+        if op.sizes is not None:
+            lengths = _read_vector(emit, op, op.sizes)
+            offsets = [0]
+            for length in lengths[:-1]:
+                offsets.append(emit.add(offsets[-1], length))
+            total = emit.add(offsets[-1], lengths[-1])
+            for length in lengths:
+                _assert(emit, ix.cmp("sge", length, 0), "Split: a split size is negative")
+            _assert(emit, ix.cmp("eq", total, n),
+                    f"Split: the split sizes do not add up to dim {axis}")
+        elif op.splits is not None:
+            splits = ints(op.splits)
+            if not isinstance(n, int) or sum(splits) != n:
+                _assert(emit, ix.cmp("eq", n, sum(splits)),
+                        f"Split: the split sizes do not add up to dim {axis}")
+            offsets: list[Size] = [sum(splits[:i]) for i in range(parts)]
+            lengths: list[Size] = list(splits)
+        else:
+            chunk = emit.div(emit.add(n, parts - 1), parts)
+            offsets = [emit.mul(chunk, i) for i in range(parts)]
+            lengths = [emit.max(0, ix.mini(chunk, emit.sub(n, off)))
+                       if not (isinstance(chunk, int) and isinstance(n, int))
+                       else max(0, min(chunk, n - off))  # type: ignore[operator]
+                       for off in offsets]
+        for res, off, length in zip(op.results, offsets, lengths, strict=True):
+            sizes = list(x_sizes)
+            sizes[axis] = length
+            starts: list[Size] = [0] * len(sizes)
+            starts[axis] = off
+            results.append(_strided_copy(emit, op.input, sizes, starts, [1] * len(sizes),
+                                         res.type))
+        rewriter.replace(op, [], results)
+
+
+class SlicePattern(RewritePattern):
+    """ONNX Slice with run-time starts/ends/axes/steps (clamped per ONNX)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.SliceOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        ix = _Ix(emit)
+        x_sizes = emit.sizes(op.input)
+        rank = len(x_sizes)
+        starts_in = _read_vector(emit, op, op.starts)
+        ends_in = _read_vector(emit, op, op.ends)
+        axes_in = _read_vector(emit, op, op.axes)
+        steps_in = _read_vector(emit, op, op.steps)
+        starts: list[Size] = [0] * rank
+        steps: list[Size] = [1] * rank
+        sizes: list[Size] = list(x_sizes)
+        for k, (s, e, a, t) in enumerate(zip(starts_in, ends_in, axes_in, steps_in,
+                                             strict=True)):
+            _assert(emit, ix.cmp("ne", t, 0), "Slice: a step is 0")
+            _assert(emit, ix.and_(ix.cmp("sge", a, -rank), ix.cmp("slt", a, rank)),
+                    f"Slice: an axis is out of range for rank {rank}")
+            a = ix.wrap_negative(a, rank)
+            for d in range(rank):
+                n = x_sizes[d]
+                hit = ix.cmp("eq", a, d)
+                pos = ix.cmp("sgt", t, 0)
+                s_d = ix.wrap_negative(s, n)
+                e_d = ix.wrap_negative(e, n)
+                n1 = ix.subi(n, 1)
+                s_d = ix.sel(pos, ix.clamp(s_d, 0, n), ix.clamp(s_d, 0, n1))
+                e_d = ix.sel(pos, ix.clamp(e_d, 0, n), ix.clamp(e_d, -1, n1))
+                span = ix.sel(pos, ix.subi(e_d, s_d), ix.subi(s_d, e_d))
+                mag = ix.sel(pos, t, ix.subi(0, t))
+                count = ix.maxi(ix.divi(ix.addi(span, ix.subi(mag, 1)), mag), 0)
+                starts[d] = ix.sel(hit, s_d, starts[d])
+                steps[d] = ix.sel(hit, t, steps[d])
+                sizes[d] = ix.sel(hit, count, sizes[d])
+            del k
+        sizes = _static_or(shape_of(op.result), sizes, emit, "Slice")
+        result = _strided_copy(emit, op.input, sizes, starts, steps, op.result.type)
+        rewriter.replace(op, [], [result])
+
+
+class GatherPattern(RewritePattern):
+    """graph.gather / gather_elements / gather_nd: a generic over the output reading the
+    data at (normalized, clamped) gathered indices; indices are range-checked first."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
+        if not isinstance(op, graph.GatherOp | graph.GatherElementsOp | graph.GatherNDOp):
+            return
+        emit = _Emit(rewriter, op)
+        x, ind = op.input, op.indices
+        x_sizes = emit.sizes(x)
+        ind_shape = shape_of(ind)
+        out_shape = shape_of(op.result)
+        rank = len(out_shape)
+        elt = _element_type(op.result)
+        if isinstance(op, graph.GatherOp):
+            axis = op.axis.value.data
+            q = len(ind_shape)
+            _check_indices(emit, ind, x_sizes[axis], "Gather")
+            ind_sizes = emit.sizes(ind)
+            sizes = [*x_sizes[:axis], *ind_sizes, *x_sizes[axis + 1:]]
+
+            def body(b: _Body) -> list[SSAValue]:
+                ix = _Ix(b.add)
+                o = [b.linalg_index(d) for d in range(rank)]
+                i = ix.read_index(ind, o[axis:axis + q])
+                i = ix.safe(ix.wrap_negative(i, x_sizes[axis]), x_sizes[axis])
+                return [ix.read(x, [*o[:axis], i, *o[axis + q:]])]
+        elif isinstance(op, graph.GatherElementsOp):
+            axis = op.axis.value.data
+            _check_indices(emit, ind, x_sizes[axis], "GatherElements")
+            sizes = emit.sizes(ind)
+            for d in range(rank):
+                if d != axis:
+                    ok = _Ix(emit).cmp("sle", sizes[d], x_sizes[d])
+                    _assert(emit, ok, f"GatherElements: indices dim {d} exceeds the data's")
+
+            def body(b: _Body) -> list[SSAValue]:
+                ix = _Ix(b.add)
+                o = [b.linalg_index(d) for d in range(rank)]
+                i = ix.read_index(ind, o)
+                i = ix.safe(ix.wrap_negative(i, x_sizes[axis]), x_sizes[axis])
+                read = [i if d == axis else ix.safe(o[d], x_sizes[d]) for d in range(rank)]
+                return [ix.read(x, read)]
+        else:
+            bd = op.batch_dims.value.data
+            r = ind_shape[-1]
+            q = len(ind_shape)
+            _check_indices(emit, ind, 0, "GatherND", bounds=x_sizes[bd:bd + r])
+            sizes = [*emit.sizes(ind)[:-1], *x_sizes[bd + r:]]
+
+            def body(b: _Body) -> list[SSAValue]:
+                ix = _Ix(b.add)
+                o = [b.linalg_index(d) for d in range(rank)]
+                batch = [ix.safe(o[d], x_sizes[d]) for d in range(bd)]
+                picked = []
+                for k in range(r):
+                    n = x_sizes[bd + k]
+                    i = ix.read_index(ind, [*o[:q - 1], k])
+                    picked.append(ix.safe(ix.wrap_negative(i, n), n))
+                return [ix.read(x, [*batch, *picked, *o[q - 1:]])]
+
+        dest = emit.empty(_static_or(out_shape, sizes), elt)
+        res = emit.generic([], [dest], [_identity(rank)], [PARALLEL] * rank, body)
+        rewriter.replace(op, [], res)
+
+
+class ScatterPattern(RewritePattern):
+    """graph.scatter_nd / scatter_elements: a generic over (output, updates) that, in
+    update order, combines each update into the output element it targets."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
+        if not isinstance(op, graph.ScatterNDOp | graph.ScatterElementsOp):
+            return
+        emit = _Emit(rewriter, op)
+        x, ind, upd = op.input, op.indices, op.updates
+        kind = op.reduction.data
+        x_sizes = emit.sizes(x)
+        rank = len(x_sizes)
+        ind_shape = shape_of(ind)
+        if isinstance(op, graph.ScatterNDOp):
+            r = ind_shape[-1]
+            nu = len(ind_shape) - 1
+            _check_indices(emit, ind, 0, "ScatterND", bounds=x_sizes[:r])
+            loops = rank + nu
+            ind_map = _map(loops, [*[_d(rank + i) for i in range(nu)],
+                                   AffineExpr.constant(0)])
+
+            def body(b: _Body) -> list[SSAValue]:
+                ix = _Ix(b.add)
+                o = [b.linalg_index(d) for d in range(rank)]
+                u = [b.linalg_index(rank + i) for i in range(nu)]
+                hits = []
+                for k in range(r):
+                    i = ix.read_index(ind, [*u, k])
+                    hits.append(ix.cmp("eq", ix.wrap_negative(i, x_sizes[k]), o[k]))
+                v = ix.read(upd, [*u, *o[r:]])
+                acc = b.args[1]
+                return [b.select(ix.and_(*hits), _combine(b, kind, acc, v), acc)]
+
+            ins, maps = [ind], [ind_map]
+        else:
+            axis = op.axis.value.data
+            _check_indices(emit, ind, x_sizes[axis], "ScatterElements")
+            loops = 2 * rank
+            u_map = _map(loops, [_d(rank + i) for i in range(rank)])
+
+            def body(b: _Body) -> list[SSAValue]:
+                ix = _Ix(b.add)
+                o = [b.linalg_index(d) for d in range(rank)]
+                u = [b.linalg_index(rank + d) for d in range(rank)]
+                i = ix.wrap_negative(ix.to_index(b.args[0]), x_sizes[axis])
+                hits = [ix.cmp("eq", i if d == axis else u[d], o[d]) for d in range(rank)]
+                acc = b.args[2]
+                return [b.select(ix.and_(*hits), _combine(b, kind, acc, b.args[1]), acc)]
+
+            ins, maps = [ind, upd], [u_map, u_map]
+        out_map = _map(loops, [_d(d) for d in range(rank)])
+        iters = [PARALLEL] * rank + [REDUCTION] * (loops - rank)
+        res = emit.generic(ins, [x], [*maps, out_map], iters, body)
+        rewriter.replace(op, [], res)
+
+
+class ExpandTilePattern(RewritePattern):
+    """graph.expand (two-way broadcast to a run-time shape) and graph.tile (run-time
+    repeats): a generic over the output reading the input at a computed index."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
+        if not isinstance(op, graph.ExpandOp | graph.TileOp):
+            return
+        emit = _Emit(rewriter, op)
+        ix = _Ix(emit)
+        x = op.input
+        x_sizes = emit.sizes(x)
+        out_shape = shape_of(op.result)
+        rank, x_rank = len(out_shape), len(x_sizes)
+        sizes: list[Size] = []
+        if isinstance(op, graph.ExpandOp):
+            target = _read_vector(emit, op, op.shape)
+            off_x, off_t = rank - x_rank, rank - len(target)
+            for d in range(rank):
+                n = x_sizes[d - off_x] if d >= off_x else None
+                s = target[d - off_t] if d >= off_t else None
+                if n is None:
+                    sizes.append(s)  # type: ignore[arg-type]
+                elif s is None:
+                    sizes.append(n)
+                else:
+                    ok = ix.or_(ix.or_(ix.cmp("eq", s, n), ix.cmp("eq", s, 1)),
+                                ix.cmp("eq", n, 1))
+                    _assert(emit, ok, f"Expand: dim {d} does not broadcast")
+                    sizes.append(ix.sel(ix.cmp("eq", n, 1), s, n))
+        else:
+            repeats = _read_vector(emit, op, op.repeats)
+            for d in range(rank):
+                _assert(emit, ix.cmp("sge", repeats[d], 0), "Tile: a repeat is negative")
+                sizes.append(emit.mul(x_sizes[d], repeats[d]))
+        is_tile = isinstance(op, graph.TileOp)
+
+        def body(b: _Body) -> list[SSAValue]:
+            bx = _Ix(b.add)
+            read = []
+            for d in range(x_rank):
+                o = b.linalg_index(d + rank - x_rank)
+                n = x_sizes[d]
+                if is_tile:
+                    read.append(bx.safe(bx.remi(o, bx.maxi(n, 1)), n))
+                else:
+                    read.append(bx.safe(bx.sel(bx.cmp("eq", n, 1), 0, o), n))
+            return [bx.read(x, read)]
+
+        what = "Expand" if isinstance(op, graph.ExpandOp) else "Tile"
+        dest = emit.empty(_static_or(out_shape, sizes, emit, what), _element_type(x))
+        res = emit.generic([], [dest], [_identity(rank)], [PARALLEL] * rank, body)
+        rewriter.replace(op, [], res)
+
+
+class PadPattern(RewritePattern):
+    """graph.pad: constant/reflect/edge/wrap with run-time pads (negative pads crop)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.PadOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        ix = _Ix(emit)
+        x = op.input
+        x_sizes = emit.sizes(x)
+        rank = len(x_sizes)
+        pads = _read_vector(emit, op, op.pads)
+        axes_in = _read_vector(emit, op, op.axes)
+        mode = op.mode.data
+        begins: list[Size] = [0] * rank
+        ends: list[Size] = [0] * rank
+        for k, a in enumerate(axes_in):
+            _assert(emit, ix.and_(ix.cmp("sge", a, -rank), ix.cmp("slt", a, rank)),
+                    f"Pad: an axis is out of range for rank {rank}")
+            a = ix.wrap_negative(a, rank)
+            for d in range(rank):
+                hit = ix.cmp("eq", a, d)
+                begins[d] = ix.sel(hit, pads[k], begins[d])
+                ends[d] = ix.sel(hit, pads[len(axes_in) + k], ends[d])
+        sizes: list[Size] = list(x_sizes)
+        axes = list(range(rank)) if axes_in else []
+        for a in axes:
+            sizes[a] = ix.addi(ix.addi(x_sizes[a], begins[a]), ends[a])
+            _assert(emit, ix.cmp("sge", sizes[a], 0), f"Pad: dim {a} would be negative")
+            if mode != "constant":
+                _assert(emit, ix.or_(ix.cmp("sgt", x_sizes[a], 0), ix.cmp("eq", sizes[a], 0)),
+                        f"Pad: {mode} padding of an empty dim {a}")
+        elt = _element_type(x)
+        value = ix.read(op.value, []) if mode == "constant" else None
+
+        def body(b: _Body) -> list[SSAValue]:
+            bx = _Ix(b.add)
+            read, valid = [], []
+            for d in range(rank):
+                n = x_sizes[d]
+                i = b.linalg_index(d)
+                if d not in axes:
+                    read.append(i)
+                    continue
+                i = bx.subi(i, begins[d])
+                if mode == "constant":
+                    valid.append(bx.and_(bx.cmp("sge", i, 0), bx.cmp("slt", i, n)))
+                elif mode == "wrap":
+                    i = bx.floormod(i, bx.maxi(n, 1))
+                elif mode == "reflect":
+                    period = bx.maxi(bx.muli(bx.subi(n, 1), 2), 1)
+                    m = bx.floormod(i, period)
+                    i = bx.sel(bx.cmp("slt", m, n), m, bx.subi(period, m))
+                read.append(bx.safe(i, n))
+            v = bx.read(x, read)
+            if valid:
+                assert value is not None
+                v = b.select(bx.and_(*valid), v, value)
+            return [v]
+
+        dest = emit.empty(_static_or(shape_of(op.result), sizes, emit, "Pad"), elt)
+        res = emit.generic([], [dest], [_identity(rank)], [PARALLEL] * rank, body)
+        rewriter.replace(op, [], res)
+
+
+class RangePattern(RewritePattern):
+    """graph.range: n = max(ceil((limit - start) / delta), 0); out[i] = start + i*delta."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.RangeOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        ix = _Ix(emit)
+        elt = _element_type(op.result)
+        start, limit, delta = (ix.read(v, []) for v in (op.start, op.limit, op.delta))
+        if isinstance(elt, AnyFloat):
+            _assert(emit, emit(arith.CmpfOp(delta, emit.scalar(0.0, elt), "one")),
+                    "Range: delta is 0")
+            steps = emit(math.CeilOp(emit(arith.DivfOp(emit(arith.SubfOp(limit, start)),
+                                                       delta))))
+            n = ix.maxi(ix.to_index(steps), 0)
+        else:
+            s, lim, dl = (ix.to_index(v) for v in (start, limit, delta))
+            _assert(emit, ix.cmp("ne", dl, 0), "Range: delta is 0")
+            diff = ix.subi(lim, s)
+            up = ix.divi(ix.addi(diff, ix.subi(dl, 1)), dl)
+            down = ix.divi(ix.addi(diff, ix.addi(dl, 1)), dl)
+            n = ix.maxi(ix.sel(ix.cmp("sgt", dl, 0), up, down), 0)
+        dest = emit.empty(_static_or(shape_of(op.result), [n], emit, "Range"), elt)
+
+        def body(b: _Body) -> list[SSAValue]:
+            i = b.linalg_index(0)
+            if isinstance(elt, AnyFloat):
+                fi = b.add(arith.SIToFPOp(b.add(arith.IndexCastOp(i, IntegerType(64))), elt))
+            else:
+                fi = b.add(arith.IndexCastOp(i, elt))
+            return [b.binary("add", start, b.binary("mul", fi, delta))]
+
+        res = emit.generic([], [dest], [_identity(1)], [PARALLEL], body)
+        rewriter.replace(op, [], res)
+
+
+class ConstantOfShapePattern(RewritePattern):
+    """graph.constant_of_shape -> linalg.fill of a tensor sized by the run-time shape."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ConstantOfShapeOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        ix = _Ix(emit)
+        sizes = _read_vector(emit, op, op.shape) if shape_of(op.shape) != (0,) else []
+        for s in sizes:
+            _assert(emit, ix.cmp("sge", s, 0), "ConstantOfShape: a dim is negative")
+        elt = _element_type(op.result)
+        attr = op.value
+        if isinstance(elt, AnyFloat):
+            value = emit(arith.ConstantOp(FloatAttr(float(attr.get_values()[0]), elt)))
+        else:
+            v = int(attr.get_values()[0])
+            if isinstance(elt, IntegerType) and elt.width.data == 1:
+                v = -1 if v else 0
+            value = emit(arith.ConstantOp(IntegerAttr(v, elt)))
+        dest = emit.empty(_static_or(shape_of(op.result), sizes, emit, "ConstantOfShape"), elt)
+        rewriter.replace(op, FillOp((value,), (dest,)))
+
+
+class TriluPattern(RewritePattern):
+    """graph.trilu: keep x where (col - row) >= k (upper) or <= k (lower), else 0."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.TriluOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        k = _Ix(emit).read_index(op.k, [0] * len(shape_of(op.k)))
+        rank = len(shape_of(op.input))
+        upper = bool(op.upper.value.data)
+        elt = _element_type(op.input)
+        dest = emit.empty(emit.sizes(op.input), elt)
+
+        def body(b: _Body) -> list[SSAValue]:
+            ix = _Ix(b.add)
+            diff = ix.subi(b.linalg_index(rank - 1), b.linalg_index(rank - 2))
+            keep = ix.cmp("sge" if upper else "sle", diff, k)
+            return [b.select(keep, b.args[0], b.const(0, elt))]
+
+        res = emit.generic([op.input], [dest], [_identity(rank)] * 2, [PARALLEL] * rank,
+                           body)
+        rewriter.replace(op, [], res)
+
+
+class CumSumPattern(RewritePattern):
+    """graph.cumsum along a run-time axis a: out[i] = sum of x[i with dim a = j] over
+    j <= i[a] (< when exclusive, >= / > when reversed). j runs over the largest dim (a
+    dummy `window` input gives its range); entries past dim a's size are masked."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.CumSumOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        ix = _Ix(emit)
+        x = op.input
+        rank = len(shape_of(x))
+        x_sizes = emit.sizes(x)
+        axis = _read_vector(emit, op, op.axis)[0]
+        _assert(emit, ix.and_(ix.cmp("sge", axis, -rank), ix.cmp("slt", axis, rank)),
+                f"CumSum: axis is out of range for rank {rank}")
+        axis = ix.wrap_negative(axis, rank)
+        exclusive, reverse = bool(op.exclusive.value.data), bool(op.reverse.value.data)
+        pred = {(False, False): "sle", (True, False): "slt",
+                (False, True): "sge", (True, True): "sgt"}[(exclusive, reverse)]
+        elt = _element_type(x)
+        longest: Size = 1
+        for size in x_sizes:
+            longest = emit.max(longest, size)
+        window = emit.empty([longest], IntegerType(8))
+        acc = emit.fill(0, x_sizes, elt)
+        out_map = _map(rank + 1, [_d(d) for d in range(rank)])
+
+        def body(b: _Body) -> list[SSAValue]:
+            bx = _Ix(b.add)
+            j = b.linalg_index(rank)
+            o = [b.linalg_index(d) for d in range(rank)]
+            here, n = o[0], bx.v(x_sizes[0])
+            read = []
+            for d in range(rank):
+                on_axis = bx.cmp("eq", axis, d)
+                if d:
+                    here = bx.sel(on_axis, o[d], here)
+                    n = bx.sel(on_axis, x_sizes[d], n)
+                read.append(bx.safe(bx.sel(on_axis, j, o[d]), x_sizes[d]))
+            take = bx.and_(bx.cmp(pred, j, here), bx.cmp("slt", j, n))
+            v = b.select(take, bx.read(x, read), b.const(0, elt))
+            return [b.binary("add", b.args[1], v)]
+
+        res = emit.generic([window], [acc], [_map(rank + 1, [_d(rank)]), out_map],
+                           [PARALLEL] * rank + [REDUCTION], body)
+        rewriter.replace(op, [], res)
+
+
+class TopKPattern(RewritePattern):
+    """graph.topk: rank every element along `axis` (O(n^2) comparisons, ties by index),
+    then pick the elements of rank 0..k-1 into values and indices."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.TopKOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        ix = _Ix(emit)
+        x = op.input
+        axis = op.axis.value.data
+        rank = len(shape_of(x))
+        largest = bool(op.largest.value.data)
+        elt = _element_type(x)
+        i64 = IntegerType(64)
+        x_sizes = emit.sizes(x)
+        k = _read_vector(emit, op, op.k)[0]
+        _assert(emit, ix.and_(ix.cmp("sge", k, 0), ix.cmp("sle", k, x_sizes[axis])),
+                "TopK: k is out of range for the axis")
+        is_float = isinstance(elt, AnyFloat)
+        along = _map(rank + 1, [_d(rank) if d == axis else _d(d) for d in range(rank)])
+        ident = _map(rank + 1, [_d(d) for d in range(rank)])
+        iters = [PARALLEL] * rank + [REDUCTION]
+
+        def rank_body(b: _Body) -> list[SSAValue]:
+            xi, xj, acc = b.args
+            if is_float:
+                better = b.add(arith.CmpfOp(xj, xi, "ogt" if largest else "olt"))
+                same = b.add(arith.CmpfOp(xj, xi, "oeq"))
+            else:
+                better = b.cmp("sgt" if largest else "slt", xj, xi)
+                same = b.cmp("eq", xj, xi)
+            earlier = b.cmp("slt", b.linalg_index(rank), b.linalg_index(axis))
+            before = b.add(arith.OrIOp(better, b.and_(same, earlier)))
+            return [b.add(arith.AddiOp(acc, b.select(before, b.const(1, i64),
+                                                     b.const(0, i64))))]
+
+        ranks = emit.generic([x, x], [emit.fill(0, x_sizes, i64)], [ident, along, ident],
+                             iters, rank_body)[0]
+        out_sizes = list(x_sizes)
+        out_sizes[axis] = k
+        out_sizes = _static_or(shape_of(op.values), out_sizes, emit, "TopK")
+        values = emit.fill(0, out_sizes, elt)
+        indices = emit.fill(0, out_sizes, i64)
+
+        def pick_body(b: _Body) -> list[SSAValue]:
+            xi, ri, v_acc, i_acc = b.args
+            hit = b.cmp("eq", ri, b.add(arith.IndexCastOp(b.linalg_index(axis), i64)))
+            pos = b.add(arith.IndexCastOp(b.linalg_index(rank), i64))
+            return [b.select(hit, xi, v_acc), b.select(hit, pos, i_acc)]
+
+        res = emit.generic([x, ranks], [values, indices], [along, along, ident, ident],
+                           iters, pick_body)
+        rewriter.replace(op, [], res)
+
+
+class ResizePattern(RewritePattern):
+    """graph.resize (nearest/linear): per resized dim, the ONNX coordinate transform in
+    f64 with the run-time scale, then a rounded read (nearest) or a 2^m-corner weighted
+    sum (linear). Dims whose constant scale is 1 are copied as they are."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.ResizeOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        ix = _Ix(emit)
+        x = op.input
+        x_sizes = emit.sizes(x)
+        rank = len(x_sizes)
+        axes = ints(op.axes)
+        out_shape = shape_of(op.result)
+        elt = _element_type(x)
+        mode, coord = op.mode.data, op.coordinate_mode.data
+        nearest = op.nearest_mode.data
+        policy = op.keep_aspect_ratio_policy.data
+        source = op.scales if op.scales is not None else op.sizes
+        assert source is not None
+        known = source.owner.value if isinstance(source.owner, graph.ConstantOp) else None
+        known_values = list(graph.array_from_dense(known).reshape(-1)) if known else None
+        given = [ix.read(source, [k]) for k in range(len(axes))]
+        n_in = {a: ix.to_float(ix.v(x_sizes[a])) for a in axes}
+        scales: dict[int, SSAValue] = {}
+        out_sizes: list[Size] = list(x_sizes)
+        if op.scales is not None:
+            for k, a in enumerate(axes):
+                s = given[k]
+                scales[a] = s if s.type == f64 else emit(arith.ExtFOp(s, f64))
+                scaled = emit(arith.MulfOp(n_in[a], scales[a]))
+                out_sizes[a] = ix.to_index(emit(math.FloorOp(scaled)))
+        else:
+            ratios = {a: emit(arith.DivfOp(ix.to_float(ix.to_index(given[k])), n_in[a]))
+                      for k, a in enumerate(axes)}
+            if policy != "stretch":
+                pick = arith.MinimumfOp if policy == "not_larger" else arith.MaximumfOp
+                r = ratios[axes[0]]
+                for a in axes[1:]:
+                    r = emit(pick(r, ratios[a]))
+                ratios = dict.fromkeys(axes, r)
+            for k, a in enumerate(axes):
+                scales[a] = ratios[a]
+                if policy == "stretch":
+                    out_sizes[a] = ix.to_index(given[k])
+                else:
+                    grown = emit(arith.AddfOp(emit(arith.MulfOp(ratios[a], n_in[a])),
+                                              ix.f(0.5)))
+                    out_sizes[a] = ix.to_index(emit(math.FloorOp(grown)))
+        for a in axes:
+            _assert(emit, ix.cmp("sge", out_sizes[a], 0), "Resize: a negative output size")
+        out_sizes = _static_or(out_shape, out_sizes, emit, "Resize")
+        resized = []
+        for k, a in enumerate(axes):
+            if known_values is not None and op.scales is not None and known_values[k] == 1.0:
+                continue
+            if (known_values is not None and op.sizes is not None and policy == "stretch"
+                    and known_values[k] == shape_of(x)[a]):
+                continue
+            resized.append(a)
+        # ONNX uses the fractional output length scale * n_in in the formulas
+        lens = {a: (n_in[a], emit(arith.MulfOp(scales[a], n_in[a])), scales[a],
+                    ix.to_float(ix.v(out_sizes[a]))) for a in resized}
+
+        def coordinate(b: _Body, d: int) -> SSAValue:
+            bx = _Ix(b.add)
+            n_in, n_out, scale, n_out_int = lens[d]
+            o = bx.to_float(b.linalg_index(d))
+            half = bx.f(0.5)
+            if coord == "asymmetric":
+                return b.add(arith.DivfOp(o, scale))
+            single = b.add(arith.CmpfOp(n_out, bx.f(1.0), "oeq"))
+            if coord == "align_corners":
+                one = bx.f(1.0)
+                ratio = b.add(arith.DivfOp(b.add(arith.SubfOp(n_in, one)),
+                                           b.add(arith.SubfOp(n_out, one))))
+                return b.select(single, bx.f(0.0), b.add(arith.MulfOp(o, ratio)))
+            x_orig = b.add(arith.SubfOp(b.add(arith.DivfOp(b.add(arith.AddfOp(o, half)),
+                                                           scale)), half))
+            if coord == "pytorch_half_pixel":
+                return b.select(single, bx.f(-0.5), x_orig)
+            if coord == "half_pixel_symmetric":
+                adj = b.add(arith.DivfOp(n_out_int, n_out))
+                center = b.add(arith.MulfOp(n_in, half))
+                offset = b.add(arith.MulfOp(center, b.add(arith.SubfOp(bx.f(1.0), adj))))
+                return b.add(arith.AddfOp(offset, x_orig))
+            return x_orig
+
+        def body(b: _Body) -> list[SSAValue]:
+            bx = _Ix(b.add)
+            base: list[SSAValue] = [b.linalg_index(d) for d in range(rank)]
+            if mode == "nearest":
+                read = list(base)
+                for d in resized:
+                    c = coordinate(b, d)
+                    if nearest == "round_prefer_floor":
+                        r = b.add(math.CeilOp(b.add(arith.SubfOp(c, bx.f(0.5)))))
+                    elif nearest == "round_prefer_ceil":
+                        r = b.add(math.FloorOp(b.add(arith.AddfOp(c, bx.f(0.5)))))
+                    elif nearest == "floor":
+                        r = b.add(math.FloorOp(c))
+                    else:
+                        r = b.add(math.CeilOp(c))
+                    read[d] = bx.safe(bx.to_index(r), x_sizes[d])
+                return [bx.read(x, read)]
+            corners: list[tuple[list[SSAValue], SSAValue | None]] = [(list(base), None)]
+            for d in resized:
+                n_in = lens[d][0]
+                c = coordinate(b, d)
+                top = b.add(arith.SubfOp(n_in, bx.f(1.0)))
+                c = b.add(arith.MinimumfOp(b.add(arith.MaximumfOp(c, bx.f(0.0))), top))
+                lo_f = b.add(math.FloorOp(c))
+                w1 = b.add(arith.SubfOp(c, lo_f))
+                w0 = b.add(arith.SubfOp(bx.f(1.0), w1))
+                lo = bx.safe(bx.to_index(lo_f), x_sizes[d])
+                hi = bx.safe(bx.addi(lo, 1), x_sizes[d])
+                nxt = []
+                for read, w in corners:
+                    for idx, wd in ((lo, w0), (hi, w1)):
+                        r = list(read)
+                        r[d] = idx
+                        nxt.append((r, wd if w is None else b.add(arith.MulfOp(w, wd))))
+                corners = nxt
+            total: SSAValue | None = None
+            for read, w in corners:
+                v = bx.read(x, read)
+                if w is not None:
+                    wv = w if w.type == elt else b.add(arith.TruncFOp(w, elt))
+                    v = b.binary("mul", v, wv)
+                total = v if total is None else b.binary("add", total, v)
+            assert total is not None
+            return [total]
+
+        if mode == "linear" and not isinstance(elt, AnyFloat):
+            raise _fail(op, "linear resize needs a floating-point tensor")
+        dest = emit.empty(out_sizes, elt)
+        res = emit.generic([], [dest], [_identity(rank)], [PARALLEL] * rank, body)
+        rewriter.replace(op, [], res)
+
+
+class OneHotPattern(RewritePattern):
+    """graph.one_hot: values[1] where the depth position equals the (normalized) index."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.OneHotOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        ix = _Ix(emit)
+        axis = op.axis.value.data
+        depth = _read_vector(emit, op, op.depth)[0]
+        _assert(emit, ix.cmp("sge", depth, 0), "OneHot: depth is negative")
+        off, on = ix.read(op.values, [0]), ix.read(op.values, [1])
+        sizes = emit.sizes(op.indices)
+        sizes.insert(axis, depth)
+        rank = len(sizes)
+        elt = _element_type(op.result)
+
+        def body(b: _Body) -> list[SSAValue]:
+            bx = _Ix(b.add)
+            o = [b.linalg_index(d) for d in range(rank)]
+            i = bx.read_index(op.indices, o[:axis] + o[axis + 1:])
+            i = bx.wrap_negative(i, depth)
+            return [b.select(bx.cmp("eq", i, o[axis]), on, off)]
+
+        dest = emit.empty(_static_or(shape_of(op.result), sizes, emit, "OneHot"), elt)
+        res = emit.generic([], [dest], [_identity(rank)], [PARALLEL] * rank, body)
+        rewriter.replace(op, [], res)
+
+
+class NonZeroPattern(RewritePattern):
+    """graph.non_zero: count the non-zeros (its size), number each by the non-zeros
+    before it in row-major order, then pick number c into column c."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.NonZeroOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        x = op.input
+        rank = len(shape_of(x))
+        elt = _element_type(x)
+        i64 = IntegerType(64)
+        x_sizes = emit.sizes(x)
+
+        def nonzero(b: _Body, v: SSAValue) -> SSAValue:
+            if isinstance(elt, AnyFloat):
+                return b.add(arith.CmpfOp(v, b.const(0.0, elt), "une"))
+            return b.cmp("ne", v, b.const(0, elt))
+
+        def one_if(b: _Body, cond: SSAValue) -> SSAValue:
+            return b.select(cond, b.const(1, i64), b.const(0, i64))
+
+        def linear(b: _Body, first: int) -> SSAValue:
+            ix = _Ix(b.add)
+            lin = b.linalg_index(first)
+            for d in range(1, rank):
+                lin = ix.addi(ix.muli(lin, x_sizes[d]), b.linalg_index(first + d))
+            return lin
+
+        count = emit.generic([x], [emit.fill(0, [], i64)], [_identity(rank), _map(rank, [])],
+                             [REDUCTION] * rank,
+                             lambda b: [b.add(arith.AddiOp(b.args[1],
+                                                           one_if(b, nonzero(b, b.args[0]))))])
+        n = _Ix(emit).to_index(emit(tensor.ExtractOp(count[0], [], i64)))
+        j_map = _map(2 * rank, [_d(rank + d) for d in range(rank)])
+        i_map = _map(2 * rank, [_d(d) for d in range(rank)])
+
+        def before_body(b: _Body) -> list[SSAValue]:
+            ix = _Ix(b.add)
+            earlier = ix.cmp("slt", linear(b, rank), linear(b, 0))
+            hit = b.and_(earlier, nonzero(b, b.args[0]))
+            return [b.add(arith.AddiOp(b.args[1], one_if(b, hit)))]
+
+        numbers = emit.generic([x], [emit.fill(0, x_sizes, i64)], [j_map, i_map],
+                               [PARALLEL] * rank + [REDUCTION] * rank, before_body)[0]
+        loops = 2 + rank
+        in_map = _map(loops, [_d(2 + d) for d in range(rank)])
+
+        def pick_body(b: _Body) -> list[SSAValue]:
+            ix = _Ix(b.add)
+            v, number, acc = b.args
+            col = b.add(arith.IndexCastOp(b.linalg_index(1), i64))
+            hit = b.and_(nonzero(b, v), b.cmp("eq", number, col))
+            row = b.linalg_index(0)
+            coord = b.linalg_index(2)
+            for d in range(1, rank):
+                coord = ix.sel(ix.cmp("eq", row, d), b.linalg_index(2 + d), coord)
+            return [b.select(hit, b.add(arith.IndexCastOp(coord, i64)), acc)]
+
+        out = emit.fill(0, [rank, n], i64)
+        res = emit.generic([x, numbers], [out], [in_map, in_map, _map(loops, [_d(0), _d(1)])],
+                           [PARALLEL] * 2 + [REDUCTION] * rank, pick_body)
+        rewriter.replace(op, [], res)
+
+
+SHAPE_OP_PATTERNS: tuple[RewritePattern, ...] = (
+    ShapeOfPattern(), SizePattern(), ReshapeDynamicPattern(), AxesReshapePattern(),
+    AxesDynamicPattern(),
+    SplitPattern(), SlicePattern(), GatherPattern(), ScatterPattern(), ExpandTilePattern(),
+    PadPattern(), RangePattern(), ConstantOfShapePattern(), TriluPattern(), CumSumPattern(),
+    TopKPattern(), ResizePattern(), OneHotPattern(), NonZeroPattern())
+"""Lowerings of graph.SHAPE_OPS."""
+# --------------------------------------------------------------------------- optimizer ops
+
+
+class LayerNormPattern(RewritePattern):
+    """Sum, centered sum of squares (two reduction generics), then one normalizing generic."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.LayerNormOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        x = op.input
+        shape = shape_of(x)
+        rank, axis = len(shape), op.axis.value.data
+        elt = _element_type(x)
+        sizes = emit.sizes(x)
+        count: Size = 1
+        for size in sizes[axis:]:
+            count = emit.mul(count, size)
+        if isinstance(count, int):
+            inv = emit.scalar(1.0 / count, elt)
+        else:
+            as_float = emit(arith.SIToFPOp(emit(arith.IndexCastOp(count, IntegerType(64))),
+                                           elt))
+            inv = emit(arith.DivfOp(emit.scalar(1.0, elt), as_float))
+        eps = op.epsilon.value.data
+        ident = _identity(rank)
+        red_map = _map(rank, [_d(i) for i in range(axis)])
+        iters = [PARALLEL] * axis + [REDUCTION] * (rank - axis)
+        total = emit.generic([x], [emit.fill(0.0, sizes[:axis], elt)], [ident, red_map],
+                             iters, lambda b: [b.binary("add", b.args[1], b.args[0])])[0]
+
+        def square_sum(b: _Body) -> list[SSAValue]:
+            centered = b.binary("sub", b.args[0], b.binary("mul", b.args[1], inv))
+            return [b.binary("add", b.args[2], b.binary("mul", centered, centered))]
+
+        squares = emit.generic([x, total], [emit.fill(0.0, sizes[:axis], elt)],
+                               [ident, red_map, red_map], iters, square_sum)[0]
+        ins = [x, total, squares]
+        maps = [ident, red_map, red_map]
+        for v in (op.scale, op.bias):
+            if v is not None:
+                ins.append(v)
+                maps.append(_broadcast_map(v, shape[axis:], rank, first_dim=axis))
+        has_scale, has_bias = op.scale is not None, op.bias is not None
+
+        def normalize(b: _Body) -> list[SSAValue]:
+            xv, tot, sq = b.args[:3]
+            var = b.binary("mul", sq, inv)
+            std = b.add(math.SqrtOp(b.binary("add", var, b.const(eps, elt))))
+            y = b.binary("div", b.binary("sub", xv, b.binary("mul", tot, inv)), std)
+            rest = list(b.args[3:-1])
+            if has_scale:
+                y = b.binary("mul", y, rest.pop(0))
+            if has_bias:
+                y = b.binary("add", y, rest.pop(0))
+            return [y]
+
+        res = emit.generic(ins, [emit.empty(sizes, elt)], [*maps, ident], [PARALLEL] * rank,
+                           normalize)
+        rewriter.replace(op, [], res)
+
+
+class FusedElementwisePattern(RewritePattern):
+    """graph.fused -> one parallel generic whose body is a clone of the fused body."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.FusedElementwiseOp, rewriter: PatternRewriter):
+        emit = _Emit(rewriter, op)
+        out_shape = shape_of(op.result)
+        rank = len(out_shape)
+        inputs = list(op.inputs)
+        dest = emit.empty(_broadcast_sizes(emit, inputs, out_shape), _element_type(op.result))
+        maps = [_broadcast_map(v, out_shape, rank) for v in inputs] + [_identity(rank)]
+        source = op.body.block
+
+        def body(b: _Body) -> list[SSAValue]:
+            mapping: dict[SSAValue, SSAValue] = dict(
+                zip(source.args, b.args[:len(inputs)], strict=True))
+            for inner in source.ops:
+                if isinstance(inner, graph.FusedYieldOp):
+                    return [mapping[inner.operands[0]]]
+                clone = inner.clone(value_mapper=mapping)
+                b.block.add_op(clone)
+                mapping.update(zip(inner.results, clone.results, strict=True))
+            raise _fail(op, "body has no graph.fused_yield")
+
+        res = emit.generic(inputs, [dest], maps, [PARALLEL] * rank, body)
+        rewriter.replace(op, [], res)
+
 # --------------------------------------------------------------------------- control flow
 # graph.if -> scf.if, graph.loop -> scf.for / scf.while, graph.scan -> scf.for, all on
 # tensors: carried values are iter_args; scan outputs are preallocated [trip, ...]
@@ -2234,7 +3512,7 @@ class UnsupportedPattern(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
         if op.name.startswith("graph.") and not isinstance(op, graph.WeightOp) \
-                and not isinstance(op, graph.YieldOp):  # yields go with their parent
+                and not isinstance(op, graph.YieldOp | graph.FusedYieldOp):  # go with parents
             raise _fail(op, "no lowering for this op")
 
 
@@ -2333,6 +3611,8 @@ class ConvertGraphToTensorPass(ModulePass):
                 TransposePattern(), ConcatPattern(), SoftmaxPattern(),
                 *(p() for p in REDUCTION_NN_PATTERNS),
                 ElementwisePattern(),
+                *SHAPE_OP_PATTERNS,
+                LayerNormPattern(), FusedElementwisePattern(),  # optimizer ops
                 IfPattern(), LoopPattern(), ScanPattern(), RNNPattern(),
                 UnsupportedPattern(),
             ]),

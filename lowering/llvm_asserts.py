@@ -75,23 +75,25 @@ def _lower_function(f: func.FuncOp, failing: set[str], messages: list[str]) -> N
     status = f.body.blocks[0].args[-1]
     fail = _failure_block(f, status)
     block: Block | None = f.body.blocks[0]
-    while block is not None:  # blocks split off below are visited in turn
-        if block is fail:
-            block = block.next_block
+    while block is not None:  # blocks split off below come next: visited in turn
+        current = block
+        block = current.next_block
+        if current is fail:
             continue
-        op = block.first_op
+        op = current.first_op
         while op is not None:
             following = op.next_op
             if isinstance(op, cf.AssertOp):
                 messages.append(op.msg.data)
                 code = llvm.ConstantOp(IntegerAttr(len(messages), i32), i32)
                 rest = _split_after(op)
-                block.insert_op_before(code, op)
+                current.insert_op_before(code, op)
                 branch = cf.ConditionalBranchOp(op.arg, rest, [], fail, [code.result])
-                block.insert_op_after(branch, op)
+                current.insert_op_after(branch, op)
                 op.detach()
                 op.erase()
-                break  # the rest of this block moved to `rest`, visited later
+                block = rest  # the rest of this block moved to `rest`, visited next
+                break
             if isinstance(op, func.CallOp) and op.callee.root_reference.data in failing:
                 op.operands = [*op.operands, status]
                 rest = _split_after(op)
@@ -100,10 +102,10 @@ def _lower_function(f: func.FuncOp, failing: set[str], messages: list[str]) -> N
                 eq = llvm.ALL_ICMP_FLAGS.index(llvm.ICmpPredicateFlag.EQ)
                 ok = llvm.ICmpOp(code.dereferenced_value, zero.result, IntegerAttr(eq, i64))
                 branch = cf.ConditionalBranchOp(ok.res, rest, [], fail, [code.dereferenced_value])
-                block.add_ops([code, zero, ok, branch])
+                current.add_ops([code, zero, ok, branch])
+                block = rest
                 break
             op = following
-        block = block.next_block
 
 
 def _split_after(op: Operation) -> Block:

@@ -26,7 +26,7 @@ from xdsl.pattern_rewriter import (
 from compiler.weights import WeightStore, store_for
 from dialects import elementwise
 from dialects import graph as g
-from passes.rewrite import P, Rule, RuleSet
+from passes.rewrite import P, Rule, RuleSet, record
 
 MAX_INLINE_ELEMENTS = 64
 """Folded results up to this many elements are `graph.constant`, larger ones weights."""
@@ -50,7 +50,7 @@ def constant_array(value: SSAValue, store: WeightStore | None) -> np.ndarray | N
 
 def materialize(array: np.ndarray, store: WeightStore | None, name: str) -> Operation | None:
     """A graph.constant (small) or graph.weight (large, added to `store`) holding `array`."""
-    data = np.ascontiguousarray(array)
+    data = np.asarray(array, order="C")  # not ascontiguousarray: rank 0 stays rank 0
     if data.size <= MAX_INLINE_ELEMENTS:
         return g.ConstantOp(g.dense_from_array(data))
     if store is None:
@@ -64,6 +64,9 @@ def materialize(array: np.ndarray, store: WeightStore | None, name: str) -> Oper
 
 def _act(op: Operation, y: np.ndarray) -> np.ndarray:
     act = getattr(op, "act", None)
+    if act is not None and act.data in _PARAM_ACTS:
+        params = [float(v) for v in op.properties["act_params"].get_values()]
+        return _PARAM_ACTS[act.data](y, *params)
     return y if act is None else _UNARY_FNS[act.data](y)
 
 
@@ -152,6 +155,8 @@ def evaluate(op: Operation, args: list[np.ndarray]) -> np.ndarray:
         return elementwise.evaluate(op.kind.data, args, op.param_values(), dtype)
     if type(op) in _BINARY_FNS:
         return _BINARY_FNS[type(op)](args[0], args[1])
+    if type(op) in OPTIMIZER_EVALUATORS:
+        return OPTIMIZER_EVALUATORS[type(op)](op, args)
     if isinstance(op, g.ElementwiseUnaryOp):
         return _UNARY_FNS[op.name.removeprefix("graph.")](args[0])
     if isinstance(op, g.MatMulOp):
@@ -166,6 +171,10 @@ def evaluate(op: Operation, args: list[np.ndarray]) -> np.ndarray:
         rest = iter(args[2:])
         bias = next(rest) if op.bias is not None else None
         residual = next(rest) if op.residual is not None else None
+        if op.is_nhwc:  # optimizer: evaluate channels-first, move channels back last
+            residual = None if residual is None else np.moveaxis(residual, -1, 1)
+            return np.moveaxis(eval_conv(op, np.moveaxis(args[0], -1, 1), args[1], bias,
+                                         residual), 1, -1)
         return eval_conv(op, args[0], args[1], bias, residual)
     if isinstance(op, g.PoolOp):
         return eval_pool(op, args[0])
@@ -189,6 +198,84 @@ def evaluate(op: Operation, args: list[np.ndarray]) -> np.ndarray:
     raise NotImplementedError(f"fold: no evaluator for {op.name}")
 
 
+# --------------------------------------------------------------------------- optimizer ops
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    from math import erf
+
+    return np.vectorize(erf, otypes=[np.float64])(x).astype(x.dtype)
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0)))
+
+
+def _gelu_tanh(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
+
+
+_UNARY_FNS.update({"gelu": _gelu, "gelu_tanh": _gelu_tanh})
+_PARAM_ACTS: dict[str, Callable[..., np.ndarray]] = {
+    "clip": lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
+    "leaky_relu": lambda x, alpha: np.where(x > 0, x, alpha * x)}
+
+
+def _eval_layer_norm(op: g.LayerNormOp, args: list[np.ndarray]) -> np.ndarray:
+    x = args[0]
+    axes = tuple(range(op.axis.value.data, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+    y = (x - mean) / np.sqrt(var + op.epsilon.value.data)
+    rest = iter(args[1:])
+    if op.scale is not None:
+        y = y * next(rest)
+    if op.bias is not None:
+        y = y + next(rest)
+    return y
+
+
+_SCALAR_FNS: dict[str, Callable[..., np.ndarray]] = {
+    "arith.addf": np.add, "arith.subf": np.subtract, "arith.mulf": np.multiply,
+    "arith.divf": np.divide, "arith.maximumf": np.maximum, "arith.minimumf": np.minimum,
+    "arith.negf": np.negative, "arith.select": np.where, "math.exp": np.exp,
+    "math.tanh": np.tanh, "math.sqrt": np.sqrt, "math.erf": _erf, "math.powf": np.power,
+    "math.log": np.log, "math.absf": np.abs, "math.rsqrt": lambda x: 1.0 / np.sqrt(x)}
+_CMPF = {"ogt": np.greater, "oge": np.greater_equal, "olt": np.less, "ole": np.less_equal,
+         "oeq": np.equal, "one": np.not_equal}
+
+
+def _eval_fused(op: g.FusedElementwiseOp, args: list[np.ndarray]) -> np.ndarray:
+    """Interpret the scalar body on whole arrays (numpy broadcasting does the rest)."""
+    block = op.body.block
+    env: dict[SSAValue, np.ndarray] = dict(zip(block.args, args, strict=True))
+    for inner in block.ops:
+        if isinstance(inner, g.FusedYieldOp):
+            return np.broadcast_to(env[inner.operands[0]], op.result_shape())
+        operands = [env[v] for v in inner.operands]
+        if inner.name == "arith.constant":
+            value = np.float32(inner.properties["value"].value.data)
+        elif inner.name == "arith.cmpf":
+            predicate = inner.properties["predicate"].value.data
+            from xdsl.dialects.arith import CMPF_COMPARISON_OPERATIONS
+
+            value = _CMPF[CMPF_COMPARISON_OPERATIONS[predicate]](*operands)
+        elif inner.name in _SCALAR_FNS:
+            value = _SCALAR_FNS[inner.name](*operands)
+        else:
+            raise NotImplementedError(f"fold: {inner.name} in a graph.fused body")
+        env[inner.results[0]] = np.asarray(value)
+    raise NotImplementedError("fold: graph.fused body without graph.fused_yield")
+
+
+OPTIMIZER_EVALUATORS: dict[type[Operation],
+                           Callable[[Operation, list[np.ndarray]], np.ndarray]] = {
+    g.GeluOp: lambda op, args: _UNARY_FNS[g.unary_kind(op)](args[0]),
+    g.LayerNormOp: _eval_layer_norm,
+    g.FusedElementwiseOp: _eval_fused,
+}
+
+
 # --------------------------------------------------------------------------- patterns
 
 
@@ -197,10 +284,13 @@ class FoldConstantOp(RewritePattern):
     """Replace a graph op whose operands are all known by its computed value."""
 
     store: WeightStore | None
+    folded: int = 0
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         if not isinstance(op, g.GraphOp) or isinstance(op, (g.ConstantOp, g.WeightOp)):
             return
+        if isinstance(op, g.SHAPE_OPS):
+            return  # FoldShapeOps
         shape = op.result_shape()
         if g.DYN in shape or int(np.prod(shape, dtype=np.int64)) > MAX_FOLD_ELEMENTS:
             return
@@ -211,13 +301,160 @@ class FoldConstantOp(RewritePattern):
             dtype = g.numpy_dtype_of(g.element_type_of(op.results[0]))
         except ValueError:
             return
-        with np.errstate(all="ignore"):
-            value = evaluate(op, list(args))
+        try:
+            with np.errstate(all="ignore"):
+                value = evaluate(op, list(args))
+        except NotImplementedError:
+            return  # an op without an evaluator stays (it runs at run time)
         new = materialize(_as_result(value, dtype, shape), self.store, _fresh_name(op))
         if new is not None:
             rewriter.replace(op, new)
+            self.folded += 1
 
 
+# --------------------------------------------------------------------------- shape and
+# data-movement ops (graph.SHAPE_OPS)
+#
+# Shape chains (shape -> gather -> unsqueeze -> concat -> reshape_dynamic) fold to
+# constants when the dims they read are static; a reshape_dynamic whose target became
+# constant turns into a static graph.reshape.
+
+
+def _onnx_slice(x: np.ndarray, starts, ends, axes, steps) -> np.ndarray:
+    index = [slice(None)] * x.ndim
+    for s, e, a, t in zip(starts, ends, axes, steps, strict=True):
+        index[int(a) % x.ndim] = slice(int(s), int(e), int(t))
+    return x[tuple(index)]
+
+
+def _onnx_reshape(x: np.ndarray, target: np.ndarray, allowzero: bool) -> np.ndarray:
+    shape = [int(t) for t in target]
+    if not allowzero:
+        shape = [x.shape[i] if t == 0 else t for i, t in enumerate(shape)]
+    return x.reshape(shape)
+
+
+def _cumsum(op: g.CumSumOp, x: np.ndarray, axis_value: np.ndarray) -> np.ndarray:
+    axis = int(axis_value.reshape(-1)[0]) % x.ndim
+    y = np.flip(x, axis) if op.reverse.value.data else x
+    out = np.cumsum(y, axis=axis, dtype=x.dtype)
+    if op.exclusive.value.data:
+        out = out - y
+    return np.flip(out, axis) if op.reverse.value.data else out
+
+
+def evaluate_shape_op(op: Operation, args: list[np.ndarray]) -> list[np.ndarray] | None:
+    """Results of a SHAPE_OPS op on constant operands (None: not folded here)."""
+    match op:
+        case (g.SqueezeOp() | g.UnsqueezeOp() | g.FlattenOp() | g.SqueezeDynamicOp()
+              | g.UnsqueezeDynamicOp()):
+            return [args[0].reshape(op.result_shape())]
+        case g.ReshapeDynamicOp():
+            return [_onnx_reshape(args[0], args[1], bool(op.allowzero.value.data))]
+        case g.SplitOp():
+            axis = op.axis.value.data
+            sizes = [g.shape_of(r)[axis] for r in op.results]
+            return np.split(args[0], np.cumsum(sizes)[:-1], axis=axis)
+        case g.SliceOp():
+            return [_onnx_slice(*args)]
+        case g.GatherOp():
+            return [np.take(args[0], args[1], axis=op.axis.value.data)]
+        case g.GatherElementsOp():
+            axis = op.axis.value.data
+            ind = np.where(args[1] < 0, args[1] + args[0].shape[axis], args[1])
+            return [np.take_along_axis(args[0], ind, axis=axis)]
+        case g.ExpandOp():
+            shape = np.broadcast_shapes(args[0].shape, tuple(int(v) for v in args[1]))
+            return [np.broadcast_to(args[0], shape).copy()]
+        case g.TileOp():
+            return [np.tile(args[0], [int(r) for r in args[1]])]
+        case g.RangeOp():
+            start, limit, delta = (a.item() for a in args)
+            return [np.arange(start, limit, delta).astype(args[0].dtype)]
+        case g.ConstantOfShapeOp():
+            value = g.array_from_dense(op.value).reshape(-1)[0]
+            return [np.full([int(v) for v in args[0]], value)]
+        case g.TriluOp():
+            k = int(args[1].reshape(-1)[0])
+            fn = np.triu if op.upper.value.data else np.tril
+            return [fn(args[0], k)]
+        case g.CumSumOp():
+            return [_cumsum(op, args[0], args[1])]
+        case g.NonZeroOp():
+            return [np.array(np.nonzero(args[0]), dtype=np.int64).reshape(args[0].ndim, -1)]
+    return None
+
+
+@dataclass
+class FoldShapeOps(RewritePattern):
+    """graph.shape/size of static dims; SHAPE_OPS on constant operands; reshape_dynamic
+    with a constant target -> graph.reshape."""
+
+    store: WeightStore | None
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not isinstance(op, g.GraphOp) or isinstance(op, g.ConstantOp | g.WeightOp):
+            return
+        if isinstance(op, g.ShapeOp | g.SizeOp):
+            dims = g.shape_of(op.input)
+            if isinstance(op, g.ShapeOp):
+                dims = dims[op.start.value.data:op.end.value.data]
+            if g.DYN not in dims:
+                value = np.array(dims, dtype=np.int64)
+                if isinstance(op, g.SizeOp):
+                    value = np.array(int(np.prod(dims)), dtype=np.int64)
+                rewriter.replace(op, g.ConstantOp(g.dense_from_array(value)))
+            return
+        if not isinstance(op, g.SHAPE_OPS):
+            return  # FoldConstantOp's business
+        args = [constant_array(v, self.store) for v in op.operands]
+        if isinstance(op, g.ReshapeDynamicOp) and args[1] is not None and args[0] is None:
+            self._static_reshape(op, args[1], rewriter)
+            return
+        if any(a is None for a in args) or any(
+                g.DYN in g.shape_of(r) for r in op.results):
+            return
+        if int(sum(np.prod(g.shape_of(r)) for r in op.results)) > MAX_INLINE_ELEMENTS * 64:
+            return
+        try:
+            with np.errstate(all="ignore"):
+                values = evaluate_shape_op(op, args)  # type: ignore[arg-type]
+        except (NotImplementedError, ValueError, IndexError, TypeError):
+            return
+        if values is None:
+            return
+        new_ops = []
+        for result, value in zip(op.results, values, strict=True):
+            dtype = g.numpy_dtype_of(g.element_type_of(result))
+            value = np.asarray(value).astype(dtype).reshape(g.shape_of(result))
+            new_ops.append(g.ConstantOp(g.dense_from_array(value)))
+        rewriter.replace(op, new_ops, [c.result for c in new_ops])
+
+    @staticmethod
+    def _static_reshape(op: g.ReshapeDynamicOp, target: np.ndarray,
+                        rewriter: PatternRewriter) -> None:
+        x = g.shape_of(op.input)
+        allowzero = bool(op.allowzero.value.data)
+        shape = []
+        for i, t in enumerate(int(v) for v in target):
+            if t == 0 and not allowzero and i < len(x):
+                shape.append(-1 if x[i] == g.DYN else x[i])
+            elif t == 0:
+                return
+            else:
+                shape.append(t)
+        if shape.count(-1) > 1:
+            return
+        try:
+            inferred = g.ReshapeOp.infer_shape(x, shape)
+        except ValueError:
+            return
+        if len(inferred) != len(op.result_shape()):
+            return
+        # keep the declared type: it may be more static than the inference
+        rewriter.replace(op, g.ReshapeOp.create(
+            operands=[op.input], properties={"shape": g.i64_array(shape)},
+            result_types=[op.result.type]))
 def _as_result(value: np.ndarray, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
     """A folded value in the op's result dtype (integer division results truncate)."""
     value = np.asarray(value)
@@ -273,9 +510,12 @@ class FoldPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         store = store_for(op)
-        patterns: list[RewritePattern] = [FoldConstantOp(store), RuleSet(identity_rules(store))]
+        folder, identities = FoldConstantOp(store), RuleSet(identity_rules(store))
+        patterns: list[RewritePattern] = [folder, identities]
+        patterns.append(FoldShapeOps(store))
         PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)
         erase_dead_values(op)
+        record(self.name, {"constant": folder.folded, **identities.fired})
 
 
 # --------------------------------------------------------------------------- reductions, NN ops

@@ -15,6 +15,11 @@ KILN_PASSES: dict[str, str] = {
     # graph-level optimizations (passes/)
     "fold": "passes.fold:FoldPass",
     "fuse": "passes.fuse:FusePass",
+    "simplify": "passes.simplify:SimplifyPass",
+    "replace": "passes.replace:ReplacePass",
+    "layout": "passes.layout:LayoutPass",
+    "cse": "passes.cse:GraphCSEPass",
+    "dce": "passes.dce:GraphDCEPass",
     # progressive lowering (lowering/)
     "convert-graph-to-tensor": "lowering.graph_to_tensor:ConvertGraphToTensorPass",
     "bufferize": "lowering.bufferize:BufferizePass",

@@ -18,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from xdsl.context import Context
 from xdsl.dialects.builtin import UNKNOWN_LOC, ModuleOp
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
     PatternRewriter,
@@ -33,8 +35,9 @@ from xdsl.traits import is_side_effect_free
 class P:
     """A pattern on one SSA value."""
 
-    op: type[Operation] | tuple[type[Operation], ...] | None = None
-    """Class(es) the defining op must have; None matches any value (a block argument too)."""
+    op: OpSpec | None = None
+    """Class(es) or op name(s) (e.g. "graph.cast") the defining op must have; None matches
+    any value (a block argument too)."""
     operands: Sequence[P | None] | Mapping[str, P | None] | None = None
     """Operand patterns, by position or by operand field name; None entries match anything."""
     name: str | None = None
@@ -45,6 +48,49 @@ class P:
     """Extra predicate on the matched op (or the value when `op` is None)."""
     commute: bool = False
     """Also try the two operands in swapped order (commutative binary ops)."""
+    attrs: Mapping[str, object] | None = None
+    """Property/attribute constraints: name -> required value (an Attribute, a Python value
+    compared with the attribute's data, None for "absent") or a predicate on the attribute."""
+    type: Attribute | Callable[[Attribute], bool] | None = None
+    """Constraint on the matched value's type: the type itself or a predicate."""
+
+
+OpSpec = type[Operation] | str | tuple[type[Operation] | str, ...]
+
+
+def is_op(op: Operation, spec: OpSpec) -> bool:
+    """`op` is an instance of a class in `spec`, or has one of its op names."""
+    specs = spec if isinstance(spec, tuple) else (spec,)
+    return any(op.name == s if isinstance(s, str) else isinstance(op, s) for s in specs)
+
+
+def attr_data(attr: Attribute | None) -> object:
+    """The Python value of a simple attribute (string, int, float, i64 array) or `attr`."""
+    if attr is None:
+        return None
+    data = getattr(attr, "data", None)
+    if isinstance(data, (str, int, float)):
+        return data
+    value = getattr(attr, "value", None)
+    if value is not None and isinstance(getattr(value, "data", None), (int, float)):
+        return value.data
+    if hasattr(attr, "get_values"):
+        return tuple(attr.get_values())
+    return attr
+
+
+def _attrs_ok(op: Operation, attrs: Mapping[str, object]) -> bool:
+    for name, want in attrs.items():
+        have = op.properties.get(name, op.attributes.get(name))
+        if callable(want) and not isinstance(want, Attribute):
+            if not want(have):
+                return False
+        elif isinstance(want, Attribute):
+            if have != want:
+                return False
+        elif attr_data(have) != (tuple(want) if isinstance(want, list) else want):
+            return False
+    return True
 
 
 class Match(dict[str, Operation | SSAValue]):
@@ -67,8 +113,12 @@ def match(pattern: P, value: SSAValue) -> Match | None:
 def _match(pattern: P, value: SSAValue, captures: Match) -> Iterator[Match]:
     if pattern.one_use and not value.has_one_use():
         return
+    if pattern.type is not None and not _type_ok(value, pattern.type):
+        return
     item = value if pattern.op is None else value.owner
-    if pattern.op is not None and not isinstance(item, pattern.op):
+    if pattern.op is not None and not (isinstance(item, Operation) and is_op(item, pattern.op)):
+        return
+    if pattern.attrs is not None and not _attrs_ok(item, pattern.attrs):
         return
     if pattern.where is not None and not pattern.where(item):
         return
@@ -81,8 +131,14 @@ def _match(pattern: P, value: SSAValue, captures: Match) -> Iterator[Match]:
         yield from _match_op(pattern, item, bound)
 
 
+def _type_ok(value: SSAValue, constraint: Attribute | Callable[[Attribute], bool]) -> bool:
+    if isinstance(constraint, Attribute):
+        return value.type == constraint
+    return bool(constraint(value.type))
+
+
 def _match_op(pattern: P, op: Operation, captures: Match) -> Iterator[Match]:
-    if pattern.op is not None and not isinstance(op, pattern.op):
+    if pattern.op is not None and not is_op(op, pattern.op):
         return
     if pattern.operands is None:
         yield captures
@@ -148,11 +204,41 @@ Builder = Callable[[Match, RuleBuilder], SSAValue | Sequence[SSAValue] | None]
 
 @dataclass(frozen=True)
 class Rule:
-    """A named source pattern and the builder of its replacement."""
+    """A named source pattern, optional constraints on its captures, and the replacement:
+    a builder, or the name of a capture to forward (`"x"` for x * 1 -> x)."""
 
     name: str
     pattern: P
-    build: Builder
+    build: Builder | str
+    where: Callable[[Match], bool] | None = None
+    """Constraint on the whole match (relations between captures)."""
+
+    def replacement(self, m: Match, b: RuleBuilder) -> SSAValue | Sequence[SSAValue] | None:
+        if self.where is not None and not self.where(m):
+            return None
+        if isinstance(self.build, str):
+            value = m[self.build]
+            value = value.results[0] if isinstance(value, Operation) else value
+            # forwarding must not change the type the users see
+            return value if value.type == b.root.results[0].type else None
+        return self.build(m, b)
+
+
+def match_root(pattern: P, op: Operation) -> Iterator[Match]:
+    """Every match of `pattern` rooted at `op` (the op itself, not one of its values)."""
+    if pattern.op is not None and not is_op(op, pattern.op):
+        return
+    if pattern.where is not None and not pattern.where(op):
+        return
+    if pattern.attrs is not None and not _attrs_ok(op, pattern.attrs):
+        return
+    if pattern.type is not None and (not op.results or
+                                     not _type_ok(op.results[0], pattern.type)):
+        return
+    if pattern.one_use and not (len(op.results) == 1 and op.results[0].has_one_use()):
+        return
+    captures = Match({pattern.name: op} if pattern.name else {})
+    yield from _match_op(pattern, op, captures)
 
 
 @dataclass
@@ -164,17 +250,12 @@ class RuleSet(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         for rule in self.rules:
-            if rule.pattern.op is not None and not isinstance(op, rule.pattern.op):
-                continue
-            if rule.pattern.where is not None and not rule.pattern.where(op):
-                continue
-            captures = Match({rule.pattern.name: op} if rule.pattern.name else {})
-            for m in _match_op(rule.pattern, op, captures):
+            for m in match_root(rule.pattern, op):
                 if self._apply(rule, m, op, rewriter):
                     return
 
     def _apply(self, rule: Rule, m: Match, root: Operation, rewriter: PatternRewriter) -> bool:
-        result = rule.build(m, RuleBuilder(rewriter, root))
+        result = rule.replacement(m, RuleBuilder(rewriter, root))
         if result is None:
             return False
         new = [result] if isinstance(result, SSAValue) else list(result)
@@ -188,9 +269,60 @@ class RuleSet(RewritePattern):
         return True
 
 
-def apply_rules(module: ModuleOp, rules: Sequence[Rule]) -> dict[str, int]:
-    """Rewrite `module` with `rules` to a fixpoint; returns how often each rule fired."""
+def apply_rules(module: ModuleOp, rules: Sequence[Rule],
+                extra: Sequence[RewritePattern] = ()) -> dict[str, int]:
+    """Rewrite `module` with `rules` to a fixpoint (regions included); returns how often each
+    rule fired. `extra` patterns (plain xDSL RewritePatterns) run in the same walk."""
     rule_set = RuleSet(rules)
-    PatternRewriteWalker(GreedyRewritePatternApplier([rule_set]),
+    PatternRewriteWalker(GreedyRewritePatternApplier([rule_set, *extra]),
                          apply_recursively=True).rewrite_module(module)
     return rule_set.fired
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+STATISTICS: dict[str, dict[str, int]] = {}
+"""Per pass name, per rule name: how often it fired since the last `reset_statistics()`
+(printed by `opt-tool --pass-statistics`)."""
+
+
+def record(pass_name: str, fired: Mapping[str, int]) -> None:
+    counts = STATISTICS.setdefault(pass_name, {})
+    for rule, n in fired.items():
+        counts[rule] = counts.get(rule, 0) + n
+
+
+def reset_statistics() -> None:
+    STATISTICS.clear()
+
+
+def format_statistics() -> str:
+    """One line per pass: `fuse: conv-bn 2, activation 3`."""
+    lines = []
+    for pass_name, counts in STATISTICS.items():
+        body = ", ".join(f"{rule} {n}" for rule, n in counts.items()) or "nothing fired"
+        lines.append(f"{pass_name}: {body}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- rule passes
+
+
+class RulePass(ModulePass):
+    """A pass that is a list of rule phases, each applied to a fixpoint in order.
+
+    Subclasses are frozen dataclasses with a kebab-case `name`; they override `phases()`
+    (a phase is a list of rules; later phases see the result of earlier ones)."""
+
+    name = "rule-pass"
+
+    def phases(self, module: ModuleOp) -> Sequence[Sequence[Rule]]:
+        raise NotImplementedError
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        fired: dict[str, int] = {}
+        for rules in self.phases(op):
+            for rule, n in apply_rules(op, rules).items():
+                fired[rule] = fired.get(rule, 0) + n
+        record(self.name, fired)

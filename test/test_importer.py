@@ -170,17 +170,18 @@ def test_all_unsupported_ops_reported_at_once():
 
 
 def test_unsupported_attributes_reported():
-    shape = vi("s", [2])
-    nodes = [helper.make_node("Reshape", ["x", "s"], ["y"], name="dyn_reshape"),
+    nodes = [helper.make_node("Dropout", ["x", "r", "t"], ["d"], name="drop"),
              helper.make_node("BatchNormalization", ["x", "c", "c", "c", "c"], ["z", "m", "v"],
                               name="bn")]
-    inits = [numpy_helper.from_array(np.ones(2, np.float32), "c")]
-    m = model(nodes, [vi("x", [1, 2]), shape], [vi("y", [2, 1]), vi("z", [1, 2]),
-                                                vi("m", [2]), vi("v", [2])], inits)
+    inits = [numpy_helper.from_array(np.ones(2, np.float32), "c"),
+             numpy_helper.from_array(np.array(0.5, np.float32), "r"),
+             numpy_helper.from_array(np.array(True), "t")]
+    m = model(nodes, [vi("x", [1, 2])], [vi("d", [1, 2]), vi("z", [1, 2]), vi("m", [2]),
+                                         vi("v", [2])], inits)
     with pytest.raises(CompileError) as info:
         import_onnx(m)
     reasons = {u.node_name: u.reason for u in info.value.unsupported}
-    assert "not a constant" in reasons["dyn_reshape"]
+    assert "random masks" in reasons["drop"]
     assert "training_mode = 1" in reasons["bn"]
 
 

@@ -139,13 +139,11 @@ def _sequence(seq: int, batch: int) -> np.ndarray:
         (seq, batch, 16)).astype(np.float32)
 
 
-@_xfail("lstm")
 @pytest.mark.parametrize(("seq", "batch"), RNN_SHAPES)
 def test_lstm_matches_onnxruntime_for_any_seq_and_batch(lstm, seq, batch):
     _check(lstm, _load("lstm"), {"input": _sequence(seq, batch)}, [(seq, batch, 10)])
 
 
-@_xfail("gru")
 @pytest.mark.parametrize(("seq", "batch"), RNN_SHAPES)
 def test_gru_matches_onnxruntime_for_any_seq_and_batch(gru, seq, batch):
     _check(gru, _load("gru"), {"input": _sequence(seq, batch)}, [(seq, batch, 10)])
@@ -154,27 +152,23 @@ def test_gru_matches_onnxruntime_for_any_seq_and_batch(gru, seq, batch):
 TOKEN_SHAPES = [(1, 8), (2, 16), (3, 5)]  # (batch, seq)
 
 
-@_xfail("bert")
 @pytest.mark.parametrize(("batch", "seq"), TOKEN_SHAPES)
 def test_bert_matches_onnxruntime_for_any_batch_and_seq(bert, batch, seq):
     _check(bert, _load("bert"), _token_feeds(batch, seq, mask=True),
            [(batch, seq, 64), (batch, 64)])
 
 
-@_xfail("bert")
 def test_bert_signature_is_dynamic(bert):
     assert [(s.name, s.shape, s.dtype) for s in bert.inputs] == [
         ("input_ids", ("batch", "seq"), np.int64),
         ("attention_mask", ("batch", "seq"), np.int64)]
 
 
-@_xfail("bert_static")
 def test_bert_static_matches_onnxruntime(bert_static):
     _check(bert_static, _load("bert_static"), _token_feeds(1, 16, mask=True),
            [(1, 16, 64), (1, 64)])
 
 
-@_xfail("gpt2")
 @pytest.mark.parametrize(("batch", "seq"), TOKEN_SHAPES)
 def test_gpt2_matches_onnxruntime_for_any_batch_and_seq(gpt2, batch, seq):
     _check(gpt2, _load("gpt2"), _token_feeds(batch, seq, mask=False), [(batch, seq, VOCAB)])

@@ -6,7 +6,16 @@ prints IR.
     cat in.mlir | opt-tool --pipeline=convert-graph-to-tensor
 
 Built on xDSL's xDSLOptMain, so --split-input-file, --verify-diagnostics,
---print-between-passes, --time-passes and -t/--target come from there.
+--print-between-passes, --time-passes and -t/--target come from there. Kiln adds
+--print-ir-after-all (the IR after every pass, the last one included, on stderr) and
+--pass-statistics (how often each rewrite rule fired, per pass, on stderr):
+
+    opt-tool --pipeline=fuse,fold --pass-statistics in.mlir
+    // fuse: conv-bn 1, residual-add 1, activation 1
+    // fold: constant 5
+
+User rules written in PDL run through xDSL's apply-pdl:
+    opt-tool -p 'apply-pdl{pdl_file="rules.mlir"}' in.mlir
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ from collections.abc import Sequence
 from typing import IO
 
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass, PassPipeline
+from xdsl.printer import Printer
 from xdsl.utils.exceptions import DiagnosticException, ParseError, PassFailedException
 from xdsl.xdsl_opt_main import xDSLOptMain
 
@@ -67,9 +78,43 @@ class KilnOptMain(xDSLOptMain):
             help="Same as -p: comma-separated passes, with options as name{opt=value}. "
                  f"Presets: {', '.join(f'{k}' for k in PRESETS)}.")
 
+        arg_parser.add_argument(
+            "--print-ir-after-all", action="store_true",
+            help="Print the IR after every pass (the last one included) to stderr.")
+        arg_parser.add_argument(
+            "--pass-statistics", action="store_true",
+            help="After the run, print per pass how often each rewrite rule fired "
+                 "(stderr).")
+
     def setup_pipeline(self) -> None:
         self.args.passes = expand_presets(self.args.passes)
         super().setup_pipeline()
+        if not self.args.print_ir_after_all:
+            return
+        inner = self.pipeline.callback
+
+        def callback(previous: ModulePass | None, module: ModuleOp,
+                     next_pass: ModulePass | None) -> None:
+            if inner is not None:
+                inner(previous, module, next_pass)
+            if previous is not None:
+                print(f"// -----// IR Dump After {previous.name} //----- //", file=sys.stderr)
+                Printer(stream=sys.stderr).print_op(module)
+                print(file=sys.stderr)
+
+        self.pipeline = PassPipeline(self.pipeline.passes, callback)
+
+    def run(self) -> None:
+        from passes.rewrite import format_statistics, reset_statistics
+
+        reset_statistics()
+        try:
+            super().run()
+        finally:
+            if self.args.pass_statistics:
+                text = format_statistics()
+                for line in text.splitlines():
+                    print(f"// {line}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,6 +19,7 @@ from onnx import numpy_helper
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     ArrayAttr,
+    DenseIntOrFPElementsAttr,
     DictionaryAttr,
     FunctionType,
     IntegerAttr,
@@ -147,11 +148,463 @@ def _dtype_name(elem_type: int) -> str:
     return onnx.TensorProto.DataType.Name(elem_type)
 
 
+# --------------------------------------------------------------------------- shape and
+# data-movement ops: ONNX nodes -> graph.SHAPE_OPS (and graph.reshape when static)
+#
+# Integer inputs that size a result (shapes, slice bounds, pads, repeats, k, depth) stay
+# operands read at run time; result types use their values when they are constants
+# and, failing that, onnx's shape inference with data propagation (static dims the
+# lowering re-checks at run time), `?` otherwise.
+
+
+def typed_dense_attr(array: np.ndarray) -> DenseIntOrFPElementsAttr:
+    """A numpy array of any supported dtype as a `dense<...>` attribute of its type."""
+    try:
+        return g.dense_from_array(array)
+    except ValueError as e:
+        raise _NodeError(str(e)) from None
+
+
+def _norm_axis(axis: int, rank: int) -> int:
+    if not -rank <= axis < max(rank, 1):
+        raise _NodeError(f"axis {axis} is out of range for rank {rank}")
+    return axis + rank if axis < 0 else axis
+
+
+def _input(node: onnx.NodeProto, i: int) -> str | None:
+    """The name of optional input i, or None when absent/empty."""
+    return node.input[i] if len(node.input) > i and node.input[i] else None
+
+
+class _ShapeOpsMixin:
+    """Importer rules for the shape and data-movement ops (mixed into _Importer)."""
+
+    consts: dict[str, np.ndarray]
+    values: dict[str, SSAValue]
+    proto: onnx.ModelProto
+
+    def _emit(self, op: Operation) -> SSAValue: ...
+    def _value(self, name: str) -> SSAValue: ...
+
+    def _any_value(self, name: str) -> SSAValue:
+        """The SSA value of a tensor (any element type)."""
+        return self._value(name)
+
+    def _int_const(self, value: np.ndarray | Sequence[int], name: str = "") -> SSAValue:
+        array = np.asarray(value, dtype=np.int64)
+        result = self._emit(g.ConstantOp(typed_dense_attr(array)))
+        if name:
+            result.name_hint = name
+        return result
+
+    def _known(self, name: str | None) -> list[int] | None:
+        """The values of a constant integer input, flattened."""
+        if name is None or name not in self.consts:
+            return None
+        return [int(v) for v in self.consts[name].reshape(-1).tolist()]
+
+    def _inferred_dims(self, name: str, rank: int) -> list[int]:
+        """Static dims onnx infers (with data propagation) for output `name`, else `?`."""
+        if not hasattr(self, "_dp_shapes"):
+            shapes: dict[str, tuple[int | None, ...]] = {}
+            try:
+                inferred = onnx.shape_inference.infer_shapes(self.proto, data_prop=True).graph
+                for info in [*inferred.value_info, *inferred.output]:
+                    t = info.type.tensor_type
+                    if t.HasField("shape"):
+                        shapes[info.name] = tuple(
+                            d.dim_value if d.HasField("dim_value") else None
+                            for d in t.shape.dim)
+            except Exception:
+                pass
+            self._dp_shapes = shapes
+        dims = self._dp_shapes.get(name)
+        if dims is None or len(dims) != rank:
+            return [g.DYN] * rank
+        return [g.DYN if d is None else d for d in dims]
+
+    def _typed(self, node: onnx.NodeProto, shape: Sequence[int], elt: Attribute,
+               index: int = 0) -> TensorType:
+        """Result type: `shape`, with its `?` dims refined by onnx's inference."""
+        inferred = self._inferred_dims(node.output[index], len(shape))
+        return TensorType(elt, [d if d != g.DYN else i for d, i in zip(shape, inferred,
+                                                                         strict=True)])
+
+    # ---- shape tensors
+
+    def _shape(self, node, attrs, opset):
+        x = self._any_value(node.input[0])
+        rank = len(g.shape_of(x))
+        start = int(attrs.get("start", 0))
+        end = int(attrs.get("end", rank))
+        start = min(max(start + rank if start < 0 else start, 0), rank)
+        end = min(max(end + rank if end < 0 else end, 0), rank)
+        return [self._emit(g.ShapeOp(x, start, max(start, end)))]
+
+    def _size(self, node, attrs, opset):
+        return [self._emit(g.SizeOp(self._any_value(node.input[0])))]
+
+    def _reshape_any(self, node, attrs, opset):
+        x = self._any_value(node.input[0])
+        allowzero = bool(attrs.get("allowzero", 0))
+        target = self._known(node.input[1])
+        if target is not None and not (allowzero and 0 in target):
+            try:
+                resolved = _resolve_reshape(g.shape_of(x), target, allowzero)
+                return [self._emit(g.ReshapeOp(x, resolved))]
+            except (_NodeError, ValueError):
+                pass
+        shape = self._any_value(node.input[1])
+        n = g.shape_of(shape)[0]
+        if n == g.DYN:
+            raise _NodeError("the shape input has a dynamic length (unknown result rank)")
+        dims = [g.DYN] * n
+        x_shape = g.shape_of(x)
+        if target is not None:
+            dims = [x_shape[i] if t == 0 and not allowzero and i < len(x_shape) else
+                    (t if t >= 0 else g.DYN) for i, t in enumerate(target)]
+        result_type = self._typed(node, dims, g.element_type_of(x))
+        return [self._emit(g.ReshapeDynamicOp(x, shape, result_type, allowzero))]
+
+    def _flatten_any(self, node, attrs, opset):
+        x = self._any_value(node.input[0])
+        rank = len(g.shape_of(x))
+        axis = int(attrs.get("axis", 1))
+        axis = axis + rank if axis < 0 else axis
+        shape = g.shape_of(x)
+        target = [_extent(shape[:axis]), _extent(shape[axis:])]
+        if target.count(-1) <= 1:
+            return [self._emit(g.ReshapeOp(x, target))]
+        return [self._emit(g.FlattenOp(x, axis))]
+
+    def _axes_arg(self, node, attrs, opset: int, since: int) -> list[int] | None:
+        if opset < since or "axes" in attrs:
+            axes = attrs.get("axes")
+            return None if axes is None else [int(a) for a in axes]
+        name = _input(node, 1)
+        if name is None:
+            return None
+        known = self._known(name)
+        if known is None:
+            raise _NodeError("the axes input must be a constant")
+        return known
+
+    def _runtime_axes(self, node, opset: int, unsqueeze: bool) -> list[SSAValue] | None:
+        """graph.(un)squeeze_dynamic when the axes are a run-time input (opset >= 13)."""
+        name = _input(node, 1)
+        if opset < 13 or name is None or name in self.consts:
+            return None
+        x, axes = self._any_value(node.input[0]), self._any_value(name)
+        n = g.shape_of(axes)
+        if len(n) != 1 or n[0] == g.DYN:
+            raise _NodeError("the axes input needs a static length (the result rank)")
+        rank = len(g.shape_of(x)) + (n[0] if unsqueeze else -n[0])
+        result_type = self._typed(node, [g.DYN] * rank, g.element_type_of(x))
+        cls = g.UnsqueezeDynamicOp if unsqueeze else g.SqueezeDynamicOp
+        return [self._emit(cls(x, axes, result_type))]
+
+    def _squeeze(self, node, attrs, opset):
+        dynamic = self._runtime_axes(node, opset, unsqueeze=False)
+        if dynamic is not None:
+            return dynamic
+        x = self._any_value(node.input[0])
+        shape = g.shape_of(x)
+        axes = self._axes_arg(node, attrs, opset, 13)
+        if axes is None:
+            if g.DYN in shape:
+                raise _NodeError("Squeeze without axes needs static dims")
+            axes = [i for i, d in enumerate(shape) if d == 1]
+        axes = sorted({_norm_axis(a, len(shape)) for a in axes})
+        return [self._emit(g.SqueezeOp(x, axes))]
+
+    def _unsqueeze(self, node, attrs, opset):
+        dynamic = self._runtime_axes(node, opset, unsqueeze=True)
+        if dynamic is not None:
+            return dynamic
+        x = self._any_value(node.input[0])
+        axes = self._axes_arg(node, attrs, opset, 13)
+        if axes is None:
+            raise _NodeError("Unsqueeze needs axes")
+        rank = len(g.shape_of(x)) + len(axes)
+        return [self._emit(g.UnsqueezeOp(x, sorted(_norm_axis(a, rank) for a in axes)))]
+
+    def _split(self, node, attrs, opset):
+        x = self._any_value(node.input[0])
+        shape = g.shape_of(x)
+        axis = _norm_axis(int(attrs.get("axis", 0)), len(shape))
+        splits: list[int] | None
+        if opset < 13:
+            splits = [int(s) for s in attrs["split"]] if "split" in attrs else None
+        else:
+            splits = self._known(_input(node, 1))
+            if _input(node, 1) is not None and splits is None:
+                sizes = self._any_value(node.input[1])
+                split = g.SplitOp(x, axis, None, len(node.output), sizes)
+                self.block.add_op(split)  # type: ignore[attr-defined]
+                return list(split.results)
+        parts = len(node.output)
+        if splits is None and "num_outputs" in attrs:
+            parts = int(attrs["num_outputs"])
+        elif splits is None and shape[axis] != g.DYN and shape[axis] % parts:
+            raise _NodeError(f"dim {shape[axis]} does not split evenly into {parts}")
+        split = g.SplitOp(x, axis, splits, parts)
+        self.block.add_op(split)  # type: ignore[attr-defined]
+        return list(split.results)
+
+    # ---- slicing and indexing
+
+    def _slice(self, node, attrs, opset):
+        x = self._any_value(node.input[0])
+        shape = g.shape_of(x)
+        rank = len(shape)
+        names = [_input(node, i) for i in range(1, 5)]
+        starts_known = self._known(names[0])
+        n = len(starts_known) if starts_known is not None else g.shape_of(
+            self._any_value(names[0]))[0]
+        if n == g.DYN:
+            raise _NodeError("starts has a dynamic length")
+        defaults = {2: list(range(n)), 3: [1] * n}
+        operands, known = [], []
+        for i, name in enumerate(names):
+            if name is None:
+                values = defaults[i]
+                operands.append(self._int_const(values))
+                known.append(values)
+            else:
+                operands.append(self._any_value(name))
+                known.append(self._known(name))
+        dims = [g.DYN] * rank
+        if all(k is not None for k in known):
+            dims = list(shape)
+            for s, e, a, t in zip(*known, strict=True):
+                a = _norm_axis(a, rank)
+                if shape[a] == g.DYN:
+                    dims[a] = g.DYN
+                else:
+                    dims[a] = len(range(*slice(s, e, t).indices(shape[a])))
+        else:
+            axes = known[2]
+            if axes is not None:
+                sliced = {_norm_axis(a, rank) for a in axes}
+                dims = [d if i not in sliced else g.DYN for i, d in enumerate(shape)]
+        result_type = self._typed(node, dims, g.element_type_of(x))
+        return [self._emit(g.SliceOp(x, *operands, result_type))]
+
+    def _gather(self, node, attrs, opset):
+        x, ind = self._any_value(node.input[0]), self._any_value(node.input[1])
+        rank = len(g.shape_of(x))
+        axis = _norm_axis(int(attrs.get("axis", 0)), rank)
+        if node.op_type == "Gather":
+            return [self._emit(g.GatherOp(x, ind, axis))]
+        return [self._emit(g.GatherElementsOp(x, ind, axis))]
+
+    def _gather_nd(self, node, attrs, opset):
+        x, ind = self._any_value(node.input[0]), self._any_value(node.input[1])
+        if g.shape_of(ind)[-1] == g.DYN:
+            raise _NodeError("the last dim of indices must be static")
+        return [self._emit(g.GatherNDOp(x, ind, int(attrs.get("batch_dims", 0))))]
+
+    def _scatter(self, node, attrs, opset):
+        x, ind, upd = (self._any_value(n) for n in node.input[:3])
+        reduction = _text(attrs.get("reduction", "none"))
+        if reduction not in g.REDUCTIONS:
+            raise _NodeError(f"unknown reduction '{reduction}'")
+        if node.op_type == "ScatterND":
+            if g.shape_of(ind)[-1] == g.DYN:
+                raise _NodeError("the last dim of indices must be static")
+            return [self._emit(g.ScatterNDOp(x, ind, upd, reduction))]
+        axis = _norm_axis(int(attrs.get("axis", 0)), len(g.shape_of(x)))
+        return [self._emit(g.ScatterElementsOp(x, ind, upd, axis, reduction))]
+
+    def _expand(self, node, attrs, opset):
+        x, shape = self._any_value(node.input[0]), self._any_value(node.input[1])
+        n = g.shape_of(shape)[0]
+        if n == g.DYN:
+            raise _NodeError("the shape input has a dynamic length (unknown result rank)")
+        x_shape = g.shape_of(x)
+        target = self._known(node.input[1])
+        rank = max(n, len(x_shape))
+        dims = [g.DYN] * rank
+        if target is not None and g.DYN not in x_shape:
+            dims = list(np.broadcast_shapes(tuple(x_shape), tuple(target)))
+        result_type = self._typed(node, dims, g.element_type_of(x))
+        return [self._emit(g.ExpandOp(x, shape, result_type))]
+
+    def _tile(self, node, attrs, opset):
+        x, repeats = self._any_value(node.input[0]), self._any_value(node.input[1])
+        x_shape = g.shape_of(x)
+        known = self._known(node.input[1])
+        dims = [g.DYN] * len(x_shape)
+        if known is not None:
+            dims = [g.DYN if d == g.DYN else d * r for d, r in zip(x_shape, known,
+                                                                  strict=True)]
+        result_type = self._typed(node, dims, g.element_type_of(x))
+        return [self._emit(g.TileOp(x, repeats, result_type))]
+
+    def _pad(self, node, attrs, opset):
+        x = self._any_value(node.input[0])
+        shape = g.shape_of(x)
+        rank = len(shape)
+        mode = _text(attrs.get("mode", "constant"))
+        if mode not in g.PAD_MODES:
+            raise _NodeError(f"unknown pad mode '{mode}'")
+        axes_name = _input(node, 3)
+        axes = self._any_value(axes_name) if axes_name else self._int_const(range(rank))
+        known_axes = self._known(axes_name) if axes_name else list(range(rank))
+        pads = self._any_value(node.input[1])
+        elt = g.element_type_of(x)
+        value_name = _input(node, 2)
+        if value_name is not None:
+            value = self._any_value(value_name)
+            if g.shape_of(value) == (1,):
+                value = self._emit(g.SqueezeOp(value, [0]))
+        else:
+            value = self._emit(g.ConstantOp(typed_dense_attr(
+                np.zeros((), dtype=_element_dtype(elt)))))
+        dims = [g.DYN] * rank
+        known = self._known(node.input[1])
+        if known_axes is not None:
+            sliced = {_norm_axis(a, rank) for a in known_axes}
+            dims = [g.DYN if i in sliced else d for i, d in enumerate(shape)]
+            if known is not None:
+                dims = list(shape)
+                for k, a in enumerate(known_axes):
+                    a = _norm_axis(a, rank)
+                    if shape[a] != g.DYN:
+                        dims[a] = shape[a] + known[k] + known[len(known_axes) + k]
+        result_type = self._typed(node, dims, elt)
+        return [self._emit(g.PadOp(x, pads, value, axes, mode, result_type))]
+
+    # ---- generators
+
+    def _range(self, node, attrs, opset):
+        start, limit, delta = (self._any_value(n) for n in node.input[:3])
+        known = [self._known(n) for n in node.input[:3]]
+        dims = [g.DYN]
+        if all(k is not None for k in known):
+            s, lim, d = (self.consts[n].item() for n in node.input[:3])
+            dims = [max(int(np.ceil((lim - s) / d)), 0)]
+        result_type = self._typed(node, dims, g.element_type_of(start))
+        return [self._emit(g.RangeOp(start, limit, delta, result_type))]
+
+    def _constant_of_shape(self, node, attrs, opset):
+        shape = self._any_value(node.input[0])
+        value = attrs.get("value")
+        array = np.zeros((1,), np.float32) if value is None else numpy_helper.to_array(value)
+        attr = typed_dense_attr(array.reshape(1))
+        n = g.shape_of(shape)[0]
+        if n == g.DYN:
+            raise _NodeError("the shape input has a dynamic length (unknown result rank)")
+        known = self._known(node.input[0])
+        dims = known if known is not None else [g.DYN] * n
+        result_type = self._typed(node, dims, attr.get_type().element_type)
+        return [self._emit(g.ConstantOfShapeOp(shape, attr, result_type))]
+
+    def _trilu(self, node, attrs, opset):
+        x = self._any_value(node.input[0])
+        name = _input(node, 1)
+        k = self._any_value(name) if name is not None else self._int_const(0)
+        return [self._emit(g.TriluOp(x, k, bool(attrs.get("upper", 1))))]
+
+    def _cumsum(self, node, attrs, opset):
+        x, axis = self._any_value(node.input[0]), self._any_value(node.input[1])
+        return [self._emit(g.CumSumOp(x, axis, bool(attrs.get("exclusive", 0)),
+                                      bool(attrs.get("reverse", 0))))]
+
+    def _topk(self, node, attrs, opset):
+        x, k = self._any_value(node.input[0]), self._any_value(node.input[1])
+        axis = _norm_axis(int(attrs.get("axis", -1)), len(g.shape_of(x)))
+        known = self._known(node.input[1])
+        op = g.TopKOp(x, k, axis, bool(attrs.get("largest", 1)),
+                      None if known is None else known[0])
+        self.block.add_op(op)  # type: ignore[attr-defined]
+        return list(op.results)
+
+    def _resize(self, node, attrs, opset):
+        x = self._any_value(node.input[0])
+        shape = g.shape_of(x)
+        rank = len(shape)
+        mode = _text(attrs.get("mode", "nearest"))
+        coord = _text(attrs.get("coordinate_transformation_mode", "half_pixel"))
+        nearest = _text(attrs.get("nearest_mode", "round_prefer_floor"))
+        policy = _text(attrs.get("keep_aspect_ratio_policy", "stretch"))
+        if mode not in g.RESIZE_MODES:
+            raise _NodeError(f"mode '{mode}' is not supported")
+        if coord not in g.RESIZE_COORDINATE_MODES:
+            raise _NodeError(f"coordinate_transformation_mode '{coord}' is not supported")
+        if nearest not in g.RESIZE_NEAREST_MODES or policy not in g.RESIZE_ASPECT_POLICIES:
+            raise _NodeError(f"nearest_mode '{nearest}' / keep_aspect_ratio_policy "
+                             f"'{policy}' is not supported")
+        if attrs.get("antialias", 0):
+            raise _NodeError("antialias is not supported")
+        axes = [_norm_axis(a, rank) for a in attrs.get("axes", range(rank))]
+        scales_name, sizes_name = _input(node, 2), _input(node, 3)
+        if scales_name is not None and g.shape_of(self._any_value(scales_name)) == (0,):
+            scales_name = None
+        if (scales_name is None) == (sizes_name is None):
+            raise _NodeError("Resize needs exactly one of scales and sizes")
+        scales = self._any_value(scales_name) if scales_name else None
+        sizes = self._any_value(sizes_name) if sizes_name else None
+        dims = [g.DYN if i in axes else d for i, d in enumerate(shape)]
+        if scales_name in self.consts:
+            values = self.consts[scales_name].reshape(-1)
+            for k, a in enumerate(axes):
+                if shape[a] != g.DYN:
+                    dims[a] = int(np.floor(shape[a] * float(values[k])))
+        elif sizes_name in self.consts and policy == "stretch":
+            for k, a in enumerate(axes):
+                dims[a] = int(self.consts[sizes_name].reshape(-1)[k])
+        result_type = self._typed(node, dims, g.element_type_of(x))
+        return [self._emit(g.ResizeOp(
+            x, scales, sizes, axes=axes, mode=mode, coordinate_mode=coord,
+            nearest_mode=nearest, keep_aspect_ratio_policy=policy, result_type=result_type))]
+
+    def _one_hot(self, node, attrs, opset):
+        ind, depth, values = (self._any_value(n) for n in node.input[:3])
+        rank = len(g.shape_of(ind)) + 1
+        axis = _norm_axis(int(attrs.get("axis", -1)), rank)
+        known = None
+        if node.input[1] in self.consts:
+            known = [int(self.consts[node.input[1]].reshape(-1)[0])]
+        return [self._emit(g.OneHotOp(ind, depth, values, axis,
+                                      None if known is None else known[0]))]
+
+    def _non_zero(self, node, attrs, opset):
+        return [self._emit(g.NonZeroOp(self._any_value(node.input[0])))]
+
+
+def _element_dtype(elt: Attribute) -> np.dtype:
+    try:
+        return g.numpy_dtype_of(elt)
+    except ValueError as e:
+        raise _NodeError(str(e)) from None
+
+
+_SHAPE_HANDLERS: dict[str, str] = {
+    "Shape": "_shape", "Size": "_size", "Reshape": "_reshape_any",
+    "Flatten": "_flatten_any", "Squeeze": "_squeeze", "Unsqueeze": "_unsqueeze",
+    "Split": "_split", "Slice": "_slice", "Gather": "_gather",
+    "GatherElements": "_gather", "GatherND": "_gather_nd", "ScatterND": "_scatter",
+    "ScatterElements": "_scatter", "Expand": "_expand", "Tile": "_tile", "Pad": "_pad",
+    "Range": "_range", "ConstantOfShape": "_constant_of_shape", "Trilu": "_trilu",
+    "CumSum": "_cumsum", "TopK": "_topk", "Resize": "_resize", "OneHot": "_one_hot",
+    "NonZero": "_non_zero"}
+"""ONNX op type -> _ShapeOpsMixin method."""
+
+_SHAPE_NON_DATA_INPUTS: dict[str, tuple[int, ...]] = {
+    "Reshape": (1,), "Squeeze": (1,), "Unsqueeze": (1,), "Split": (1,),
+    "Slice": (1, 2, 3, 4), "Gather": (1,), "GatherElements": (1,), "GatherND": (1,),
+    "ScatterND": (1,), "ScatterElements": (1,), "Expand": (1,), "Tile": (1,),
+    "Pad": (1, 3), "ConstantOfShape": (0,), "Trilu": (1,), "CumSum": (1,), "TopK": (1,),
+    "Resize": (1, 2, 3), "OneHot": (0, 1, 2), "Range": (0, 1, 2)}
+"""Integer (or otherwise non-float) inputs of those ops that the float check skips."""
+
+
 # --------------------------------------------------------------------------- importer
 
 
 @dataclass
-class _Importer:
+class _Importer(_ShapeOpsMixin):
     proto: onnx.ModelProto
     source: str
     weights_key: str | None
@@ -234,6 +687,7 @@ class _Importer:
     def _check_node(self, node: onnx.NodeProto, opset: int, used: set[str]) -> str | None:
         attrs = _attrs(node)
         skip = _NON_DATA_INPUTS.get(node.op_type, ())
+        skip = skip + _SHAPE_NON_DATA_INPUTS.get(node.op_type, ())
         for i, name in enumerate(node.input):
             if name and i not in skip and name in self.consts:
                 dtype = self.consts[name].dtype
@@ -259,11 +713,9 @@ class _Importer:
         if op == "BatchNormalization":
             if not attrs.get("training_mode", 0) and any(o in used for o in node.output[1:]):
                 return "extra outputs need training_mode = 1 (opset >= 14)"
-        if op == "Reshape":
-            if node.input[1] not in self.consts:
-                return f"the shape input '{node.input[1]}' is not a constant"
-            if attrs.get("allowzero", 0) and 0 in self.consts[node.input[1]].tolist():
-                return "allowzero = 1 with a zero in the target shape (empty tensors)"
+        if op == "LayerNormalization":
+            if attrs.get("stash_type", 1) != 1 or any(o in used for o in node.output[1:]):
+                return "only the normalized output with stash_type = 1 is supported"
         if op == "Dropout":
             mode = self.consts.get(node.input[2]) if len(node.input) > 2 else None
             ratio_name = node.input[1] if len(node.input) > 1 and node.input[1] else None
@@ -741,6 +1193,22 @@ class _Importer:
             x, w, b, strides=strides, pads=pads, dilations=dilations, output_padding=out_pad,
             group=int(attrs.get("group", 1))))]
 
+    # ---- optimizer ops (graph.layer_norm, graph.gelu)
+
+    def _layer_norm(self, node, attrs, opset):
+        x = self._value(node.input[0])
+        rank = len(g.shape_of(x))
+        axis = int(attrs.get("axis", -1))
+        axis += rank if axis < 0 else 0
+        scale = self._value(node.input[1])
+        bias = self._value(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+        return [self._emit(g.LayerNormOp(x, scale, bias, axis,
+                                         float(attrs.get("epsilon", 1e-5))))]
+
+    def _gelu(self, node, attrs, opset):
+        return [self._emit(g.GeluOp(self._value(node.input[0]),
+                                    _text(attrs.get("approximate", "none"))))]
+
     # ---- control flow and recurrent cells (If, Loop, Scan, LSTM, GRU, RNN)
 
     def _subgraph(self, body: onnx.GraphProto, arg_types: Sequence[Attribute]
@@ -961,6 +1429,8 @@ _HANDLERS: dict[str, _Handler] = {
     "LSTM": _Importer._rnn, "GRU": _Importer._rnn, "RNN": _Importer._rnn,
     **{op: _Importer._elementwise for op in ew.BY_ONNX},
     **_ELEMENTWISE_SPECIAL,
+    **{op: getattr(_Importer, method) for op, method in _SHAPE_HANDLERS.items()},
+    "LayerNormalization": _Importer._layer_norm, "Gelu": _Importer._gelu,
 }
 SUPPORTED_OPS = tuple(sorted(_HANDLERS))
 """ONNX operator types (default domain) the importer handles."""

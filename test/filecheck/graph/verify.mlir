@@ -22,7 +22,7 @@ func.func @bad_act(%a: tensor<3x4xf32>, %b: tensor<4x6xf32>) -> tensor<3x6xf32> 
   %c = graph.gemm %a, %b {act = "swish"} : tensor<3x4xf32>, tensor<4x6xf32> -> tensor<3x6xf32>
   func.return %c : tensor<3x6xf32>
 }
-// CHECK: graph.gemm: act must be one of relu, sigmoid, tanh, got 'swish'
+// CHECK: graph.gemm: act must be one of relu, sigmoid, tanh, clip, leaky_relu, gelu, gelu_tanh, got 'swish'
 
 // -----
 
