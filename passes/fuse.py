@@ -203,6 +203,12 @@ def _single_axis_reduction(op: Operation) -> bool:
     return _keeps_dims(op) and axes is not None and len(axes) == 1
 
 
+def _reduce_kind(kind: str, where):
+    """A `where` for graph.reduce of `kind` (static axes) that also satisfies `where`."""
+    return lambda op: (isinstance(op, g.ReduceOp) and op.kind.data == kind
+                       and op.axes_input is None and where(op))
+
+
 # --------------------------------------------------------------------------- layer norm
 
 
@@ -218,14 +224,16 @@ def _layer_norm(m: Match, b: RuleBuilder, store) -> SSAValue | None:
 
 def _layer_norm_rules(store) -> list[Rule]:
     x = P(name="x")
-    mean = P("graph.reduce_mean", [x], name="mean", where=_trailing_reduction)
+    mean = P(g.ReduceOp, [x], name="mean", where=_reduce_kind("mean", _trailing_reduction))
     d = P(g.SubOp, [x, mean], name="d")
     d_again = P(g.SubOp, name="d")
-    squares = [P("graph.pow", [d_again, P(where=_splat(store, 2.0))]),
+    squares = [P(g.ElementwiseOp, [d_again, P(where=_splat(store, 2.0))],
+                 where=lambda op: op.kind.data == "pow"),
                P(g.MulOp, [d_again, d_again])]
     rules = []
     for i, sq in enumerate(squares):
-        var = P("graph.reduce_mean", [sq], name="var", where=_trailing_reduction)
+        var = P(g.ReduceOp, [sq], name="var",
+                where=_reduce_kind("mean", _trailing_reduction))
         std = P(g.SqrtOp, [P(g.AddOp, [var, P(name="eps", where=_is_known(store))],
                              commute=True)])
         rules.append(Rule(f"layer-norm{'-mul' if i else ''}", P(g.DivOp, [d, std]),
@@ -272,7 +280,8 @@ def _gelu_rules(store) -> list[Rule]:
     half, one = P(where=_splat(store, 0.5)), P(where=_splat(store, 1.0))
     rules = []
     for i, s in enumerate(scaled):
-        phi = P(g.AddOp, [P("graph.erf", [s]), one], commute=True)
+        phi = P(g.AddOp, [P(g.ElementwiseOp, [s], where=lambda op: op.kind.data == "erf"),
+                          one], commute=True)
         forms = [  # (x * (1 + erf)) * 0.5  and  (x * 0.5) * (1 + erf)
             P(g.MulOp, [P(g.MulOp, [x, phi], commute=True), half], commute=True),
             P(g.MulOp, [P(g.MulOp, [x, half], commute=True), phi], commute=True),
@@ -295,13 +304,14 @@ def _softmax(m: Match, b: RuleBuilder) -> SSAValue | None:
 
 def _softmax_rules() -> list[Rule]:
     x = P(name="x")
-    stable = P(g.ExpOp, [P(g.SubOp, [x, P("graph.reduce_max", [x], name="mx",
-                                          where=_single_axis_reduction)])], name="e")
+    stable = P(g.ExpOp, [P(g.SubOp, [x, P(g.ReduceOp, [x], name="mx",
+                                          where=_reduce_kind("max", _single_axis_reduction))])],
+               name="e")
     plain = P(g.ExpOp, [x], name="e")
     rules = []
     for name, e in (("softmax", stable), ("softmax-unstable", plain)):
-        total = P("graph.reduce_sum", [P(g.ExpOp, name="e")], name="total",
-                  where=_single_axis_reduction)
+        total = P(g.ReduceOp, [P(g.ExpOp, name="e")], name="total",
+                  where=_reduce_kind("sum", _single_axis_reduction))
         rules.append(Rule(name, P(g.DivOp, [e, total]), _softmax))
     return rules
 

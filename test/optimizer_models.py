@@ -95,9 +95,9 @@ def _layer_norm(g: _Graph, x: str, decomposed: bool) -> str:
     gamma, beta = g.weight((HIDDEN,), 0.1, 1.0), g.weight((HIDDEN,), 0.1)
     if not decomposed:
         return g.op("LayerNormalization", [x, gamma, beta], axis=-1, epsilon=1e-5)
-    mean = g.op("ReduceMean", [x, g.const([-1], np.int64)])
+    mean = g.op("ReduceMean", [x], axes=[-1])  # opset 17: axes is an attribute
     d = g.op("Sub", [x, mean])
-    var = g.op("ReduceMean", [g.op("Pow", [d, g.const(2.0)]), g.const([-1], np.int64)])
+    var = g.op("ReduceMean", [g.op("Pow", [d, g.const(2.0)])], axes=[-1])
     std = g.op("Sqrt", [g.op("Add", [var, g.const(1e-5)])])
     return g.op("Add", [g.op("Mul", [g.op("Div", [d, std]), gamma]), beta])
 
