@@ -4,8 +4,7 @@ The models are examples/models/{resnet18,mobilenetv2,lstm,gru,bert,bert_static,g
 written by examples/make_torch_models.py (random seeded weights, TorchScript exporter,
 opset 17); see examples/README.md for their inputs, dynamic axes and ONNX ops. Each model
 is compiled once per module; models with dynamic axes are run at several shapes from that
-one compile. Tests that cannot pass yet are strict xfails naming what is missing: remove
-the mark as soon as the model passes.
+one compile.
 
 These tests need neither torch nor the script, only the committed .onnx files
 (test_script_reproduces_committed_model re-exports them when torch is installed).
@@ -26,27 +25,6 @@ RTOL, ATOL = 1e-4, 1e-5
 MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "examples", "models")
 VOCAB = 1000  # bert / gpt2 vocabulary size in make_torch_models.py
-
-# Why each model fails today (remove the xfail mark when it passes).
-_INT64 = "int64 inputs/tensors"
-NEEDS = {
-    "lstm": f"needs: LSTM (bidirectional); {_INT64}; Shape, Gather, Unsqueeze, "
-            "Concat on int64, ConstantOfShape, Slice (dynamic seq/batch)",
-    "gru": f"needs: GRU (bidirectional, linear_before_reset=1); {_INT64}; Shape, "
-           "Gather, Unsqueeze, Concat on int64, ConstantOfShape, Slice (dynamic seq/batch)",
-    "bert": f"needs: {_INT64}; Gather (embeddings, int64 shape math), Cast, Erf, "
-            "LayerNormalization, Shape, Slice, Unsqueeze, Concat on int64, Reshape to a "
-            "computed shape (dynamic batch/seq)",
-    "bert_static": f"needs: {_INT64}; Gather (embeddings), Cast, Erf, "
-                   "LayerNormalization, Unsqueeze",
-    "gpt2": f"needs: {_INT64}; Gather, Cast, LayerNormalization, Shape, Range, "
-            "Trilu, Not, Where, ConstantOfShape, Split, Unsqueeze, Concat on int64, Reshape "
-            "to a computed shape (dynamic batch/seq)",
-}
-
-
-def _xfail(name: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=NEEDS[name])
 
 
 def _load(name: str) -> onnx.ModelProto:
