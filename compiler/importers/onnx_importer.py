@@ -1685,3 +1685,20 @@ def _rnn_activations(kind: str, directions: int, attrs: dict
         alpha.append(float(alphas.pop(0)) if takes_a and alphas else da)
         beta.append(float(betas.pop(0)) if takes_b and betas else db)
     return names, alpha, beta
+
+
+# ---- ONNX function ops imported as compositions (compiler/importers/onnx_compositions.py)
+from compiler.importers import onnx_compositions as _compositions  # noqa: E402
+
+
+def _composition(handler):
+    def run(imp, node, attrs, opset):
+        try:
+            return handler(imp, node, attrs, opset)
+        except _compositions.CompositionError as e:
+            raise _NodeError(str(e)) from None
+    return run
+
+
+_HANDLERS.update({op: _composition(h) for op, h in _compositions.HANDLERS.items()})
+SUPPORTED_OPS = tuple(sorted(_HANDLERS))
