@@ -296,4 +296,63 @@ def rotary_embedding(imp, node, attrs, opset):
     return [_reshape(imp, parts, shape)]
 
 
-HANDLERS = {"Attention": attention, "RotaryEmbedding": rotary_embedding}
+# --------------------------------------------------------------------------- losses
+
+
+def _nll(imp, log_prob: SSAValue, target: SSAValue, weight: SSAValue | None, attrs
+         ) -> SSAValue:
+    """NegativeLogLikelihoodLoss of `log_prob` [N, C, d..] and int `target` [N, d..]."""
+    reduction = attrs.get("reduction", b"mean")
+    reduction = reduction.decode() if isinstance(reduction, bytes) else str(reduction)
+    if reduction not in ("none", "sum", "mean"):
+        raise CompositionError(f"unknown reduction '{reduction}'")
+    x_shape, t_shape = g.shape_of(log_prob), g.shape_of(target)
+    if len(x_shape) < 2 or len(t_shape) != len(x_shape) - 1:
+        raise CompositionError(f"input {log_prob.type} and target {target.type} must be "
+                               "[N, C, d..] and [N, d..]")
+    ignored = None
+    if "ignore_index" in attrs:
+        ii = _const(imp, np.array(int(attrs["ignore_index"]), g.numpy_dtype_of(
+            g.element_type_of(target))))
+        ignored = _ew(imp, "equal", target, ii)
+        # an ignored target may be out of range: read class 0 instead, the loss is 0
+        target = _ew(imp, "where", ignored, _scalar(imp, 0, target), target)
+    expanded = _reshape(imp, target, [t_shape[0], 1, *t_shape[1:]])
+    picked = imp._emit(g.GatherElementsOp(log_prob, expanded, 1))
+    loss = imp._emit(g.NegOp(_reshape(imp, picked, t_shape)))
+    w = None
+    if weight is not None:
+        w = imp._emit(g.GatherOp(weight, target, 0))
+    if ignored is not None:
+        keep = _ew(imp, "where", ignored, _scalar(imp, 0.0, loss), _scalar(imp, 1.0, loss))
+        w = keep if w is None else imp._emit(g.MulOp(w, keep))
+    if w is not None:
+        loss = imp._emit(g.MulOp(loss, w))
+    if reduction == "none":
+        return loss
+    axes = list(range(len(t_shape)))
+    total = imp._emit(g.ReduceOp(loss, "sum", axes, False))
+    if reduction == "sum":
+        return total
+    if w is None:
+        return imp._emit(g.ReduceOp(loss, "mean", axes, False))
+    return imp._emit(g.DivOp(total, imp._emit(g.ReduceOp(w, "sum", axes, False))))
+
+
+def nll_loss(imp, node, attrs, opset):
+    """ONNX NegativeLogLikelihoodLoss (opset 12+)."""
+    x, target = imp._value(node.input[0]), imp._value(node.input[1])
+    return [_nll(imp, x, target, _opt(imp, node, 2), attrs)]
+
+
+def softmax_cross_entropy_loss(imp, node, attrs, opset):
+    """ONNX SoftmaxCrossEntropyLoss (opset 12+): NLL of LogSoftmax over axis 1; the
+    optional second output is the log-probabilities."""
+    x, target = imp._value(node.input[0]), imp._value(node.input[1])
+    log_prob = imp._emit(g.LogSoftmaxOp(x, 1))
+    return [_nll(imp, log_prob, target, _opt(imp, node, 2), attrs), log_prob]
+
+
+HANDLERS = {"Attention": attention, "RotaryEmbedding": rotary_embedding,
+            "NegativeLogLikelihoodLoss": nll_loss,
+            "SoftmaxCrossEntropyLoss": softmax_cross_entropy_loss}
