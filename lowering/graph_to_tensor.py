@@ -802,7 +802,10 @@ class ReshapePattern(RewritePattern):
         if pymath.prod(shape_of(op.input)) != pymath.prod(out_shape):
             # xDSL's tensor.reshape verifier multiplies `?` as -1, rejecting e.g.
             # ?x2 -> ?: such reshapes become a gathering copy instead of a view
-            rewriter.replace(op, [], [_reshape_copy(emit, op.input, sizes)])
+            copy = _reshape_copy(emit, op.input, sizes)
+            if copy.type != op.result.type:  # keep the op's (less static) result type
+                copy = emit(tensor.CastOp(copy, op.result.type))
+            rewriter.replace(op, [], [copy])
             return
         values = [emit.value(s) for s in sizes]
         shape = emit(tensor.FromElementsOp(*values))
