@@ -5,7 +5,6 @@ computations. Numerical checks run through the JIT against onnx.reference."""
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
