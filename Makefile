@@ -4,8 +4,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# CI fails when fewer ONNX node conformance cases pass than this (README: the measured figure)
+CONFORMANCE_MIN_PASS ?= 1000
 
-.PHONY: setup demo test lint filecheck unit clean
+.PHONY: setup demo test lint filecheck unit conformance-ci conformance bench coverage clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +20,7 @@ setup: $(VENV)/.installed
 demo: setup
 	$(BIN)/run-tool examples/models/cnn.onnx --check
 	$(BIN)/run-tool examples/models/mlp.onnx --dim batch=64 --check
+	$(BIN)/run-tool examples/models/resnet18.onnx --dim batch=2 --check
 
 lint: setup
 	$(BIN)/ruff check .
@@ -28,7 +31,22 @@ filecheck: setup
 unit: setup
 	$(BIN)/pytest -q test
 
-test: lint filecheck unit
+# the whole ONNX node suite (1,884 cases) with a floor on the number that pass
+conformance-ci: setup
+	$(BIN)/conformance-tool --jobs 2 --min-pass $(CONFORMANCE_MIN_PASS)
+
+test: lint filecheck unit conformance-ci
+
+# long suites, one command each
+conformance: setup
+	$(BIN)/conformance-tool --jobs 2 --json .cache/conformance.json
+
+bench: setup
+	$(BIN)/bench-tool --dim batch=1 --markdown
+	$(BIN)/bench-tool --gemm 512,512,512 --gemm 1024,1024,1024
+
+coverage: conformance
+	$(BIN)/coverage-tool --conformance .cache/conformance.json --write README.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info test/filecheck/**/Output

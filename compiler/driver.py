@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr, TensorType
+from xdsl.ir import Attribute
 from xdsl.parser import Parser
 from xdsl.passes import ModulePass, PassPipeline
 from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
@@ -17,13 +18,9 @@ from compiler import weights as weight_stores
 from compiler.context import make_context
 from compiler.errors import CompileError, KilnError
 from compiler.pipeline import LOWER_PIPELINE, OPTIMIZE_PIPELINE, expand_presets
-from dialects.graph import ARG_DIMS_ATTR, ARG_NAME_ATTR, DYN
+from dialects.graph import ARG_DIMS_ATTR, ARG_NAME_ATTR, DYN, numpy_dtype_of
 
 SUPPORTED_TARGETS = ("cpu",)
-
-_NUMPY_DTYPES = {"f32": np.float32, "f64": np.float64, "f16": np.float16, "i64": np.int64,
-                 "i32": np.int32, "i16": np.int16, "i8": np.int8, "i1": np.bool_,
-                 "ui8": np.uint8, "ui16": np.uint16, "ui32": np.uint32, "ui64": np.uint64}
 
 
 @dataclass(frozen=True)
@@ -48,11 +45,12 @@ class CompileStats:
     graph_ops_optimized: int = 0
 
 
-def numpy_dtype(element_type: object) -> np.dtype:
-    key = str(element_type)
-    if key not in _NUMPY_DTYPES:
-        raise CompileError(f"element type {key} is not supported yet")
-    return np.dtype(_NUMPY_DTYPES[key])
+def numpy_dtype(element_type: Attribute) -> np.dtype:
+    """The numpy dtype of a model input/output element type (CompileError if none)."""
+    try:
+        return numpy_dtype_of(element_type)
+    except ValueError as e:
+        raise CompileError(f"model inputs and outputs: {e}") from None
 
 
 def load_graph_module(model: object) -> ModuleOp:

@@ -22,7 +22,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # numpy's BLAS on one thread too (must be set before numpy loads it)
@@ -32,7 +32,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 import compiler  # noqa: E402
-from tools.run_tool import make_inputs  # noqa: E402
+from tools.run_tool import make_inputs, median_seconds  # noqa: E402
 
 DEFAULT_MODELS = "examples/models/*.onnx"
 
@@ -53,17 +53,6 @@ class BenchResult:
         return self.kiln / self.ort
 
 
-def median_seconds(fn: Callable[[], object], repeat: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def bench_model(path: str, dims: dict[str, int], repeat: int,
                 kernels: bool = True) -> BenchResult:
     import onnxruntime as ort
@@ -72,7 +61,7 @@ def bench_model(path: str, dims: dict[str, int], repeat: int,
     model = compiler.compile(path, kernels=kernels)
     compile_seconds = time.perf_counter() - start
     feeds = make_inputs(model, {}, dims, seed=0)
-    kiln_seconds = median_seconds(lambda: model(**feeds), repeat)
+    kiln_seconds = median_seconds(lambda: model(**feeds), repeat, warmup=3)
     got = model(**feeds)
 
     options = ort.SessionOptions()
@@ -80,7 +69,7 @@ def bench_model(path: str, dims: dict[str, int], repeat: int,
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    ort_seconds = median_seconds(lambda: session.run(None, feeds), repeat)
+    ort_seconds = median_seconds(lambda: session.run(None, feeds), repeat, warmup=3)
     want = session.run(None, feeds)
     err = max(float(np.max(np.abs(g.astype(np.float64) - w))) if g.size else 0.0
               for g, w in zip(got, want, strict=True))
@@ -103,8 +92,8 @@ def bench_gemm(m: int, n: int, k: int, repeat: int, kernels: bool = True) -> str
     rng = np.random.default_rng(0)
     a = rng.standard_normal((m, k)).astype(np.float32)
     b = rng.standard_normal((k, n)).astype(np.float32)
-    kiln = median_seconds(lambda: model(a=a, b=b), repeat)
-    ref = median_seconds(lambda: a @ b, repeat)
+    kiln = median_seconds(lambda: model(a=a, b=b), repeat, warmup=3)
+    ref = median_seconds(lambda: a @ b, repeat, warmup=3)
     err = float(np.max(np.abs(model(a=a, b=b)[0] - a @ b)))
     flops = 2.0 * m * n * k
     return (f"gemm {f'{m}x{n}x{k}':16s} kiln {flops / kiln / 1e9:7.1f} GFLOP/s   numpy "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -60,7 +60,10 @@ def reference_outputs(path: str, feeds: dict[str, np.ndarray]) -> tuple[str, lis
         return "onnx.reference", list(ReferenceEvaluator(path).run(None, feeds))
 
 
-def _median_seconds(fn, repeat: int) -> float:
+def median_seconds(fn: Callable[[], object], repeat: int, warmup: int = 0) -> float:
+    """Median wall time of `repeat` calls of `fn`, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        fn()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -99,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         start = time.perf_counter()
         outputs = model(**feeds)
         first_seconds = time.perf_counter() - start
-        run_seconds = _median_seconds(lambda: model(**feeds), max(args.repeat, 1))
+        run_seconds = median_seconds(lambda: model(**feeds), max(args.repeat, 1))
     except KilnError as e:
         print(f"run-tool: {e}", file=sys.stderr)
         return 1

@@ -43,6 +43,49 @@ MAX_INLINE_ELEMENTS = 64
 """Constant nodes up to this many elements are inline `graph.constant`s, larger ones weights."""
 
 MIN_OPSET = 11
+"""The oldest opset whose operator definitions Kiln's handlers are written against."""
+
+# ---- opset policy (c1-conformance-a)
+# A node of a model at opset N < MIN_OPSET is importable when the definition of its op in
+# force at N (onnx.defs.get_schema(op, N).since_version) is still the one in force at
+# MIN_OPSET (the same semantics), or an older definition listed here, whose differences
+# the op's handler supports explicitly (it reads `opset`).
+_OLD_DEFINITIONS: dict[str, frozenset[int]] = {
+    # Scan-9 differs from Scan-11 only in allowing no negative axes (a subset)
+    "Scan": frozenset({9}),
+    # Scatter-9 (deprecated at 11) is ScatterElements-11 without negative indices
+    "Scatter": frozenset({9}),
+}
+
+
+def _opset_reason(op_type: str, opset: int) -> str | None:
+    """Why a node of `op_type` at `opset` cannot be imported (None when it can)."""
+    if opset >= MIN_OPSET:
+        return None
+    try:
+        since = onnx.defs.get_schema(op_type, opset).since_version
+    except onnx.defs.SchemaError:
+        return f"{op_type} is not defined at opset {opset}"
+    try:
+        current = onnx.defs.get_schema(op_type, MIN_OPSET).since_version
+    except onnx.defs.SchemaError:
+        current = None
+    if since == current or since in _OLD_DEFINITIONS.get(op_type, ()):
+        return None
+    return (f"the {op_type}-{since} definition in force at opset {opset} differs from "
+            f"{op_type}-{current} (opset {MIN_OPSET}); Kiln supports "
+            f"{op_type} from opset {_first_supported(op_type)} (convert the model with "
+            "onnx.version_converter)")
+
+
+def _first_supported(op_type: str) -> int:
+    try:
+        current = onnx.defs.get_schema(op_type, MIN_OPSET).since_version
+    except onnx.defs.SchemaError:
+        current = MIN_OPSET
+    old = [v for v in _OLD_DEFINITIONS.get(op_type, ()) if v < current]
+    return min([current, *old])
+# ---- end opset policy
 
 _BINARY: dict[str, type[g.ElementwiseBinaryOp]] = {
     "Add": g.AddOp, "Sub": g.SubOp, "Mul": g.MulOp, "Div": g.DivOp}
@@ -124,12 +167,7 @@ def _check_model(proto: onnx.ModelProto, source: str) -> None:
         raise CompileError(
             f"{source}: the ONNX checker rejects the model, so it is not a valid ONNX "
             f"model: {detail}") from None
-    opset = _opsets(proto).get("ai.onnx", 0)
-    if opset < MIN_OPSET:
-        raise CompileError(
-            f"{source}: the model uses ONNX opset {opset}; Kiln imports opsets "
-            f"{MIN_OPSET} to {onnx.defs.onnx_opset_version()} (convert it with "
-            f"onnx.version_converter first).")
+    # Opsets below MIN_OPSET are checked per node (_opset_reason), not here.
 
 
 def _opsets(proto: onnx.ModelProto) -> dict[str, int]:
@@ -600,6 +638,15 @@ _SHAPE_NON_DATA_INPUTS: dict[str, tuple[int, ...]] = {
 """Integer (or otherwise non-float) inputs of those ops that the float check skips."""
 
 
+# ---- import-time folding (c1-conformance-a): integer shape computations on constants
+_FOLDABLE_OPS = frozenset({
+    "Shape", "Size", "Neg", "Abs", "Range", "ConstantOfShape", "Concat", "Slice", "Gather",
+    "Unsqueeze", "Squeeze", "Reshape", "Add", "Sub", "Mul", "Div", "Max", "Min", "Equal",
+    "Less", "Greater", "Where", "Cast", "Identity", "ReduceProd", "ReduceSum"})
+_FOLD_MAX_ELEMENTS = 64
+# ---- end import-time folding
+
+
 # --------------------------------------------------------------------------- importer
 
 
@@ -651,6 +698,48 @@ class _Importer(_ShapeOpsMixin):
                     pass
             elif node.op_type == "Identity" and node.input[0] in self.consts:
                 self.consts[node.output[0]] = self.consts[node.input[0]]
+        self._fold_shape_computations()
+
+    # ---- import-time folding of small shape computations (c1-conformance-a)
+
+    def _fold_shape_computations(self) -> None:
+        """Evaluate (with onnx.reference, at compile time) the small integer computations of
+        the top-level graph whose inputs are constants or shapes of statically shaped
+        tensors, so that handlers see them as constants (e.g. a Reshape target built from
+        Shape/Slice/Concat, ReduceMean axes from Range)."""
+        for node in self.graph.node:
+            if node.domain or node.op_type not in _FOLDABLE_OPS:
+                continue
+            if any(o in self.consts for o in node.output if o):
+                continue
+            if node.op_type in ("Shape", "Size"):
+                shape = self.inferred.get(node.input[0])
+                if shape is None or any(d is None for d in shape):
+                    continue
+                inputs = {node.input[0]: np.zeros(shape, dtype=np.int8)}
+                if int(np.prod(shape)) > _FOLD_MAX_ELEMENTS:
+                    continue
+            else:
+                names = [n for n in node.input if n]
+                if not names or any(n not in self.consts for n in names):
+                    continue
+                inputs = {n: self.consts[n] for n in names}
+                if any(a.size > _FOLD_MAX_ELEMENTS for a in inputs.values()):
+                    continue
+            try:
+                from onnx.reference import ReferenceEvaluator
+
+                ref = ReferenceEvaluator(node, opsets={"": self.opsets.get("ai.onnx", 0)})
+                outputs = ref.run(None, inputs)
+            except Exception:
+                continue
+            for name, value in zip(node.output, outputs, strict=False):
+                value = np.asarray(value)
+                if (name and value.dtype.name in g.ELEMENT_TYPES
+                        and value.size <= _FOLD_MAX_ELEMENTS and value.dtype.kind in "iub"):
+                    self.consts[name] = value
+
+    # ---- end import-time folding
 
     def _check_io(self) -> None:
         problems = []
@@ -679,7 +768,8 @@ class _Importer(_ShapeOpsMixin):
                 reason = "no importer rule" if domain == "ai.onnx" else \
                     f"no importer rule for domain '{node.domain}'"
             else:
-                reason = self._check_node(node, opset, used)
+                reason = _opset_reason(node.op_type, opset) or \
+                    self._check_node(node, opset, used)
             if reason:
                 unsupported.append(UnsupportedOp(node.op_type, opset, node.name, reason))
         return unsupported
@@ -713,9 +803,10 @@ class _Importer(_ShapeOpsMixin):
         if op == "BatchNormalization":
             if not attrs.get("training_mode", 0) and any(o in used for o in node.output[1:]):
                 return "extra outputs need training_mode = 1 (opset >= 14)"
-        if op == "LayerNormalization":
-            if attrs.get("stash_type", 1) != 1 or any(o in used for o in node.output[1:]):
-                return "only the normalized output with stash_type = 1 is supported"
+        if op in ("LayerNormalization", "RMSNormalization"):
+            stash = int(attrs.get("stash_type", 1))
+            if _element_type(stash) is None or not g.is_float_type(_element_type(stash)):
+                return f"stash_type {stash} is not a supported float type"
         if op == "Dropout":
             mode = self.consts.get(node.input[2]) if len(node.input) > 2 else None
             ratio_name = node.input[1] if len(node.input) > 1 and node.input[1] else None
@@ -1205,6 +1296,56 @@ class _Importer(_ShapeOpsMixin):
         return [self._emit(g.LayerNormOp(x, scale, bias, axis,
                                          float(attrs.get("epsilon", 1e-5))))]
 
+    # ---- layer/RMS normalization with stash type and statistics (c1-conformance-a)
+
+    def _norm_stats(self, node, attrs, rms: bool) -> tuple[SSAValue, list[SSAValue]]:
+        """The normalized x (in x's type) and [mean?, inv_std] (stash type, keepdims), as
+        the ONNX function bodies of LayerNormalization/RMSNormalization compute them."""
+        x = self._value(node.input[0])
+        rank = len(g.shape_of(x))
+        axis = _norm_axis(int(attrs.get("axis", -1)), rank)
+        axes = list(range(axis, rank))
+        eps = float(attrs.get("epsilon", 1e-5))
+        stash = _element_type(int(attrs.get("stash_type", 1)))
+        elt = g.element_type_of(x)
+        xu = x if stash == elt else self._emit(g.ElementwiseOp("cast", [x], (), stash))
+        stats = []
+        if rms:
+            centered = xu
+        else:
+            mean = self._emit(g.ReduceOp(xu, "mean", axes, True))
+            centered = self._emit(g.SubOp(xu, mean))
+            stats.append(mean)
+        var = self._emit(g.ReduceOp(self._emit(g.MulOp(centered, centered)), "mean", axes,
+                                    True))
+        std = self._emit(g.SqrtOp(self._emit(g.AddOp(var, self._scalar(eps, xu)))))
+        inv_std = self._emit(g.DivOp(self._scalar(1.0, xu), std))
+        stats.append(inv_std)
+        y = self._emit(g.MulOp(centered, inv_std))
+        if stash != elt:
+            y = self._emit(g.ElementwiseOp("cast", [y], (), elt))
+        return y, stats
+
+    def _layer_norm_any(self, node, attrs, opset):
+        """LayerNormalization: the fused graph.layer_norm when only Y is used in x's own
+        type (stash f32 on f32 data), else the ONNX function body (Mean, InvStdDev)."""
+        x = self._value(node.input[0])
+        stash = _element_type(int(attrs.get("stash_type", 1)))
+        wants_stats = any(o for o in node.output[1:])
+        if not wants_stats and stash == g.element_type_of(x):
+            return self._layer_norm(node, attrs, opset)
+        y, stats = self._norm_stats(node, attrs, rms=False)
+        y = self._emit(g.MulOp(y, self._value(node.input[1])))
+        if len(node.input) > 2 and node.input[2]:
+            y = self._emit(g.AddOp(y, self._value(node.input[2])))
+        return [y, *stats]
+
+    def _rms_norm(self, node, attrs, opset):
+        y, _ = self._norm_stats(node, attrs, rms=True)
+        return [self._emit(g.MulOp(y, self._value(node.input[1])))]
+
+    # ---- end layer/RMS normalization
+
     def _gelu(self, node, attrs, opset):
         return [self._emit(g.GeluOp(self._value(node.input[0]),
                                     _text(attrs.get("approximate", "none"))))]
@@ -1432,6 +1573,13 @@ _HANDLERS: dict[str, _Handler] = {
     **{op: getattr(_Importer, method) for op, method in _SHAPE_HANDLERS.items()},
     "LayerNormalization": _Importer._layer_norm, "Gelu": _Importer._gelu,
 }
+# ---- old op names (c1-conformance-a): Scatter-9 is ScatterElements (no reduction)
+_HANDLERS["Scatter"] = _Importer._scatter
+# ---- end old op names
+# ---- normalization variants (c1-conformance-a)
+_HANDLERS["LayerNormalization"] = _Importer._layer_norm_any
+_HANDLERS["RMSNormalization"] = _Importer._rms_norm
+# ---- end normalization variants
 SUPPORTED_OPS = tuple(sorted(_HANDLERS))
 """ONNX operator types (default domain) the importer handles."""
 
