@@ -52,6 +52,7 @@ _INPUT_ORDER = {
     "RotaryEmbedding": ["X", "cos", "sin", "position_ids"],
     "NegativeLogLikelihoodLoss": ["X", "target", "weight"],
     "SoftmaxCrossEntropyLoss": ["X", "target", "weight"],
+    "LpNormalization": ["X"],
 }
 
 
@@ -152,3 +153,14 @@ def test_nll_loss_rejects_unknown_reduction():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     with pytest.raises(compiler.CompileError, match="reduction 'max'"):
         compiler.compile(onnx.ModelProto.FromString(model.SerializeToString()))
+
+
+# --------------------------------------------------------------------------- LpNormalization
+
+
+@pytest.mark.parametrize("p,axis", [(1, 0), (2, -1), (2, 1)])
+def test_lp_normalization(p, axis):
+    x = RNG.standard_normal((3, 4, 5)).astype(np.float32)
+    x[1, 1, :] = 0.0  # a zero vector stays zero (axis -1)
+    # onnx.reference sums x, not |x|, for p = 1: compare with onnxruntime
+    _check("LpNormalization", {"X": (F, x)}, ["Y"], 13, ort=True, p=p, axis=axis)

@@ -353,6 +353,26 @@ def softmax_cross_entropy_loss(imp, node, attrs, opset):
     return [_nll(imp, log_prob, target, _opt(imp, node, 2), attrs), log_prob]
 
 
-HANDLERS = {"Attention": attention, "RotaryEmbedding": rotary_embedding,
+# --------------------------------------------------------------------------- LpNormalization
+
+
+def lp_normalization(imp, node, attrs, opset):
+    """ONNX LpNormalization: x / ||x||_p along `axis` (p = 1 or 2), 0 where the norm is 0."""
+    x = imp._value(node.input[0])
+    rank = len(g.shape_of(x))
+    axis = int(attrs.get("axis", -1))
+    axis += rank if axis < 0 else 0
+    p = int(attrs.get("p", 2))
+    if p not in (1, 2) or not 0 <= axis < rank:
+        raise CompositionError(f"p must be 1 or 2 and axis in range, got p={p}, "
+                               f"axis={axis} for rank {rank}")
+    norm = imp._emit(g.ReduceOp(x, "l1" if p == 1 else "l2", [axis], True))
+    zero = _scalar(imp, 0.0, x)
+    return [_ew(imp, "where", _ew(imp, "equal", norm, zero), zero,
+                imp._emit(g.DivOp(x, norm)))]
+
+
+HANDLERS = {"Attention": attention, "LpNormalization": lp_normalization,
+            "RotaryEmbedding": rotary_embedding,
             "NegativeLogLikelihoodLoss": nll_loss,
             "SoftmaxCrossEntropyLoss": softmax_cross_entropy_loss}
