@@ -639,6 +639,74 @@ class ConvPattern(RewritePattern):
                                                 _act_params(op))])
 
 
+@dataclass
+class _PoolWindow:
+    """The window geometry of a pooling op over the spatial dims of an NCHW input: the
+    output sizes, a kernel-shaped `window` operand that gives the reduction loops their
+    range, and the clamped reads of each window tap."""
+
+    x: SSAValue
+    spatial: int
+    kernel: tuple[int, ...]
+    strides: tuple[int, ...]
+    pads: tuple[int, ...]
+    dilations: tuple[int, ...]
+    x_sizes: list[Size]
+    out_sizes: list[Size]
+    window: SSAValue
+
+    @staticmethod
+    def build(emit: _Emit, op: graph.PoolOp | graph.LpPoolOp, elt: Attribute) -> _PoolWindow:
+        x = op.input
+        out_shape = shape_of(op.result)
+        spatial = len(shape_of(x)) - 2
+        kernel, strides = ints(op.kernel_shape), ints(op.strides)
+        pads, dil = ints(op.pads), ints(op.dilations)
+        ceil_mode = bool(op.ceil_mode.value.data)
+        if ceil_mode and any(s == DYN for s in out_shape[2:]):
+            raise _fail(op, "ceil_mode with dynamic spatial dims is not supported")
+        x_sizes = emit.sizes(x)
+        out_sizes: list[Size] = x_sizes[:2]
+        for i in range(spatial):
+            out_sizes.append(_window_out_size(
+                emit, x_sizes[2 + i], kernel[i], strides[i], pads[i] + pads[spatial + i],
+                dil[i], ceil_mode, out_shape[2 + i]))
+        return _PoolWindow(x, spatial, kernel, strides, pads, dil, x_sizes, out_sizes,
+                           emit.empty(list(kernel), elt))
+
+    @property
+    def n_par(self) -> int:
+        return 2 + self.spatial
+
+    def maps(self) -> tuple[AffineMapAttr, AffineMapAttr]:
+        """(window map, output map) over the parallel dims then the window dims."""
+        n_par, n_loops = self.n_par, self.n_par + self.spatial
+        return (_map(n_loops, [_d(n_par + i) for i in range(self.spatial)]),
+                _map(n_loops, [_d(i) for i in range(n_par)]))
+
+    def tap(self, b: _Body) -> tuple[list[SSAValue], SSAValue, list[SSAValue],
+                                     list[SSAValue]]:
+        """Inside the body: the clamped read indices of this tap, whether it lies inside
+        the input, and per spatial dim its (unpadded) position and the input extent."""
+        read = [b.linalg_index(0), b.linalg_index(1)]
+        valid: SSAValue | None = None
+        positions, highs = [], []
+        for i in range(self.spatial):
+            o, k = b.linalg_index(2 + i), b.linalg_index(self.n_par + i)
+            pos = _affine(b, o, self.strides[i], k, self.dilations[i])
+            if self.pads[i]:
+                pos = b.add(arith.SubiOp(pos, b.index(self.pads[i])))
+            hi = self.x_sizes[2 + i]
+            hi_v = b.index(hi) if isinstance(hi, int) else hi
+            ok = b.in_range(pos, b.index(0), hi_v)
+            valid = ok if valid is None else b.and_(valid, ok)
+            read.append(b.clamp(pos, hi_v))
+            positions.append(pos)
+            highs.append(hi_v)
+        assert valid is not None
+        return read, valid, positions, highs
+
+
 class PoolPattern(RewritePattern):
     """max/avg pooling: a reduction over a window operand, inputs read with clamped
     `tensor.extract`; padding is masked out (never wins a max, counted only for
@@ -649,71 +717,42 @@ class PoolPattern(RewritePattern):
             return
         is_max = isinstance(op, graph.MaxPoolOp)
         emit = _Emit(rewriter, op)
-        x = op.input
-        x_shape, out_shape = shape_of(x), shape_of(op.result)
-        spatial = len(x_shape) - 2
-        kernel, strides = ints(op.kernel_shape), ints(op.strides)
-        pads, dil = ints(op.pads), ints(op.dilations)
-        ceil_mode = bool(op.ceil_mode.value.data)
         include_pad = (not is_max) and bool(op.count_include_pad.value.data)
         elt = _element_type(op.result)
         if not isinstance(elt, AnyFloat) and not is_max:
             raise _fail(op, "only floating-point average pooling is supported")
-        if ceil_mode and any(s == DYN for s in out_shape[2:]):
-            raise _fail(op, "ceil_mode with dynamic spatial dims is not supported")
-
-        x_sizes = emit.sizes(x)
-        out_sizes: list[Size] = x_sizes[:2]
-        for i in range(spatial):
-            out_sizes.append(_window_out_size(
-                emit, x_sizes[2 + i], kernel[i], strides[i], pads[i] + pads[spatial + i],
-                dil[i], ceil_mode, out_shape[2 + i]))
-        window = emit.empty(list(kernel), elt)
-
-        n_par = 2 + spatial
-        n_loops = n_par + spatial
-        win_map = _map(n_loops, [_d(n_par + i) for i in range(spatial)])
-        out_map = _map(n_loops, [_d(i) for i in range(n_par)])
+        win = _PoolWindow.build(emit, op, elt)
+        spatial, n_par, pads = win.spatial, win.n_par, win.pads
+        win_map, out_map = win.maps()
         iters = [PARALLEL] * n_par + [REDUCTION] * spatial
-        acc = emit.fill(_lowest(elt) if is_max else 0.0, out_sizes, elt)
+        acc = emit.fill(_lowest(elt) if is_max else 0.0, win.out_sizes, elt)
         outs = [acc]
         if not is_max:
-            outs.append(emit.fill(0.0, out_sizes, elt))
-        hi_sizes = x_sizes[2:]
+            outs.append(emit.fill(0.0, win.out_sizes, elt))
 
         def body(b: _Body) -> list[SSAValue]:
-            read = [b.linalg_index(0), b.linalg_index(1)]
-            valid: SSAValue | None = None
-            counted: SSAValue | None = None
-            for i in range(spatial):
-                o, k = b.linalg_index(2 + i), b.linalg_index(n_par + i)
-                pos = _affine(b, o, strides[i], k, dil[i])
-                if pads[i]:
-                    pos = b.add(arith.SubiOp(pos, b.index(pads[i])))
-                hi = hi_sizes[i]
-                hi_v = b.index(hi) if isinstance(hi, int) else hi
-                ok = b.in_range(pos, b.index(0), hi_v)
-                valid = ok if valid is None else b.and_(valid, ok)
-                if include_pad:
-                    hi_p = b.add(arith.AddiOp(hi_v, b.index(pads[spatial + i])))
-                    cnt = b.in_range(pos, b.index(-pads[i]), hi_p)
-                    counted = cnt if counted is None else b.and_(counted, cnt)
-                read.append(b.clamp(pos, hi_v))
-            assert valid is not None
-            v = b.add(tensor.ExtractOp(x, read, elt))
+            read, valid, positions, highs = win.tap(b)
+            v = b.add(tensor.ExtractOp(win.x, read, elt))
             if is_max:
                 v = b.select(valid, v, b.const(_lowest(elt), elt))
                 return [b.binary("max", b.args[1], v)]
+            counted = valid
+            if include_pad:
+                counted = None
+                for i, (pos, hi_v) in enumerate(zip(positions, highs, strict=True)):
+                    hi_p = b.add(arith.AddiOp(hi_v, b.index(pads[spatial + i])))
+                    cnt = b.in_range(pos, b.index(-pads[i]), hi_p)
+                    counted = cnt if counted is None else b.and_(counted, cnt)
+                assert counted is not None
             v = b.select(valid, v, b.const(0.0, elt))
-            one = b.select(counted if include_pad else valid, b.const(1.0, elt),
-                           b.const(0.0, elt))
+            one = b.select(counted, b.const(1.0, elt), b.const(0.0, elt))
             return [b.binary("add", b.args[1], v), b.binary("add", b.args[2], one)]
 
-        res = emit.generic([window], outs, [win_map] + [out_map] * len(outs), iters, body)
+        res = emit.generic([win.window], outs, [win_map] + [out_map] * len(outs), iters,
+                           body)
         if not is_max:
-            rank = n_par
-            dest = emit.empty(out_sizes, elt)
-            res = emit.generic(res, [dest], [_identity(rank)] * 3, [PARALLEL] * rank,
+            dest = emit.empty(win.out_sizes, elt)
+            res = emit.generic(res, [dest], [_identity(n_par)] * 3, [PARALLEL] * n_par,
                                lambda b: [b.binary("div", b.args[0], b.args[1])])
         rewriter.replace(op, [], [res[0]])
 
@@ -1335,43 +1374,16 @@ class LpPoolPattern(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.LpPoolOp, rewriter: PatternRewriter):
         emit = _Emit(rewriter, op)
-        x = op.input
-        x_shape, out_shape = shape_of(x), shape_of(op.result)
-        spatial = len(x_shape) - 2
-        kernel, strides = ints(op.kernel_shape), ints(op.strides)
-        pads, dil = ints(op.pads), ints(op.dilations)
-        ceil_mode = bool(op.ceil_mode.value.data)
         p = op.p.value.data
         elt = _element_type(op.result)
         if not isinstance(elt, AnyFloat):
             raise _fail(op, "only floating-point pooling is supported")
-        if ceil_mode and any(s == DYN for s in out_shape[2:]):
-            raise _fail(op, "ceil_mode with dynamic spatial dims is not supported")
-        x_sizes = emit.sizes(x)
-        out_sizes: list[Size] = x_sizes[:2]
-        for i in range(spatial):
-            out_sizes.append(_window_out_size(
-                emit, x_sizes[2 + i], kernel[i], strides[i], pads[i] + pads[spatial + i],
-                dil[i], ceil_mode, out_shape[2 + i]))
-        window = emit.empty(list(kernel), elt)
-        n_par = 2 + spatial
-        n_loops = n_par + spatial
+        win = _PoolWindow.build(emit, op, elt)
+        n_par = win.n_par
 
         def body(b: _Body) -> list[SSAValue]:
-            read = [b.linalg_index(0), b.linalg_index(1)]
-            valid: SSAValue | None = None
-            for i in range(spatial):
-                o, k = b.linalg_index(2 + i), b.linalg_index(n_par + i)
-                pos = _affine(b, o, strides[i], k, dil[i])
-                if pads[i]:
-                    pos = b.add(arith.SubiOp(pos, b.index(pads[i])))
-                hi = x_sizes[2 + i]
-                hi_v = b.index(hi) if isinstance(hi, int) else hi
-                ok = b.in_range(pos, b.index(0), hi_v)
-                valid = ok if valid is None else b.and_(valid, ok)
-                read.append(b.clamp(pos, hi_v))
-            assert valid is not None
-            v = b.add(math.AbsFOp(b.add(tensor.ExtractOp(x, read, elt))))
+            read, valid, _, _ = win.tap(b)
+            v = b.add(math.AbsFOp(b.add(tensor.ExtractOp(win.x, read, elt))))
             if p == 2:
                 v = b.binary("mul", v, v)
             elif p != 1:
@@ -1379,19 +1391,17 @@ class LpPoolPattern(RewritePattern):
             v = b.select(valid, v, b.const(0.0, elt))
             return [b.binary("add", b.args[1], v)]
 
-        acc = emit.fill(0.0, out_sizes, elt)
-        total = emit.generic([window], [acc], [
-            _map(n_loops, [_d(n_par + i) for i in range(spatial)]),
-            _map(n_loops, [_d(i) for i in range(n_par)])],
-            [PARALLEL] * n_par + [REDUCTION] * spatial, body)
+        acc = emit.fill(0.0, win.out_sizes, elt)
+        total = emit.generic([win.window], [acc], list(win.maps()),
+                             [PARALLEL] * n_par + [REDUCTION] * win.spatial, body)
         if p != 1:
             def root(b: _Body) -> list[SSAValue]:
                 if p == 2:
                     return [b.add(math.SqrtOp(b.args[0]))]
                 return [b.add(math.PowFOp(b.args[0], b.const(1.0 / p, elt)))]
 
-            total = emit.generic(total, [emit.empty(out_sizes, elt)], [_identity(n_par)] * 2,
-                                 [PARALLEL] * n_par, root)
+            total = emit.generic(total, [emit.empty(win.out_sizes, elt)],
+                                 [_identity(n_par)] * 2, [PARALLEL] * n_par, root)
         rewriter.replace(op, [], total)
 
 
