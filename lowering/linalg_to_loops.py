@@ -22,9 +22,6 @@ from xdsl.dialects.builtin import DYNAMIC_INDEX, IndexType, MemRefType, ModuleOp
 from xdsl.dialects.linalg.ops import FillOp, GenericOp, IndexOp, YieldOp
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.ir.affine import (
-    AffineBinaryOpExpr,
-    AffineBinaryOpKind,
-    AffineConstantExpr,
     AffineDimExpr,
     AffineExpr,
     AffineMap,
@@ -38,6 +35,8 @@ from xdsl.pattern_rewriter import (
 )
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import PassFailedException
+
+from lowering.affine_arith import affine_to_arith
 
 
 def _fail(op: Operation, message: str) -> PassFailedException:
@@ -69,26 +68,7 @@ class _Inserter:
 
     def expr(self, e: AffineExpr, ivs: Sequence[SSAValue]) -> SSAValue:
         """Materialize an affine expression over the induction variables with arith."""
-        match e:
-            case AffineDimExpr():
-                return ivs[e.position]
-            case AffineConstantExpr():
-                return self.const(e.value)
-            case AffineBinaryOpExpr():
-                lhs, rhs = self.expr(e.lhs, ivs), self.expr(e.rhs, ivs)
-                match e.kind:
-                    case AffineBinaryOpKind.Add:
-                        return self(arith.AddiOp(lhs, rhs))
-                    case AffineBinaryOpKind.Mul:
-                        return self(arith.MuliOp(lhs, rhs))
-                    # indices are never negative: truncating ops are the floor ones
-                    case AffineBinaryOpKind.FloorDiv:
-                        return self(arith.DivSIOp(lhs, rhs))
-                    case AffineBinaryOpKind.Mod:
-                        return self(arith.RemSIOp(lhs, rhs))
-                    case AffineBinaryOpKind.CeilDiv:
-                        return self(arith.CeilDivSIOp(lhs, rhs))
-        raise ValueError(f"unsupported affine expression {e}")
+        return affine_to_arith(e, ivs, self, self.const, nonnegative=True)
 
     def indices(self, m: AffineMap, ivs: Sequence[SSAValue]) -> list[SSAValue]:
         return [self.expr(r, ivs) for r in m.results]

@@ -32,14 +32,6 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
-from xdsl.ir.affine import (
-    AffineBinaryOpExpr,
-    AffineBinaryOpKind,
-    AffineConstantExpr,
-    AffineDimExpr,
-    AffineExpr,
-    AffineSymExpr,
-)
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -52,6 +44,7 @@ from xdsl.transforms.convert_scf_to_cf import ConvertScfToCf
 from xdsl.transforms.reconcile_unrealized_casts import reconcile_unrealized_casts
 from xdsl.utils.exceptions import PassFailedException
 
+from lowering.affine_arith import affine_to_arith
 from lowering.llvm_asserts import lower_asserts
 from lowering.llvm_types import (
     ALIGNED,
@@ -103,34 +96,11 @@ class AffineApplyToArith(RewritePattern):
             ops.append(o)
             return o.results[0]
 
-        def lower(e: AffineExpr) -> SSAValue:
-            if isinstance(e, AffineDimExpr):
-                return dims[e.position]
-            if isinstance(e, AffineSymExpr):
-                return syms[e.position]
-            if isinstance(e, AffineConstantExpr):
-                return emit(arith.ConstantOp(IntegerAttr(e.value, IndexType())))
-            assert isinstance(e, AffineBinaryOpExpr)
-            lhs, rhs = lower(e.lhs), lower(e.rhs)
-            match e.kind:
-                case AffineBinaryOpKind.Add:
-                    return emit(arith.AddiOp(lhs, rhs))
-                case AffineBinaryOpKind.Mul:
-                    return emit(arith.MuliOp(lhs, rhs))
-                case AffineBinaryOpKind.FloorDiv:
-                    return emit(arith.FloorDivSIOp(lhs, rhs))
-                case AffineBinaryOpKind.CeilDiv:
-                    return emit(arith.CeilDivSIOp(lhs, rhs))
-                case AffineBinaryOpKind.Mod:
-                    # affine mod is non-negative for a positive divisor
-                    rem = emit(arith.RemSIOp(lhs, rhs))
-                    zero = emit(arith.ConstantOp(IntegerAttr(0, IndexType())))
-                    neg = emit(arith.CmpiOp(rem, zero, "slt"))
-                    fixed = emit(arith.AddiOp(rem, rhs))
-                    return emit(arith.SelectOp(neg, fixed, rem))
+        def const(value: int) -> SSAValue:
+            return emit(arith.ConstantOp(IntegerAttr(value, IndexType())))
 
         assert len(amap.results) == 1
-        result = lower(amap.results[0])
+        result = affine_to_arith(amap.results[0], dims, emit, const, syms)
         rewriter.replace(op, ops, [result])
 
 
