@@ -8,13 +8,14 @@ See README.md for the pipeline and docs/ARCHITECTURE.md for the IR levels.
 """
 
 from compiler.driver import CompileStats, TensorSpec, compile
-from compiler.errors import CompileError, InputError, KilnError, UnsupportedOp
+from compiler.errors import CompileError, InputError, InternalError, KilnError, UnsupportedOp
 
 __all__ = [
     "compile",
     "CompileError",
     "CompileStats",
     "InputError",
+    "InternalError",
     "KilnError",
     "TensorSpec",
     "UnsupportedOp",

@@ -16,7 +16,7 @@ from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyExcepti
 
 from compiler import weights as weight_stores
 from compiler.context import make_context
-from compiler.errors import CompileError, KilnError
+from compiler.errors import CompileError, InternalError, KilnError
 from compiler.pipeline import LOWER_PIPELINE, OPTIMIZE_PIPELINE, expand_presets
 from dialects.graph import ARG_DIMS_ATTR, ARG_NAME_ATTR, DYN, numpy_dtype_of
 
@@ -66,8 +66,7 @@ def load_graph_module(model: object) -> ModuleOp:
     except KilnError:
         raise
     except Exception as e:  # an importer bug: still one clear error, with the cause chained
-        raise CompileError(f"internal error while importing the model: "
-                           f"{type(e).__name__}: {e}") from e
+        raise InternalError("importing the model", e) from e
 
 
 def parse_mlir_file(path: str) -> ModuleOp:
@@ -148,8 +147,10 @@ def _apply_pass(p: ModulePass, ctx, module: ModuleOp) -> None:
         module.verify()
     except KilnError:
         raise
-    except Exception as e:  # a pass bug or unsupported IR: say which pass, keep the cause
-        raise CompileError(f"pass '{p.name}' failed: {type(e).__name__}: {e}") from e
+    except DiagnosticException as e:  # the pass rejects this IR (a clear, deliberate message)
+        raise CompileError(f"pass '{p.name}' failed: {e}") from None
+    except Exception as e:  # a pass bug: say which pass, keep the cause
+        raise InternalError(f"running pass '{p.name}'", e) from e
 
 
 def count_graph_ops(module: ModuleOp) -> int:

@@ -39,6 +39,24 @@ class CompileError(KilnError):
         super().__init__(message)
 
 
+ISSUE_TRACKER = "the Kiln issue tracker"
+
+
+class InternalError(CompileError):
+    """A bug in Kiln, not in the model: an unexpected exception inside the compiler.
+
+    The message says where (import, which pass) and what was raised, and asks for a report
+    with the model attached; the original exception is chained as `__cause__`.
+    """
+
+    def __init__(self, where: str, cause: BaseException):
+        self.where = where
+        super().__init__(
+            f"internal error in Kiln while {where}: {type(cause).__name__}: {cause}. "
+            f"This is a bug in the compiler, not in your model or input; please report it "
+            f"on {ISSUE_TRACKER} with the model (or IR) that triggers it.")
+
+
 class InputError(KilnError, ValueError):
     """A call-time input does not fit the compiled model (count, name, dtype, shape)."""
 
