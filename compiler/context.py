@@ -7,11 +7,13 @@ from xdsl.universe import Universe
 
 
 def make_context(allow_unregistered: bool = False) -> Context:
-    """A context with xDSL's upstream dialects plus Kiln's own (graph)."""
+    """A context with xDSL's upstream dialects plus Kiln's own (graph, check)."""
+    from dialects.check import Check
     from dialects.graph import Graph
 
     ctx = Context(allow_unregistered=allow_unregistered)
     for name, factory in Universe.get_multiverse().all_dialects.items():
         ctx.register_dialect(name, factory)
     ctx.load_dialect(Graph)
+    ctx.load_dialect(Check)
     return ctx

@@ -7,6 +7,11 @@ hidden trailing `!llvm.ptr` argument pointing at an i32 status. A failing assert
 each such call and returns in turn. The packed entry point returns the status, and the
 runtime maps the id to the message recorded in the module attribute `kiln.assert_messages`.
 Buffers allocated before the failure are not freed (the error path is not hot).
+
+`check.assert` (dialects/check.py) works the same way and also stores the integers its
+message reports into the module's `@kiln_check_values` (i64 x MAX_VALUES), which the
+runtime reads after a failed call. The values are stored whether or not the check fails:
+a few stores per op, never inside a kernel loop, and no extra branch.
 """
 
 from __future__ import annotations
@@ -24,9 +29,14 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Block, Operation, SSAValue
 
+from dialects import check
 from lowering.llvm_types import PTR, convert_type
 
 MESSAGES_ATTR = "kiln.assert_messages"
+VALUES_SYMBOL = "kiln_check_values"
+"""The global the failing check's reported values are read from."""
+
+_ASSERTS = (cf.AssertOp, check.AssertOp)
 
 
 def failing_functions(module: ModuleOp) -> set[str]:
@@ -34,7 +44,7 @@ def failing_functions(module: ModuleOp) -> set[str]:
     bodies = {f.sym_name.data: f for f in module.ops
               if isinstance(f, func.FuncOp) and f.body.blocks}
     failing = {name for name, f in bodies.items()
-               if any(isinstance(o, cf.AssertOp) for o in f.walk())}
+               if any(isinstance(o, _ASSERTS) for o in f.walk())}
     changed = True
     while changed:
         changed = False
@@ -60,6 +70,13 @@ def lower_asserts(module: ModuleOp) -> set[str]:
             _lower_function(f, failing, messages)
     if messages:
         module.attributes[MESSAGES_ATTR] = ArrayAttr([StringAttr(m) for m in messages])
+    if any(isinstance(o, llvm.AddressOfOp) and o.global_name.root_reference.data ==
+           VALUES_SYMBOL for o in module.walk()):
+        # "common": visible to the runtime (an internal global that is only stored to
+        # would be deleted by the optimizer) and zero-initialized
+        module.body.block.add_op(llvm.GlobalOp(
+            llvm.LLVMArrayType(check.MAX_VALUES, i64), VALUES_SYMBOL, "common",
+            value=None, alignment=8))
     return failing
 
 
@@ -83,12 +100,15 @@ def _lower_function(f: func.FuncOp, failing: set[str], messages: list[str]) -> N
         op = current.first_op
         while op is not None:
             following = op.next_op
-            if isinstance(op, cf.AssertOp):
+            if isinstance(op, _ASSERTS):
                 messages.append(op.msg.data)
                 code = llvm.ConstantOp(IntegerAttr(len(messages), i32), i32)
                 rest = _split_after(op)
                 current.insert_op_before(code, op)
-                branch = cf.ConditionalBranchOp(op.arg, rest, [], fail, [code.result])
+                if isinstance(op, check.AssertOp):
+                    _store_values(op)
+                condition = op.arg if isinstance(op, cf.AssertOp) else op.condition
+                branch = cf.ConditionalBranchOp(condition, rest, [], fail, [code.result])
                 current.insert_op_after(branch, op)
                 op.detach()
                 op.erase()
@@ -106,6 +126,21 @@ def _lower_function(f: func.FuncOp, failing: set[str], messages: list[str]) -> N
                 block = rest
                 break
             op = following
+
+
+def _store_values(op: check.AssertOp) -> None:
+    """Store the check's reported values into @kiln_check_values, before the branch."""
+    if not op.values:
+        return
+    base = llvm.AddressOfOp(VALUES_SYMBOL, PTR)
+    ops: list[Operation] = [base]
+    for i, v in enumerate(op.values):
+        as_i64 = UnrealizedConversionCastOp.get([v], [i64])
+        slot = llvm.GEPOp(base.result, [i], pointee_type=i64)
+        ops += [as_i64, slot, llvm.StoreOp(as_i64.results[0], slot.result)]
+    block = op.parent_block()
+    assert block is not None
+    block.insert_ops_before(ops, op)
 
 
 def _split_after(op: Operation) -> Block:

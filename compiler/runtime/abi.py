@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from compiler.errors import InputError
+from dialects.check import MAX_VALUES as MAX_CHECK_VALUES
+from dialects.check import format_message
 
 # (dtype, rank) of an argument or result; rank None means a scalar passed by pointer.
 Spec = tuple[np.dtype, int | None]
@@ -66,8 +68,12 @@ class Invoker:
     """A prepared caller of one `_kiln_entry_*` function with fixed arg/result specs."""
 
     def __init__(self, address: int, args: Sequence[Spec], results: Sequence[Spec],
-                 check_messages: Sequence[str] = ()):
+                 check_messages: Sequence[str] = (), check_values_address: int = 0):
         self.check_messages = list(check_messages)
+        # the values a failing check.assert reported (lowering/llvm_asserts.py)
+        self._check_values = (
+            np.ctypeslib.as_array((ctypes.c_int64 * MAX_CHECK_VALUES).from_address(
+                check_values_address)) if check_values_address else None)
         # one descriptor buffer is reused by every call: calls must not overlap
         self._lock = threading.Lock()
         self.arg_specs = [(np.dtype(d), r) for d, r in args]
@@ -129,7 +135,8 @@ class Invoker:
 
     def _message(self, status: int) -> str:
         if 0 < status <= len(self.check_messages):
-            return self.check_messages[status - 1]
+            values = [] if self._check_values is None else self._check_values.tolist()
+            return format_message(self.check_messages[status - 1], values)
         return f"check #{status}"
 
     def _collect(self, arg_ptrs: set[int]) -> list[np.ndarray]:
