@@ -16,7 +16,11 @@ from xdsl.dialects import affine, arith, cf, func, llvm, memref, scf
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
     AnyFloat,
+    BFloat16Type,
     DenseIntOrFPElementsAttr,
+    Float16Type,
+    Float32Type,
+    Float64Type,
     FloatAttr,
     IndexType,
     IntegerAttr,
@@ -26,8 +30,11 @@ from xdsl.dialects.builtin import (
     StridedLayoutAttr,
     TensorType,
     UnrealizedConversionCastOp,
+    bf16,
     f32,
+    f64,
     i1,
+    i16,
     i32,
     i64,
 )
@@ -415,8 +422,157 @@ def _uitofp(b: Builder, v: SSAValue, t: Attribute) -> SSAValue:
     return b.add(llvm.SelectOp(neg, doubled, direct))
 
 
+# Portable float conversions. x86 CPUs without AVX512-FP16 (all AMD, most Intel) have
+# instructions only for f32 <-> f16 (F16C) and none for rounding to bf16: LLVM lowers
+# fptrunc f64 -> f16, anything -> bf16 and i128 -> f16 to compiler-rt libcalls
+# (__truncdfhf2, __truncsfbf2, __floattihf ...) that MCJIT cannot resolve. So the only
+# narrow-float conversions emitted here are f32 <-> f16 fptrunc/fpext (one instruction with
+# F16C; compiler/runtime/jit.py provides the routines for CPUs without it), integer ops and
+# f32/f64 arithmetic, all rounding exactly like IEEE round-to-nearest-even hardware.
+
+
+def _is_narrow_float(t: Attribute) -> bool:
+    return isinstance(t, Float16Type | BFloat16Type)
+
+
+def _fabs(b: Builder, x: SSAValue) -> SSAValue:
+    return b.add(llvm.CallIntrinsicOp(f"llvm.fabs.{_type_suffix(x.type)}", [x], [x.type]))
+
+
+def _round_to_odd(b: Builder, rne: SSAValue, inexact: SSAValue, away: SSAValue) -> SSAValue:
+    """Turn a round-to-nearest-even result into round-to-odd (truncate, then set the last
+    bit if inexact): `away` says RNE rounded away from zero, then truncation is bits - 1."""
+    it = IntegerType(_bitwidth(rne.type))
+    bits = b.add(llvm.BitcastOp(rne, it))
+    down = b.add(llvm.SubOp(bits, b.add(llvm.ZExtOp(away, it))))
+    odd = b.add(llvm.OrOp(down, b.const(1, it)))
+    return b.add(llvm.BitcastOp(b.add(llvm.SelectOp(inexact, odd, bits)), rne.type))
+
+
+def _f64_to_f32_odd(b: Builder, x: SSAValue) -> SSAValue:
+    """f64 -> f32 rounded to odd. Rounding that to nearest-even in a format with at most 22
+    significand bits (f16: 11, bf16: 8) equals rounding x directly, so f64 -> f16 rounds
+    once, exactly as hardware would (Boldo & Melquiond, "Emulation of FMA and correctly
+    rounded sums: proved algorithms using rounding to odd", 2008).
+
+    NaN and infinities are exact (`one` is false for NaN); an overflow to inf becomes
+    FLT_MAX, which still overflows the narrow format; signed zeros and tiny values keep
+    their sign."""
+    f = b.add(llvm.FPTruncOp(x, f32))
+    back = b.add(llvm.FPExtOp(f, f64))
+    inexact = b.add(llvm.FCmpOp(back, x, "one"))
+    away = b.add(llvm.FCmpOp(_fabs(b, back), _fabs(b, x), "ogt"))
+    return _round_to_odd(b, f, inexact, away)
+
+
+def _f32_to_bf16(b: Builder, x: SSAValue) -> SSAValue:
+    """f32 -> bf16, round to nearest even, on the bits (carries into the exponent give
+    the next binade or inf); NaN keeps sign and top payload and is quieted."""
+    bits = b.add(llvm.BitcastOp(x, i32))
+    sixteen = b.const(16, i32)
+    lsb = b.add(llvm.AndOp(b.add(llvm.LShrOp(bits, sixteen)), b.const(1, i32)))
+    rounded = b.add(llvm.AddOp(bits, b.add(llvm.AddOp(lsb, b.const(0x7FFF, i32)))))
+    quiet = b.add(llvm.OrOp(bits, b.const(0x00400000, i32)))
+    nan = b.add(llvm.FCmpOp(x, x, "uno"))
+    res = b.add(llvm.SelectOp(nan, quiet, rounded))
+    top = b.add(llvm.TruncOp(b.add(llvm.LShrOp(res, sixteen)), i16))
+    return b.add(llvm.BitcastOp(top, bf16))
+
+
+def _narrow_float(b: Builder, x: SSAValue, t: Attribute) -> SSAValue:
+    """Round f32/f64 `x` to f16/bf16 `t`, once, to nearest even."""
+    if isinstance(x.type, Float64Type):
+        x = _f64_to_f32_odd(b, x)
+    if isinstance(t, BFloat16Type):
+        return _f32_to_bf16(b, x)
+    return b.add(llvm.FPTruncOp(x, t))
+
+
+def _u64_to_f64_odd(b: Builder, u: SSAValue) -> SSAValue:
+    """Unsigned i64 -> f64 rounded to odd: keep the top 53 significant bits, OR a sticky
+    bit into the last kept one; the result has <= 53 significant bits, so it converts
+    exactly."""
+    lz = b.add(llvm.CallIntrinsicOp("llvm.ctlz.i64", [u, b.const(0, i1)], [i64]))
+    eleven = b.const(11, i64)
+    dropped = b.add(
+        llvm.SelectOp(_icmp(b, "ult", lz, eleven), b.add(llvm.SubOp(eleven, lz)), b.const(0))
+    )
+    low = b.add(llvm.SubOp(b.add(llvm.ShlOp(b.const(1), dropped)), b.const(1)))
+    sticky = b.add(llvm.ZExtOp(_icmp(b, "ne", b.add(llvm.AndOp(u, low)), b.const(0)), i64))
+    kept = b.add(llvm.AndOp(u, b.add(llvm.XOrOp(low, b.const(-1)))))
+    odd = b.add(llvm.OrOp(kept, b.add(llvm.ShlOp(sticky, dropped))))
+    return _uitofp(b, odd, f64)
+
+
+def _int_to_narrow_float(b: Builder, v: SSAValue, t: Attribute, signed: bool) -> SSAValue:
+    """iN -> f16/bf16, rounded once.
+
+    f16: through f32. Integers below 2^24 are exact in f32, and any larger one rounds to
+    at least 2^24, which overflows f16 to inf exactly as the integer itself does.
+    bf16 (8 significand bits, f32's range) needs an exact intermediate: integers of up to
+    53 bits are exact in f64; i64 goes through a round-to-odd f64 (_u64_to_f64_odd)."""
+    width = _bitwidth(v.type)
+    if isinstance(t, Float16Type):
+        f = b.add(llvm.SIToFPOp(v, f32)) if signed else _uitofp(b, v, f32)
+        return b.add(llvm.FPTruncOp(f, t))
+    if width <= 24:
+        f = b.add(llvm.SIToFPOp(v, f32)) if signed else _uitofp(b, v, f32)
+        return _f32_to_bf16(b, f)
+    if width <= 53:
+        f = b.add(llvm.SIToFPOp(_int_resize(b, v, i64, signed), f64))
+        return _narrow_float(b, f, t)
+    v = _int_resize(b, v, i64, signed)
+    if not signed:
+        return _narrow_float(b, _u64_to_f64_odd(b, v), t)
+    neg = _icmp(b, "slt", v, b.const(0))
+    magnitude = b.add(llvm.SelectOp(neg, b.add(llvm.SubOp(b.const(0), v)), v))
+    f = _u64_to_f64_odd(b, magnitude)
+    return _narrow_float(b, b.add(llvm.SelectOp(neg, b.add(llvm.FNegOp(f)), f)), t)
+
+
+def _narrow_fma(b: Builder, x: SSAValue, y: SSAValue, z: SSAValue) -> SSAValue:
+    """fma on f16/bf16 with one rounding. x*y is exact in f64 (<= 22 significand bits, no
+    overflow); the sum's RNE error is exact by TwoSum (Knuth), which gives the f64
+    round-to-odd of x*y+z, and that rounds correctly to the narrow type. (LLVM's own
+    promotion, an f64 fma then fptrunc, is a libcall, and for bf16 a double rounding:
+    x*y on a bf16 tie plus a tiny z.)"""
+    t = x.type
+    x, y, z = (_widen_float(b, v, f64) for v in (x, y, z))
+    p = b.add(llvm.FMulOp(x, y))
+    s = b.add(llvm.FAddOp(p, z))
+    bv = b.add(llvm.FSubOp(s, p))
+    av = b.add(llvm.FSubOp(s, bv))
+    err = b.add(llvm.FAddOp(b.add(llvm.FSubOp(p, av)), b.add(llvm.FSubOp(z, bv))))
+    inexact = b.add(llvm.FCmpOp(err, b.const(0.0, f64), "one"))
+    # rounded away from zero iff the error points back towards zero (sign bits differ)
+    signs = b.add(llvm.XOrOp(b.add(llvm.BitcastOp(s, i64)), b.add(llvm.BitcastOp(err, i64))))
+    away = _icmp(b, "slt", signs, b.const(0))
+    return _narrow_float(b, _round_to_odd(b, s, inexact, away), t)
+
+
+def _widen_float(b: Builder, x: SSAValue, t: Attribute) -> SSAValue:
+    """Exact float extension; f16/bf16 go through f32 (fpext half -> double is a libcall
+    on CPUs without F16C, and no cheaper anywhere)."""
+    if x.type == t:
+        return x
+    if _is_narrow_float(x.type) and not isinstance(t, Float32Type):
+        x = b.add(llvm.FPExtOp(x, f32))
+    return b.add(llvm.FPExtOp(x, t))
+
+
+def _fp_to_int(b: Builder, src: SSAValue, t: Attribute, signed: bool) -> SSAValue:
+    """fptosi/fptoui, saturating; f16/bf16 are widened to f32 first (exact, and there is no
+    narrow conversion instruction to rely on)."""
+    if _is_narrow_float(src.type):
+        src = b.add(llvm.FPExtOp(src, f32))
+    kind = "fptosi" if signed else "fptoui"
+    name = f"llvm.{kind}.sat.{_type_suffix(t)}.{_type_suffix(src.type)}"
+    return b.add(llvm.CallIntrinsicOp(name, [src], [t]))
+
+
 class ArithCastToLLVM(RewritePattern):
-    """Integer/float width and kind casts (fptosi/fptoui via the saturating intrinsics)."""
+    """Integer/float width and kind casts (fptosi/fptoui via the saturating intrinsics);
+    conversions to and from f16/bf16 never leave a libcall (see above)."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         b = Builder()
@@ -443,17 +599,19 @@ class ArithCastToLLVM(RewritePattern):
             case arith.ExtUIOp():
                 res = _int_resize(b, src, t, signed=False)
             case arith.ExtFOp():
-                res = b.add(llvm.FPExtOp(src, t))
+                res = _widen_float(b, src, t)
+            case arith.TruncFOp() if _is_narrow_float(t):
+                res = _narrow_float(b, src, t)
             case arith.TruncFOp():
                 res = b.add(llvm.FPTruncOp(src, t))
+            case arith.SIToFPOp() | arith.UIToFPOp() if _is_narrow_float(t):
+                res = _int_to_narrow_float(b, src, t, isinstance(op, arith.SIToFPOp))
             case arith.SIToFPOp():
                 res = b.add(llvm.SIToFPOp(src, t))
             case arith.UIToFPOp():
                 res = _uitofp(b, src, t)
             case arith.FPToSIOp() | arith.FPToUIOp():
-                kind = "fptosi" if isinstance(op, arith.FPToSIOp) else "fptoui"
-                name = f"llvm.{kind}.sat.{_type_suffix(t)}.{_type_suffix(src.type)}"
-                res = b.add(llvm.CallIntrinsicOp(name, [src], [t]))
+                res = _fp_to_int(b, src, t, isinstance(op, arith.FPToSIOp))
             case _:
                 res = src if src.type == t else b.add(llvm.BitcastOp(src, t))
         b.replace(rewriter, op, [res])
@@ -517,7 +675,9 @@ class MathToLLVM(RewritePattern):
         t = op.results[0].type
         if not isinstance(t, AnyFloat):
             return
-        if op.name in _MATH_NAMED_INTRINSICS:
+        if op.name == "math.fma" and _is_narrow_float(t):
+            res = _narrow_fma(b, *args)
+        elif op.name in _MATH_NAMED_INTRINSICS:
             name = f"{_MATH_NAMED_INTRINSICS[op.name]}.{_type_suffix(t)}"
             res = b.add(llvm.CallIntrinsicOp(name, args, [t]))
         elif op.name == "math.rsqrt":
@@ -529,12 +689,12 @@ class MathToLLVM(RewritePattern):
                 name = base + "f"
             elif t.bitwidth == 64:
                 name = base
-            elif t.bitwidth == 16:
+            elif _is_narrow_float(t):
                 # no half-precision libm: compute in f32 and round back
                 wide = [b.add(llvm.FPExtOp(a, f32)) for a in args]
                 name = self.externs.use(base + "f", [f32] * len(args), f32)
                 call = b.add(llvm.CallOp(name, *wide, return_type=f32))
-                b.replace(rewriter, op, [b.add(llvm.FPTruncOp(call, t))])
+                b.replace(rewriter, op, [_narrow_float(b, call, t)])
                 return
             else:
                 return
@@ -595,6 +755,57 @@ class LoadStoreToLLVM(RewritePattern):
             ptr = element_pointer(b, b.legal(op.memref), t, [b.legal(i) for i in op.indices])
             b.add(llvm.StoreOp(b.legal(op.value), ptr))
             b.replace(rewriter, op)
+
+
+MAX_ALLOCATION_BYTES = 1 << 56
+"""No buffer is larger (the byte count of a run-time shape must not wrap around)."""
+
+
+def _check_allocations(module: ModuleOp) -> None:
+    """Before every heap allocation, check that its byte count does not overflow; after
+    it, that malloc did not fail (a null buffer would be written to: a crash)."""
+    from dialects.check import AssertOp
+
+    for op in [o for o in module.walk() if isinstance(o, memref.AllocOp)]:
+        t = op.memref.type
+        assert isinstance(t, MemRefType)
+        elem = byte_size(element_type(t))
+        static = elem
+        for d in t.get_shape():
+            static *= d if d >= 0 else 1
+        if static > MAX_ALLOCATION_BYTES:
+            raise PassFailedException(f"convert-to-llvm: a buffer of {t} needs {static} "
+                                      "bytes, more than Kiln allocates")
+
+        def before(new: Operation, anchor: Operation = op) -> SSAValue:
+            Rewriter.insert_op(new, InsertPoint.before(anchor))
+            return new.results[0] if new.results else None  # type: ignore[return-value]
+
+        def index(value: int) -> SSAValue:
+            return before(arith.ConstantOp.from_int_and_width(value, IndexType()))
+
+        total: SSAValue = index(static)
+        ok: SSAValue | None = None
+        for d in op.dynamic_sizes:
+            zero = before(arith.CmpiOp(d, index(0), "eq"))
+            limit = before(arith.DivSIOp(index(MAX_ALLOCATION_BYTES), before(arith.MaxSIOp(
+                d, index(1)))))
+            fits = before(arith.AndIOp(before(arith.CmpiOp(d, index(0), "sge")),
+                                       before(arith.OrIOp(zero, before(arith.CmpiOp(
+                                           total, limit, "sle"))))))
+            ok = fits if ok is None else before(arith.AndIOp(ok, fits))
+            total = before(arith.MuliOp(total, d))
+        if ok is not None:
+            sizes = list(op.dynamic_sizes)[:4]
+            before(AssertOp(ok, "cannot allocate a buffer of run-time dims "
+                            + ", ".join(f"{{{i}}}" for i in range(len(sizes)))
+                            + f" of {t.element_type}: too large", sizes))
+        after = InsertPoint.after(op)
+        pointer = memref.ExtractAlignedPointerAsIndexOp.get(op.memref)
+        zero_ptr = arith.ConstantOp.from_int_and_width(0, IndexType())
+        nonnull = arith.CmpiOp(pointer.results[0], zero_ptr.result, "ne")
+        check = AssertOp(nonnull.result, "out of memory: cannot allocate {0} bytes", [total])
+        Rewriter.insert_op([pointer, zero_ptr, nonnull, check], after)
 
 
 @dataclass
@@ -875,6 +1086,7 @@ class ConvertToLLVMPass(ModulePass):
             and f.body.blocks
             and (f.sym_visibility is None or f.sym_visibility.data == "public")
         ]
+        _check_allocations(op)
         failing = lower_asserts(op)
         convert_block_arguments(op)
         externs = Externs()

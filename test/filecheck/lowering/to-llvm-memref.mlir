@@ -17,11 +17,15 @@ func.func @add(%a: memref<?x4xf32>, %b: memref<4xf32>) -> memref<?x4xf32> {
   return %out : memref<?x4xf32>
 }
 
-// CHECK:      llvm.func @add(%{{.*}}: !llvm.struct<(!llvm.ptr, !llvm.ptr, i64, !llvm.array<2 x i64>, !llvm.array<2 x i64>)>, %{{.*}}: !llvm.struct<(!llvm.ptr, !llvm.ptr, i64, !llvm.array<1 x i64>, !llvm.array<1 x i64>)>) -> !llvm.struct<(!llvm.ptr, !llvm.ptr, i64, !llvm.array<2 x i64>, !llvm.array<2 x i64>)>
+// The trailing !llvm.ptr is the status of the run-time checks: a failed malloc is one.
+// CHECK:      llvm.func @add(%{{.*}}: !llvm.struct<(!llvm.ptr, !llvm.ptr, i64, !llvm.array<2 x i64>, !llvm.array<2 x i64>)>, %{{.*}}: !llvm.struct<(!llvm.ptr, !llvm.ptr, i64, !llvm.array<1 x i64>, !llvm.array<1 x i64>)>, %{{.*}}: !llvm.ptr) -> !llvm.struct<(!llvm.ptr, !llvm.ptr, i64, !llvm.array<2 x i64>, !llvm.array<2 x i64>)>
 // CHECK:        llvm.extractvalue %{{.*}}[3, 0]
 // CHECK:        llvm.call @malloc(%{{.*}}) : (i64) -> !llvm.ptr
 // CHECK:        llvm.and %{{.*}}, %{{.*}} : i64
 // CHECK:        llvm.getelementptr %{{.*}}[%{{.*}}] : (!llvm.ptr, i64) -> !llvm.ptr, i8
+// CHECK:        llvm.ptrtoint
+// CHECK:        llvm.icmp "ne"
+// CHECK:        llvm.cond_br
 // CHECK:        llvm.icmp "slt"
 // CHECK:        llvm.cond_br
 // CHECK:        llvm.extractvalue %{{.*}}[1]
