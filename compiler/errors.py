@@ -63,3 +63,49 @@ class InputError(KilnError, ValueError):
 
 class BackendError(KilnError):
     """LLVM translation or native code generation failed (carries LLVM's message)."""
+
+
+class InvalidIRError(CompileError):
+    """IR text that does not parse or verify, or that exceeds Kiln's limits.
+
+    `location` is "file:line:col" where it is known (None otherwise) and `context` the
+    source line with a caret under the position ("" when not known).
+    """
+
+    def __init__(self, message: str, location: str | None = None, context: str = ""):
+        self.message = message
+        self.location = location
+        self.context = context
+        super().__init__(f"{location}: error: {message}" if location else f"error: {message}")
+
+
+def op_location(op: object) -> str | None:
+    """`file:line:col` of an op (or of its nearest located ancestor), or a node name.
+
+    Ops parsed from .mlir text carry the position they start at; ops made by a pass have
+    none, so the enclosing op's position is the best one to show.
+    """
+    from xdsl.dialects.builtin import FileLineColLoc, NameLoc
+    from xdsl.ir import Operation
+
+    current = op if isinstance(op, Operation) else None
+    while current is not None:
+        loc = current.location
+        if isinstance(loc, FileLineColLoc):
+            return f"{loc.filename.data}:{loc.line.data}:{loc.column.data}"
+        if isinstance(loc, NameLoc):
+            return f"node '{loc.desc.data}'"
+        current = current.parent_op()
+    return None
+
+
+def unexpected_op(pass_name: str, op: object, expected: str, detail: str = "") -> Exception:
+    """The PassFailedException a pass raises for IR it does not handle (to `raise`):
+    "<pass>: expected <expected>, found <op name> (<detail>) at file:line:col"."""
+    from xdsl.utils.exceptions import PassFailedException
+
+    name = getattr(op, "name", type(op).__name__)
+    where = op_location(op)
+    return PassFailedException(
+        f"{pass_name}: expected {expected}, found {name}" + (f" ({detail})" if detail else "")
+        + (f" at {where}" if where else ""))

@@ -8,6 +8,30 @@ OPTIMIZE_PIPELINE = "fold,simplify,cse,fuse,replace{conv1x1=false},fold,simplify
 LOWER_PIPELINE = "convert-graph-to-tensor,bufferize,lower-linalg-to-loops,convert-to-llvm"
 """graph -> linalg on tensors -> memref -> scf loops -> llvm dialect."""
 
+CHECK_MODES = ("shapes", "bounds")
+"""`compile(checks=...)`: "shapes" proves or checks every dim relation the kernels rely
+on (the default); "bounds" also checks every load, store, view and kernel call at run time
+and trusts no symbolic proof (slow: for tests, fuzzing and tracking down problems)."""
+
+
+def lower_pipeline(kernels: bool = True, checks: str = "shapes") -> str:
+    """The lowering passes for `compile(kernels=..., checks=...)`."""
+    bounds = checks == "bounds"
+    loops = []
+    if not kernels:
+        loops.append("kernels=false")
+    if bounds:
+        loops.append("bounds=true")
+    steps = [
+        "convert-graph-to-tensor{check-proofs=true}" if bounds else "convert-graph-to-tensor",
+        "bufferize",
+        "lower-linalg-to-loops" + (f"{{{' '.join(loops)}}}" if loops else ""),
+        *(["insert-bounds-checks"] if bounds else []),
+        "convert-to-llvm",
+    ]
+    return ",".join(steps)
+
+
 PRESETS: dict[str, str] = {
     "O0": "",
     "O1": "fold,simplify,cse,dce",

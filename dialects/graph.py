@@ -20,32 +20,38 @@ lowering never see framework-specific ops. Conventions:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
+    AnyFloat,
     ArrayAttr,
     BytesAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
+    DictionaryAttr,
     Float16Type,
     Float32Type,
     Float64Type,
     FloatAttr,
+    IndexType,
     IntegerAttr,
     IntegerType,
+    MemRefType,
     Signedness,
     StringAttr,
     TensorType,
+    VectorType,
     f16,
     f32,
     f64,
     i1,
     i64,
 )
-from xdsl.ir import Attribute, Dialect, Region, SSAValue
+from xdsl.ir import Attribute, Data, Dialect, Operation, ParametrizedAttribute, Region, SSAValue
 from xdsl.irdl import (
     AnyAttr,
     AttrSizedOperandSegments,
@@ -169,9 +175,112 @@ def to_channels_first(shape: Sequence[int]) -> tuple[int, ...]:
     return (shape[0], shape[-1], *shape[1:-1])
 
 
+# --------------------------------------------------------------------------- limits
+# Sizes beyond these overflow the i64 byte counts and index arithmetic of the lowering
+# (and no host could hold such a tensor), so they are rejected up front, with the type.
+
+MAX_ELEMENTS = 1 << 48
+"""The most elements a tensor, memref or vector type may have (also the largest dim)."""
+
+MAX_RANK = 64
+"""The highest rank a shaped type may have."""
+
+
+def shaped_type_problem(t: Attribute) -> str | None:
+    """Why a tensor/memref/vector type exceeds Kiln's limits, or None when it does not."""
+    if not isinstance(t, TensorType | MemRefType | VectorType):
+        return None
+    shape = tuple(t.get_shape())
+    if len(shape) > MAX_RANK:
+        return f"{t} has rank {len(shape)}; Kiln supports at most rank {MAX_RANK}"
+    count = 1
+    for d in shape:
+        if d < 0 and d != DYN:
+            return f"{t} has a negative dim {d}"
+        if d > MAX_ELEMENTS:
+            return f"{t} has a dim of {d}; Kiln supports at most 2^48 per dim"
+        if d != DYN:
+            count *= d
+    if count > MAX_ELEMENTS:
+        return f"{t} has {count} elements; Kiln supports at most 2^48 elements per tensor"
+    if not isinstance(t.element_type, IntegerType | IndexType | AnyFloat):
+        return (f"{t} has element type {t.element_type}; Kiln supports integer, index and "
+                "floating-point elements")
+    return None
+
+
+def _attribute_problem(attr: Attribute, seen: set[int]) -> str | None:
+    if id(attr) in seen or isinstance(attr, Data) and not isinstance(
+            attr, ArrayAttr | DictionaryAttr):
+        return None
+    seen.add(id(attr))
+    if (problem := shaped_type_problem(attr)) is not None:
+        return problem
+    if isinstance(attr, ArrayAttr):
+        children: Sequence[Attribute] = attr.data
+    elif isinstance(attr, DictionaryAttr):
+        children = list(attr.data.values())
+    elif isinstance(attr, ParametrizedAttribute):
+        children = [p for p in attr.parameters if isinstance(p, Attribute)]
+    else:
+        children = ()
+    for child in children:
+        if (problem := _attribute_problem(child, seen)) is not None:
+            return problem
+    return None
+
+
+def limit_violation(root: Operation) -> tuple[Operation, str] | None:
+    """The first op under `root` (itself included) whose result, block argument or
+    attribute types exceed Kiln's limits, with the reason; None when all are in range."""
+    seen: set[int] = set()
+    for op in root.walk():
+        types = [*op.result_types]
+        types += [a.type for r in op.regions for b in r.blocks for a in b.args]
+        for t in types:
+            if (problem := _attribute_problem(t, seen)) is not None:
+                return op, problem
+        for attr in (*op.properties.values(), *op.attributes.values()):
+            if (problem := _attribute_problem(attr, seen)) is not None:
+                return op, problem
+    return None
+
+
 def _check(condition: bool, message: str) -> None:
     if not condition:
-        raise VerifyException(message)
+        # shapes formatted with list(...) show a dynamic dim as DYN's int value: the IR
+        # (and every message) writes it `?`
+        raise VerifyException(message.replace(str(DYN), "?"))
+
+
+def _check_axis(op: Operation, axis: int, rank: int, what: str = "axis") -> None:
+    _check(0 <= axis < rank, f"{op.name}: {what} {axis} out of range for rank {rank}")
+
+
+def _check_flag(op: Operation, attr: IntegerAttr, what: str) -> None:
+    _check(attr.value.data in (0, 1), f"{op.name}: {what} must be 0 or 1, got "
+                                      f"{attr.value.data}")
+
+
+def _check_at_least(op: Operation, values: Sequence[int], minimum: int, what: str) -> None:
+    _check(all(v >= minimum for v in values),
+           f"{op.name}: {what} must be >= {minimum}, got {list(values)}")
+
+
+def _check_result(op: Operation, expected: Sequence[int], actual: Sequence[int],
+                  what: str = "result") -> None:
+    _check(_shapes_compatible(expected, actual),
+           f"{op.name}: {what} shape {_dims(actual)} should be {_dims(expected)}")
+
+
+def _check_one_element(op: Operation, value: SSAValue, what: str) -> None:
+    _check(all(d in (1, DYN) for d in shape_of(value)),
+           f"{op.name}: {what} must have one element (rank 0 or [1]), got {value.type}")
+
+
+def _dims(shape: Sequence[int]) -> str:
+    """A shape as the IR writes it: [2, ?, 4]."""
+    return "[" + ", ".join("?" if d == DYN else str(d) for d in shape) + "]"
 
 
 # --------------------------------------------------------------------------- element types
@@ -461,10 +570,17 @@ def _opt_act(act: str | None) -> dict[str, Attribute]:
     return {"act": StringAttr(act)}
 
 
+FLOAT_ACTIVATIONS = ("sigmoid", "tanh", "leaky_relu", "gelu", "gelu_tanh")
+"""Fused activations defined on floating-point results only."""
+
+
 def _verify_act(op: IRDLOperation, act: StringAttr | None) -> None:
     if act is not None:
         _check(act.data in ACTIVATIONS,
                f"{op.name}: act must be one of {', '.join(ACTIVATIONS)}, got '{act.data}'")
+        if act.data in FLOAT_ACTIVATIONS and op.results:
+            _check(is_float_type(element_type_of(op.results[0])),
+                   f"{op.name}: act '{act.data}' needs a floating-point result")
     params = op.properties.get("act_params")
     want = ACT_PARAM_COUNTS.get(act.data, 0) if act is not None else 0
     have = 0 if params is None else len(params.get_values())
@@ -581,6 +697,8 @@ class GemmOp(GraphOp):
 
     def verify_(self) -> None:
         _verify_act(self, self.act)
+        _check_flag(self, self.trans_a, "trans_a")
+        _check_flag(self, self.trans_b, "trans_b")
         try:
             expected = self.infer_shape(shape_of(self.a), shape_of(self.b),
                                         bool(self.trans_a.value.data),
@@ -667,6 +785,12 @@ class ConvOp(GraphOp):
     def verify_(self) -> None:
         _verify_act(self, self.act)
         x, w = shape_of(self.input), shape_of(self.weight)
+        _check(len(x) >= 3 and len(w) == len(x),
+               f"graph.conv: input rank {len(x)} and weight rank {len(w)} do not fit a conv")
+        _check_at_least(self, ints(self.strides), 1, "strides")
+        _check_at_least(self, ints(self.dilations), 1, "dilations")
+        _check_at_least(self, ints(self.pads), 0, "pads")
+        _check_at_least(self, [d for d in w[2:] if d != DYN], 1, "kernel dims")
         if self.layout is not None:
             _check(self.layout.data == "nhwc", "graph.conv: layout must be \"nhwc\"")
             x = to_channels_first(x)
@@ -680,6 +804,7 @@ class ConvOp(GraphOp):
                 expected = to_channels_last(expected)
         except ValueError as e:
             raise VerifyException(f"graph.conv: {e}") from e
+        _check_output_size(self, expected)
         group = self.group.value.data
         _check(group >= 1, "graph.conv: group must be >= 1")
         if x[1] != DYN:
@@ -695,6 +820,13 @@ class ConvOp(GraphOp):
         if self.residual is not None:
             _check(_shapes_compatible(self.result_shape(), shape_of(self.residual)),
                    "graph.conv: residual must have the result's shape")
+
+
+def _check_output_size(op: Operation, shape: Sequence[int]) -> None:
+    """Windows larger than the padded input leave no output element."""
+    _check(all(d >= 0 or d == DYN for d in shape),
+           f"{op.name}: the window does not fit the (padded) input: output size "
+           f"{_dims(shape)}")
 
 
 class PoolOp(GraphOp):
@@ -742,12 +874,28 @@ class PoolOp(GraphOp):
         return tuple(out)
 
     def verify_(self) -> None:
+        _check_at_least(self, ints(self.kernel_shape), 1, "kernel_shape")
+        _check_at_least(self, ints(self.strides), 1, "strides")
+        _check_at_least(self, ints(self.dilations), 1, "dilations")
+        _check_at_least(self, ints(self.pads), 0, "pads")
+        _check_flag(self, self.ceil_mode, "ceil_mode")
+        for name in ("count_include_pad", "storage_order"):
+            if isinstance(flag := self.properties.get(name), IntegerAttr):
+                _check_flag(self, flag, name)
+        if isinstance(p := self.properties.get("p"), IntegerAttr):
+            _check(p.value.data >= 1, f"{self.name}: p must be >= 1, got {p.value.data}")
         try:
             expected = self.infer_shape(
                 shape_of(self.input), ints(self.kernel_shape), ints(self.strides),
                 ints(self.pads), ints(self.dilations), bool(self.ceil_mode.value.data))
         except ValueError as e:
             raise VerifyException(f"{self.name}: {e}") from e
+        _check_output_size(self, expected)
+        if isinstance(self, MaxPoolIndicesOp):
+            _check(element_type_of(self.result) == i64, f"{self.name}: result must be i64")
+        else:
+            _check(element_type_of(self.result) == element_type_of(self.input),
+                   f"{self.name}: result element type must equal the input's")
         _check(_shapes_compatible(expected, self.result_shape()),
                f"{self.name}: result shape {list(self.result_shape())} should be "
                f"{list(expected)}")
@@ -787,6 +935,8 @@ class GlobalAvgPoolOp(GraphOp):
     def verify_(self) -> None:
         x = shape_of(self.input)
         _check(len(x) >= 3, "graph.global_avg_pool: input rank must be >= 3")
+        _check(element_type_of(self.result) == element_type_of(self.input),
+               "graph.global_avg_pool: result element type must equal the input's")
         _check(_shapes_compatible((x[0], x[1], *[1] * (len(x) - 2)), self.result_shape()),
                "graph.global_avg_pool: result must be [N, C, 1, ...]")
 
@@ -820,8 +970,11 @@ class BatchNormOp(GraphOp):
         _check(len(x) >= 2, "graph.batch_norm: input rank must be >= 2")
         for operand in (self.scale, self.bias, self.mean, self.var):
             s = shape_of(operand)
-            _check(len(s) == 1 and (x[1] == DYN or s[0] == x[1]),
-                   f"graph.batch_norm: per-channel operands must have shape [{x[1]}]")
+            _check(len(s) == 1 and (DYN in (x[1], s[0]) or s[0] == x[1]),
+                   f"graph.batch_norm: per-channel operands must have shape {_dims(x[1:2])}")
+            _check(element_type_of(operand) == element_type_of(self.input),
+                   "graph.batch_norm: per-channel operands must have the input's element "
+                   "type")
         _check(self.result.type == self.input.type,
                "graph.batch_norm: result type must equal input type")
 
@@ -872,6 +1025,8 @@ class ReshapeOp(GraphOp):
             expected = self.infer_shape(shape_of(self.input), ints(self.shape))
         except ValueError as e:
             raise VerifyException(f"graph.reshape: {e}") from e
+        _check(element_type_of(self.result) == element_type_of(self.input),
+               "graph.reshape: result element type must equal the input's")
         _check(_shapes_compatible(expected, self.result_shape()),
                f"graph.reshape: result shape {list(self.result_shape())} should be "
                f"{list(expected)}")
@@ -910,6 +1065,8 @@ class TransposeOp(GraphOp):
                f"graph.transpose: perm {list(perm)} is not a permutation of rank {len(x)}")
         _check(_shapes_compatible([x[p] for p in perm], self.result_shape()),
                "graph.transpose: result shape does not match the permuted input")
+        _check(element_type_of(self.result) == element_type_of(self.input),
+               "graph.transpose: result element type must equal the input's")
 
 
 @irdl_op_definition
@@ -939,12 +1096,18 @@ class ConcatOp(GraphOp):
         _check(len(shapes) >= 1, "graph.concat: needs at least one input")
         rank = len(shapes[0])
         _check(0 <= axis < rank, f"graph.concat: axis {axis} out of range for rank {rank}")
-        for s in shapes:
+        for v, s in zip(self.inputs, shapes, strict=True):
             _check(len(s) == rank, "graph.concat: all inputs must have the same rank")
+            _check(element_type_of(v) == element_type_of(self.result),
+                   "graph.concat: inputs and result must have one element type")
             for d in range(rank):
                 if d != axis:
                     _check(s[d] == shapes[0][d] or DYN in (s[d], shapes[0][d]),
                            f"graph.concat: inputs differ in dim {d}")
+        sizes = [s[axis] for s in shapes]
+        expected = list(shapes[0])
+        expected[axis] = DYN if DYN in sizes else sum(sizes)
+        _check_result(self, expected, self.result_shape())
 
 
 @irdl_op_definition
@@ -1028,6 +1191,11 @@ class ElementwiseOp(GraphOp):
         _check(len(self.param_values()) == len(rule.params),
                f"graph.elementwise '{kind}': expects {len(rule.params)} params "
                f"({', '.join(n for n, _ in rule.params)}), got {len(self.param_values())}")
+        if types and is_float_type(types[0]):
+            limit = float(np.finfo(numpy_dtype_of(types[0])).max)
+            _check(all(not abs(p) > limit or math.isinf(p) for p in self.param_values()),
+                   f"graph.elementwise '{kind}': params {list(self.param_values())} do not "
+                   f"fit {types[0]}")
         if rule.result != "cast":
             expected_elt = rule.result_type(types, None)
             _check(element_type_of(self.result) == expected_elt,
@@ -1128,6 +1296,7 @@ class ShapeOp(DataOp):
                f"graph.shape: start/end must lie in [0, {rank}]")
         _check(shape_of(self.result) == (max(0, end - start),),
                "graph.shape: result must have end - start elements")
+        _check(element_type_of(self.result) == i64, "graph.shape: result must be i64")
 
 
 @irdl_op_definition
@@ -1141,6 +1310,10 @@ class SizeOp(DataOp):
 
     def __init__(self, input: SSAValue):
         super().__init__(operands=[input], result_types=[tensor_type([], i64)])
+
+    def verify_shapes(self) -> None:
+        _check(self.result.type == tensor_type([], i64),
+               "graph.size: result must be tensor<i64>")
 
 
 @irdl_op_definition
@@ -1165,6 +1338,11 @@ class ReshapeDynamicOp(DataOp):
         s = shape_of(self.shape)
         _check(len(s) == 1 and s[0] == len(self.result_shape()),
                "graph.reshape_dynamic: shape must be 1-D with one entry per result dim")
+        _check_flag(self, self.allowzero, "allowzero")
+        x, y = shape_of(self.input), self.result_shape()
+        if DYN not in x and DYN not in y:
+            _check(_product(x) == _product(y),
+                   f"graph.reshape_dynamic: cannot reshape {_dims(x)} into {_dims(y)}")
 
 
 class _AxesOp(DataOp):
@@ -1235,6 +1413,12 @@ class _AxesDynamicOp(DataOp):
     def verify_shapes(self) -> None:
         n = shape_of(self.axes)
         _check(len(n) == 1 and n[0] != DYN, f"{self.name}: axes must be 1-D, static length")
+        rank = len(shape_of(self.input))
+        want = rank - n[0] if isinstance(self, SqueezeDynamicOp) else rank + n[0]
+        _check(want >= 0, f"{self.name}: {n[0]} axes for an input of rank {rank}")
+        _check(len(self.result_shape()) == want,
+               f"{self.name}: {n[0]} axes on rank {rank} give rank {want}, the result has "
+               f"rank {len(self.result_shape())}")
 
 
 @irdl_op_definition
@@ -1261,11 +1445,19 @@ class FlattenOp(DataOp):
     result = result_def(TensorType)
 
     def __init__(self, input: SSAValue, axis: int):
-        x = shape_of(input)
-        halves = [x[:axis], x[axis:]]
-        shape = [DYN if DYN in h else _product(h) for h in halves]
         super().__init__(operands=[input], properties={"axis": _int_prop(axis)},
-                         result_types=[tensor_type(shape, element_type_of(input))])
+                         result_types=[tensor_type(self.infer_shape(shape_of(input), axis),
+                                                   element_type_of(input))])
+
+    @staticmethod
+    def infer_shape(x: Sequence[int], axis: int) -> tuple[int, int]:
+        halves = [x[:axis], x[axis:]]
+        return tuple(DYN if DYN in h else _product(h) for h in halves)  # type: ignore
+
+    def verify_shapes(self) -> None:
+        x, axis = shape_of(self.input), _prop_int(self.axis)
+        _check(0 <= axis <= len(x), f"graph.flatten: axis {axis} out of range [0, {len(x)}]")
+        _check_result(self, self.infer_shape(x, axis), self.result_shape())
 
 
 @irdl_op_definition
@@ -1307,9 +1499,27 @@ class SplitOp(DataOp):
         axis = _prop_int(self.axis)
         x = shape_of(self.input)
         _check(0 <= axis < len(x), f"graph.split: axis {axis} out of range")
+        _check(len(self.results) >= 1, "graph.split: needs at least one result")
         if self.splits is not None:
-            _check(len(ints(self.splits)) == len(self.results),
+            splits = ints(self.splits)
+            _check(len(splits) == len(self.results),
                    "graph.split: one split size per result")
+            _check_at_least(self, splits, 0, "splits")
+            _check(x[axis] == DYN or sum(splits) == x[axis],
+                   f"graph.split: splits {list(splits)} do not add up to {x[axis]}")
+        if self.sizes is not None:
+            _check(self.splits is None, "graph.split: give splits or sizes, not both")
+            _check(_is_int_tensor(self.sizes) and shape_of(self.sizes) == (len(self.results),),
+                   "graph.split: sizes must be a 1-D integer tensor, one entry per result")
+        for k, r in enumerate(self.results):
+            s = shape_of(r)
+            _check(len(s) == len(x) and all(
+                _shapes_compatible([a], [b]) for i, (a, b) in enumerate(zip(x, s, strict=True))
+                if i != axis), f"graph.split: result {k} of shape {_dims(s)} does not fit "
+                               f"the input {_dims(x)}")
+            if self.splits is not None:
+                _check_result(self, [*x[:axis], ints(self.splits)[k], *x[axis + 1:]], s,
+                              f"result {k}")
 
 
 def even_splits(n: int, parts: int) -> list[int]:
@@ -1343,6 +1553,10 @@ class SliceOp(DataOp):
                "graph.slice: starts/ends/axes/steps must be 1-D of one length")
         _check(len(self.result_shape()) == len(shape_of(self.input)),
                "graph.slice: result rank must equal input rank")
+        count, rank = next(iter(n))[0], len(shape_of(self.input))
+        _check(count == DYN or count <= rank,
+               f"graph.slice: {count} axes for an input of rank {rank}")
+
 
 
 @irdl_op_definition
@@ -1362,6 +1576,12 @@ class GatherOp(DataOp):
         super().__init__(operands=[input, indices], properties={"axis": _int_prop(axis)},
                          result_types=[tensor_type(shape, element_type_of(input))])
 
+    def verify_shapes(self) -> None:
+        x, axis = shape_of(self.input), _prop_int(self.axis)
+        _check_axis(self, axis, len(x))
+        _check_result(self, [*x[:axis], *shape_of(self.indices), *x[axis + 1:]],
+                      self.result_shape())
+
 
 @irdl_op_definition
 class GatherElementsOp(DataOp):
@@ -1377,6 +1597,12 @@ class GatherElementsOp(DataOp):
     def __init__(self, input: SSAValue, indices: SSAValue, axis: int):
         super().__init__(operands=[input, indices], properties={"axis": _int_prop(axis)},
                          result_types=[tensor_type(shape_of(indices), element_type_of(input))])
+
+    def verify_shapes(self) -> None:
+        x, ind = shape_of(self.input), shape_of(self.indices)
+        _check_axis(self, _prop_int(self.axis), len(x))
+        _check(len(ind) == len(x), f"{self.name}: indices must have the input's rank")
+        _check_result(self, ind, self.result_shape())
 
 
 @irdl_op_definition
@@ -1398,8 +1624,15 @@ class GatherNDOp(DataOp):
                          result_types=[tensor_type(shape, element_type_of(input))])
 
     def verify_shapes(self) -> None:
-        _check(shape_of(self.indices)[-1] != DYN,
-               "graph.gather_nd: the last dim of indices must be static")
+        x, ind, b = shape_of(self.input), shape_of(self.indices), _prop_int(self.batch_dims)
+        _check(len(ind) >= 1 and ind[-1] != DYN,
+               "graph.gather_nd: indices need rank >= 1 and a static last dim")
+        _check(0 <= b < min(len(x), len(ind)) or b == 0,
+               f"graph.gather_nd: batch_dims {b} out of range")
+        _check(b + ind[-1] <= len(x),
+               f"graph.gather_nd: {ind[-1]} index entries (+ {b} batch dims) exceed the "
+               f"input rank {len(x)}")
+        _check_result(self, [*ind[:-1], *x[b + ind[-1]:]], self.result_shape())
 
 
 @irdl_op_definition
@@ -1423,8 +1656,15 @@ class ScatterNDOp(DataOp):
     def verify_shapes(self) -> None:
         _check(self.reduction.data in REDUCTIONS,
                f"{self.name}: reduction must be one of {', '.join(REDUCTIONS)}")
-        _check(shape_of(self.indices)[-1] != DYN,
-               f"{self.name}: the last dim of indices must be static")
+        x, ind = shape_of(self.input), shape_of(self.indices)
+        _check(len(ind) >= 1 and ind[-1] != DYN,
+               f"{self.name}: indices need rank >= 1 and a static last dim")
+        _check(ind[-1] <= len(x),
+               f"{self.name}: {ind[-1]} index entries exceed the input rank {len(x)}")
+        _check_result(self, [*ind[:-1], *x[ind[-1]:]], shape_of(self.updates), "updates")
+        _check(self.result.type == self.input.type and element_type_of(
+            self.updates) == element_type_of(self.input),
+               f"{self.name}: result and updates must have the input's (element) type")
 
 
 @irdl_op_definition
@@ -1450,6 +1690,13 @@ class ScatterElementsOp(DataOp):
     def verify_shapes(self) -> None:
         _check(self.reduction.data in REDUCTIONS,
                f"{self.name}: reduction must be one of {', '.join(REDUCTIONS)}")
+        x, ind = shape_of(self.input), shape_of(self.indices)
+        _check_axis(self, _prop_int(self.axis), len(x))
+        _check(len(ind) == len(x), f"{self.name}: indices must have the input's rank")
+        _check_result(self, ind, shape_of(self.updates), "updates")
+        _check(self.result.type == self.input.type and element_type_of(
+            self.updates) == element_type_of(self.input),
+               f"{self.name}: result and updates must have the input's (element) type")
 
 
 @irdl_op_definition
@@ -1465,6 +1712,12 @@ class ExpandOp(DataOp):
     def __init__(self, input: SSAValue, shape: SSAValue, result_type: Attribute):
         super().__init__(operands=[input, shape], result_types=[result_type])
 
+    def verify_shapes(self) -> None:
+        s, rank = shape_of(self.shape), len(shape_of(self.input))
+        _check(len(s) == 1 and s[0] != DYN, "graph.expand: shape must be 1-D, static length")
+        _check(len(self.result_shape()) == max(rank, s[0]),
+               f"graph.expand: result rank must be {max(rank, s[0])}")
+
 
 @irdl_op_definition
 class TileOp(DataOp):
@@ -1478,6 +1731,13 @@ class TileOp(DataOp):
 
     def __init__(self, input: SSAValue, repeats: SSAValue, result_type: Attribute):
         super().__init__(operands=[input, repeats], result_types=[result_type])
+
+    def verify_shapes(self) -> None:
+        rank = len(shape_of(self.input))
+        _check(shape_of(self.repeats) == (rank,),
+               f"graph.tile: repeats must be 1-D with {rank} entries")
+        _check(len(self.result_shape()) == rank, "graph.tile: result rank must equal the "
+                                                 "input's")
 
 
 @irdl_op_definition
@@ -1505,6 +1765,13 @@ class PadOp(DataOp):
         n = shape_of(self.axes)
         _check(len(n) == 1 and n[0] != DYN and shape_of(self.pads) == (2 * n[0],),
                "graph.pad: pads must hold two entries per axis")
+        _check(n[0] <= len(shape_of(self.input)),
+               f"graph.pad: {n[0]} axes for an input of rank {len(shape_of(self.input))}")
+        _check_one_element(self, self.value, "value")
+        _check(element_type_of(self.value) == element_type_of(self.input),
+               "graph.pad: value must have the input's element type")
+        _check(len(self.result_shape()) == len(shape_of(self.input)),
+               "graph.pad: result rank must equal the input's")
 
 
 @irdl_op_definition
@@ -1520,6 +1787,13 @@ class RangeOp(DataOp):
     def __init__(self, start: SSAValue, limit: SSAValue, delta: SSAValue,
                  result_type: Attribute):
         super().__init__(operands=[start, limit, delta], result_types=[result_type])
+
+    def verify_shapes(self) -> None:
+        for what, v in (("start", self.start), ("limit", self.limit), ("delta", self.delta)):
+            _check_one_element(self, v, what)
+            _check(element_type_of(v) == element_type_of(self.result),
+                   f"graph.range: {what} must have the result's element type")
+        _check(len(self.result_shape()) == 1, "graph.range: the result must be 1-D")
 
 
 @irdl_op_definition
@@ -1538,6 +1812,15 @@ class ConstantOfShapeOp(DataOp):
         super().__init__(operands=[shape], properties={"value": value},
                          result_types=[result_type])
 
+    def verify_shapes(self) -> None:
+        s = shape_of(self.shape)
+        _check(len(s) == 1 and s[0] == len(self.result_shape()),
+               "graph.constant_of_shape: shape must be 1-D, one entry per result dim")
+        t = self.value.get_type()
+        _check(isinstance(t, TensorType) and all(d == 1 for d in shape_of(t))
+               and t.element_type == element_type_of(self.result),
+               "graph.constant_of_shape: value must be one element of the result's type")
+
 
 @irdl_op_definition
 class TriluOp(DataOp):
@@ -1554,6 +1837,13 @@ class TriluOp(DataOp):
     def __init__(self, input: SSAValue, k: SSAValue, upper: bool):
         super().__init__(operands=[input, k], properties={"upper": _int_prop(int(upper))},
                          result_types=[input.type])
+
+    def verify_shapes(self) -> None:
+        _check(len(shape_of(self.input)) >= 2, "graph.trilu: input rank must be >= 2")
+        _check_one_element(self, self.k, "k")
+        _check_flag(self, self.upper, "upper")
+        _check(self.result.type == self.input.type,
+               "graph.trilu: result type must equal input type")
 
 
 @irdl_op_definition
@@ -1575,6 +1865,14 @@ class CumSumOp(DataOp):
                          properties={"exclusive": _int_prop(int(exclusive)),
                                      "reverse": _int_prop(int(reverse))},
                          result_types=[input.type])
+
+    def verify_shapes(self) -> None:
+        _check(len(shape_of(self.input)) >= 1, "graph.cumsum: input rank must be >= 1")
+        _check_one_element(self, self.axis, "axis")
+        _check_flag(self, self.exclusive, "exclusive")
+        _check_flag(self, self.reverse, "reverse")
+        _check(self.result.type == self.input.type,
+               "graph.cumsum: result type must equal input type")
 
 
 @irdl_op_definition
@@ -1600,6 +1898,18 @@ class TopKOp(DataOp):
                                      "largest": _int_prop(int(largest))},
                          result_types=[tensor_type(x, element_type_of(input)),
                                        tensor_type(x, i64)])
+
+    def verify_shapes(self) -> None:
+        x, axis = shape_of(self.input), _prop_int(self.axis)
+        _check_axis(self, axis, len(x))
+        _check_one_element(self, self.k, "k")
+        _check_flag(self, self.largest, "largest")
+        expected = list(x)
+        expected[axis] = shape_of(self.values)[axis] if len(shape_of(self.values)) == len(
+            x) else DYN
+        _check_result(self, expected, shape_of(self.values), "values")
+        _check(self.indices.type == tensor_type(shape_of(self.values), i64),
+               "graph.topk: indices must be i64 of the values' shape")
 
 
 @irdl_op_definition
@@ -1645,6 +1955,18 @@ class ResizeOp(DataOp):
                    f"graph.resize: '{value.data}' is not one of {', '.join(allowed)}")
         _check((self.scales is None) != (self.sizes is None),
                "graph.resize: exactly one of scales and sizes")
+        rank, axes = len(shape_of(self.input)), ints(self.axes)
+        _check(len(axes) >= 1 and len(set(axes)) == len(axes)
+               and all(0 <= a < rank for a in axes),
+               f"graph.resize: axes {list(axes)} must be distinct and in [0, {rank})")
+        given = self.scales if self.scales is not None else self.sizes
+        assert given is not None
+        _check(_shapes_compatible((len(axes),), shape_of(given)),
+               "graph.resize: scales/sizes must be 1-D with one entry per axis")
+        _check(is_float_type(element_type_of(given)) == (given is self.scales),
+               "graph.resize: scales must be floats, sizes integers")
+        _check(len(self.result_shape()) == rank,
+               "graph.resize: result rank must equal the input's")
 
 
 @irdl_op_definition
@@ -1668,6 +1990,19 @@ class OneHotOp(DataOp):
                          properties={"axis": _int_prop(axis)},
                          result_types=[tensor_type(shape, element_type_of(values))])
 
+    def verify_shapes(self) -> None:
+        ind, axis = shape_of(self.indices), _prop_int(self.axis)
+        _check(0 <= axis <= len(ind),
+               f"graph.one_hot: axis {axis} out of range [0, {len(ind)}]")
+        _check_one_element(self, self.depth, "depth")
+        _check(_shapes_compatible((2,), shape_of(self.values)),
+               "graph.one_hot: values must be [off, on]")
+        _check(element_type_of(self.result) == element_type_of(self.values),
+               "graph.one_hot: result element type must equal the values'")
+        y = self.result_shape()
+        _check(len(y) == len(ind) + 1, f"graph.one_hot: result rank must be {len(ind) + 1}")
+        _check_result(self, [*ind[:axis], y[axis], *ind[axis:]], y)
+
 
 @irdl_op_definition
 class NonZeroOp(DataOp):
@@ -1681,6 +2016,12 @@ class NonZeroOp(DataOp):
     def __init__(self, input: SSAValue):
         super().__init__(operands=[input],
                          result_types=[tensor_type([len(shape_of(input)), DYN], i64)])
+
+    def verify_shapes(self) -> None:
+        y = self.result_shape()
+        _check(len(y) == 2 and y[0] == len(shape_of(self.input))
+               and element_type_of(self.result) == i64,
+               f"graph.non_zero: result must be i64 [{len(shape_of(self.input))}, ?]")
 
 
 SHAPE_OPS: tuple[type[DataOp], ...] = (
@@ -1834,6 +2175,7 @@ class ReduceOp(GraphOp):
                f"got '{self.kind.data}'")
         x = shape_of(self.input)
         axes = ints(self.axes)
+        _check_flag(self, self.keepdims, "keepdims")
         keepdims = bool(self.keepdims.value.data)
         _check(element_type_of(self.result) == element_type_of(self.input),
                "graph.reduce: result element type must equal the input's")
@@ -1842,6 +2184,7 @@ class ReduceOp(GraphOp):
             _check(len(a) == 1 and a[0] not in (0, DYN),
                    "graph.reduce: axes_input must be a 1-D tensor of static size >= 1")
             _check(not axes, "graph.reduce: give axes or axes_input, not both")
+            _check(a[0] <= len(x), f"graph.reduce: {a[0]} axes for an input of rank {len(x)}")
             expected = runtime_reduce_shape(x, a[0], keepdims)
         else:
             _check(len(axes) >= 1, "graph.reduce: axes must not be empty")
@@ -1891,6 +2234,8 @@ class ArgReduceOp(GraphOp):
         axis = self.axis.value.data
         _check(0 <= axis < len(x),
                f"graph.arg_reduce: axis {axis} out of range for rank {len(x)}")
+        _check_flag(self, self.keepdims, "keepdims")
+        _check_flag(self, self.select_last_index, "select_last_index")
         _check(element_type_of(self.result) == i64, "graph.arg_reduce: result must be i64")
         expected = reduce_shape(x, [axis], bool(self.keepdims.value.data))
         _check(_shapes_compatible(expected, self.result_shape()),
@@ -2110,6 +2455,10 @@ class ConvTransposeOp(GraphOp):
         return tuple(out)
 
     def verify_(self) -> None:
+        _check(self.group.value.data >= 1, "graph.conv_transpose: group must be >= 1")
+        _check_at_least(self, ints(self.strides), 1, "strides")
+        _check_at_least(self, ints(self.dilations), 1, "dilations")
+        _check_at_least(self, ints(self.output_padding), 0, "output_padding")
         try:
             expected = self.infer_shape(
                 shape_of(self.input), shape_of(self.weight), ints(self.strides),
@@ -2117,6 +2466,9 @@ class ConvTransposeOp(GraphOp):
                 self.group.value.data)
         except ValueError as e:
             raise VerifyException(f"graph.conv_transpose: {e}") from e
+        _check_output_size(self, expected)
+        _check(element_type_of(self.result) == element_type_of(self.input),
+               "graph.conv_transpose: result element type must equal the input's")
         _check(_shapes_compatible(expected, self.result_shape()),
                f"graph.conv_transpose: result shape {list(self.result_shape())} should be "
                f"{list(expected)}")
@@ -2186,6 +2538,11 @@ class DropoutOp(IRDLOperation):
         for name, v in (("ratio", self.ratio), ("training", self.training)):
             if v is not None:
                 _check(shape_of(v) == (), f"graph.dropout: {name} must be rank 0")
+        if self.ratio is not None:
+            _check(is_float_type(element_type_of(self.ratio)),
+                   "graph.dropout: ratio must be a float")
+        if self.training is not None:
+            _check(element_type_of(self.training) == i1, "graph.dropout: training must be i1")
 
 
 REDUCTION_NN_OPS: tuple[type[IRDLOperation], ...] = (
@@ -2749,6 +3106,47 @@ Graph = Dialect(
     ],
     [],
 )
+
+SUPPORTED_ELEMENT_TYPES = frozenset(ELEMENT_TYPES.values())
+
+
+FLOAT_ONLY_OPS = frozenset({
+    "graph.sigmoid", "graph.tanh", "graph.exp", "graph.sqrt", "graph.gelu", "graph.softmax",
+    "graph.log_softmax", "graph.layer_norm", "graph.batch_norm", "graph.lrn",
+    "graph.lp_pool", "graph.avg_pool", "graph.global_avg_pool"})
+"""Ops defined on floating-point tensors only (as in ONNX): their lowerings use float
+constants (-inf, 0.5, ...) and math functions."""
+
+
+def _verify_element_types(op: Operation) -> None:
+    """Graph tensors hold one of ELEMENT_TYPES (what the lowering and runtime handle)."""
+    for kind, values in (("operand", op.operands), ("result", op.results)):
+        for i, v in enumerate(values):
+            t = v.type
+            if isinstance(t, TensorType) and t.element_type not in SUPPORTED_ELEMENT_TYPES:
+                raise VerifyException(
+                    f"{op.name}: {kind} {i} has element type {t.element_type}; graph ops "
+                    f"support {', '.join(str(e) for e in ELEMENT_TYPES.values())}")
+    if op.name in FLOAT_ONLY_OPS and op.operands:
+        t = op.operands[0].type
+        if isinstance(t, TensorType) and not is_float_type(t.element_type):
+            raise VerifyException(f"{op.name}: needs a floating-point input, got {t}")
+
+
+def _with_element_type_check(verify):
+    def verify_(self: IRDLOperation) -> None:
+        _verify_element_types(self)
+        verify(self)
+
+    verify_.__wrapped__ = verify  # type: ignore[attr-defined]
+    return verify_
+
+
+# Every graph op checks its element types before its own verifier runs, so that no
+# verifier (or lowering) has to expect `none`, `index` or `complex` elements.
+for _op_class in Graph.operations:
+    if not hasattr(_op_class.verify_, "__wrapped__"):
+        _op_class.verify_ = _with_element_type_check(_op_class.verify_)
 
 # Names of function-level attributes shared by the importer, passes and runtime.
 ARG_NAME_ATTR = "graph.name"  # on func args/results: the framework's tensor name

@@ -53,8 +53,10 @@ def _is_const(v: SSAValue) -> bool:
     return isinstance(v.owner, (g.ConstantOp, g.WeightOp))
 
 
-def _const(b: RuleBuilder, values: list[float]) -> SSAValue:
-    return b.insert(materialize(np.array(values, dtype=np.float32), None, ""))
+def _const(b: RuleBuilder, values: list[float], like: SSAValue) -> SSAValue:
+    """A constant of `like`'s element type (an f32 one would not combine with f64/f16)."""
+    dtype = g.numpy_dtype_of(g.element_type_of(like))
+    return b.insert(materialize(np.array(values, dtype=dtype), None, ""))
 
 
 # --------------------------------------------------------------------------- conv + bn
@@ -64,7 +66,7 @@ def _conv_bn(m: Match, b: RuleBuilder) -> SSAValue:
     """w' = w * s, b' = (b - mean) * s + beta with s = scale / sqrt(var + eps)."""
     conv, bn = m.conv, m.bn
     out_channels = g.shape_of(conv.weight)[0]
-    std = b.insert(g.SqrtOp(b.insert(g.AddOp(bn.var, _const(b, [bn.epsilon.value.data])))))
+    std = b.insert(g.SqrtOp(b.insert(g.AddOp(bn.var, _const(b, [bn.epsilon.value.data], bn.var)))))
     s = b.insert(g.DivOp(bn.scale, std))
     s_w = b.insert(g.ReshapeOp(s, [out_channels, *[1] * (len(g.shape_of(conv.weight)) - 1)]))
     weight = b.insert(g.MulOp(conv.weight, s_w))
@@ -403,7 +405,7 @@ def _gemm_bn(m: Match, b: RuleBuilder) -> SSAValue | None:
     if len(op.result_shape()) != 2 or g.DYN in op.result_shape()[1:]:
         return None
     n = op.result_shape()[1]
-    std = b.insert(g.SqrtOp(b.insert(g.AddOp(bn.var, _const(b, [bn.epsilon.value.data])))))
+    std = b.insert(g.SqrtOp(b.insert(g.AddOp(bn.var, _const(b, [bn.epsilon.value.data], bn.var)))))
     s = b.insert(g.DivOp(bn.scale, std))
     if isinstance(op, g.GemmOp):
         trans_b = bool(op.trans_b.value.data)
@@ -420,7 +422,7 @@ def _gemm_bn(m: Match, b: RuleBuilder) -> SSAValue | None:
         centered = b.insert(g.NegOp(bn.mean))
     else:
         if beta != 1.0:
-            c = b.insert(g.MulOp(c, _const(b, [beta])))
+            c = b.insert(g.MulOp(c, _const(b, [beta], c)))
         centered = b.insert(g.SubOp(c, bn.mean))
     bias = b.insert(g.AddOp(b.insert(g.MulOp(centered, s)), bn.bias))
     lhs = op.a if isinstance(op, g.GemmOp) else op.lhs

@@ -190,13 +190,27 @@ class RuleBuilder:
 
     rewriter: PatternRewriter
     root: Operation
+    pending: list[Operation] = field(default_factory=list[Operation])
 
     def insert(self, op: Operation) -> SSAValue:
-        """Insert `op` before the root and return its (first) result."""
-        self.rewriter.insert(op)
+        """Insert `op` before the root and return its (first) result.
+
+        The ops go into the IR only when the rule applies (`commit`): a rule that declines
+        must leave the IR untouched, or the greedy driver would never reach a fixpoint."""
+        self.pending.append(op)
         if op.location == UNKNOWN_LOC:
             op.location = self.root.location
         return op.results[0]
+
+    def commit(self) -> None:
+        for op in self.pending:
+            self.rewriter.insert(op)
+        self.pending.clear()
+
+    def discard(self) -> None:
+        for op in reversed(self.pending):  # users first, so each op is unused when erased
+            op.erase()
+        self.pending.clear()
 
 
 Builder = Callable[[Match, RuleBuilder], SSAValue | Sequence[SSAValue] | None]
@@ -255,10 +269,19 @@ class RuleSet(RewritePattern):
                     return
 
     def _apply(self, rule: Rule, m: Match, root: Operation, rewriter: PatternRewriter) -> bool:
-        result = rule.replacement(m, RuleBuilder(rewriter, root))
+        builder = RuleBuilder(rewriter, root)
+        result = rule.replacement(m, builder)
         if result is None:
+            builder.discard()
             return False
         new = [result] if isinstance(result, SSAValue) else list(result)
+        if [v.type for v in new] != list(root.result_types):
+            # The users (func.return, region terminators) keep the root's types: a builder
+            # that infers another type (e.g. `?` where the IR states a static dim) must not
+            # change them, so the rule does not apply here.
+            builder.discard()
+            return False
+        builder.commit()
         absorbed = [v for v in m.values() if isinstance(v, Operation) and v is not root]
         rewriter.replace(root, [], new)
         for op in absorbed:

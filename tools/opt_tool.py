@@ -16,6 +16,11 @@ Built on xDSL's xDSLOptMain, so --split-input-file, --verify-diagnostics,
 
 User rules written in PDL run through xDSL's apply-pdl:
     opt-tool -p 'apply-pdl{pdl_file="rules.mlir"}' in.mlir
+
+Errors: IR that does not parse or verify is reported as `file:line:col` and the
+message, a pass that rejects its input says which pass and why; both exit with status 1.
+Any other exception is a bug in Kiln: a one-paragraph "internal error" (exit 1), with the
+Python traceback only under --traceback (or --debug).
 """
 
 from __future__ import annotations
@@ -23,17 +28,26 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
+import traceback
 from collections.abc import Sequence
 from typing import IO
 
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass, PassPipeline
 from xdsl.printer import Printer
-from xdsl.utils.exceptions import DiagnosticException, ParseError, PassFailedException
+from xdsl.utils.exceptions import (
+    ArgSpecParseError,
+    DiagnosticException,
+    ParseError,
+    PassFailedException,
+)
 from xdsl.xdsl_opt_main import xDSLOptMain
 
-from compiler.errors import KilnError
+from compiler.errors import ISSUE_TRACKER, CompileError, InternalError, KilnError
 from compiler.pipeline import PRESETS, expand_presets
+
+TRACEBACK_FLAGS = ("--traceback", "--debug")
 
 
 class KilnOptMain(xDSLOptMain):
@@ -44,9 +58,11 @@ class KilnOptMain(xDSLOptMain):
 
     def register_all_dialects(self) -> None:
         super().register_all_dialects()
+        from dialects.check import Check
         from dialects.graph import Graph
 
         self.ctx.load_dialect(Graph)
+        self.ctx.load_dialect(Check)
 
     def register_all_passes(self) -> None:
         from passes.registry import all_pass_factories
@@ -67,9 +83,35 @@ class KilnOptMain(xDSLOptMain):
             from compiler.importers.onnx_importer import import_onnx
 
             path = os.path.abspath(self.args.input_file) if self.args.input_file else None
-            return import_onnx(io.read(), weights_key=f"file:{path}" if path else None)
+            try:
+                return import_onnx(io.read(), weights_key=f"file:{path}" if path else None)
+            except KilnError:
+                raise
+            except Exception as e:  # an importer bug, as compiler.compile reports it
+                raise InternalError("importing the model", e) from e
 
         self.available_frontends["onnx"] = parse_onnx
+
+    def parse_chunk(self, chunk: IO[bytes], file_extension: str,
+                    start_offset: int = 0) -> ModuleOp | None:
+        from compiler.driver import parse_mlir_text, verify_module
+
+        if file_extension != "mlir":
+            module = super().parse_chunk(chunk, file_extension, start_offset)
+            if module is not None and not self.args.disable_verify:
+                verify_module(module)
+            return module
+
+        data = chunk.read()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise CompileError(f"{self.get_input_name()}: the input is not UTF-8 text: "
+                               f"{e}") from None
+        # Parsed and verified here, so that a verifier failure has the op's position
+        return parse_mlir_text(text, self.get_input_name(), self.ctx, start_offset,
+                               not self.args.no_implicit_module,
+                               verify=not self.args.disable_verify)
 
     def register_all_arguments(self, arg_parser: argparse.ArgumentParser) -> None:
         super().register_all_arguments(arg_parser)
@@ -86,23 +128,48 @@ class KilnOptMain(xDSLOptMain):
             help="After the run, print per pass how often each rewrite rule fired "
                  "(stderr).")
 
+        arg_parser.add_argument(
+            *TRACEBACK_FLAGS, dest="traceback", action="store_true",
+            help="On an internal error, also print the Python traceback.")
+
     def setup_pipeline(self) -> None:
         self.args.passes = expand_presets(self.args.passes)
-        super().setup_pipeline()
-        if not self.args.print_ir_after_all:
-            return
-        inner = self.pipeline.callback
+        try:
+            super().setup_pipeline()
+        except (ValueError, TypeError, ArgSpecParseError) as e:
+            raise CompileError(f"bad pass pipeline '{self.args.passes}': {e}") from None
+        # apply_passes verifies (with positions) and times; this prints between passes
+        self.pipeline = PassPipeline(self.pipeline.passes, self._between_passes)
 
-        def callback(previous: ModulePass | None, module: ModuleOp,
-                     next_pass: ModulePass | None) -> None:
-            if inner is not None:
-                inner(previous, module, next_pass)
-            if previous is not None:
-                print(f"// -----// IR Dump After {previous.name} //----- //", file=sys.stderr)
-                Printer(stream=sys.stderr).print_op(module)
-                print(file=sys.stderr)
+    def _between_passes(self, previous: ModulePass | None, module: ModuleOp,
+                        next_pass: ModulePass | None) -> None:
+        if previous and next_pass and self.args.print_between_passes:
+            print(f"IR after {previous.name}:")
+            Printer(stream=sys.stdout).print_op(module)
+            print("\n\n\n")
+        if previous is not None and self.args.print_ir_after_all:
+            print(f"// -----// IR Dump After {previous.name} //----- //", file=sys.stderr)
+            Printer(stream=sys.stderr).print_op(module)
+            print(file=sys.stderr)
 
-        self.pipeline = PassPipeline(self.pipeline.passes, callback)
+    def apply_passes(self, prog: ModuleOp) -> None:
+        """Run the passes as compiler.compile does (driver.apply_pass): a pass that
+        rejects the IR is a PassFailedException (so --verify-diagnostics shows it), a
+        pass bug an InternalError."""
+        from compiler.driver import apply_pass
+
+        passes = self.pipeline.passes
+        for i, p in enumerate(passes):
+            start = time.perf_counter()
+            try:
+                apply_pass(p, self.ctx, prog, verify=not self.args.disable_verify)
+            except InternalError:
+                raise
+            except CompileError as e:
+                raise PassFailedException(str(e)) from None
+            if self.args.time_passes:
+                print(f"Pass {p.name} took {time.perf_counter() - start} seconds")
+            self._between_passes(p, prog, passes[i + 1] if i + 1 < len(passes) else None)
 
     def run(self) -> None:
         from passes.rewrite import format_statistics, reset_statistics
@@ -118,25 +185,82 @@ class KilnOptMain(xDSLOptMain):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run opt-tool; return the exit status. No exception escapes (SystemExit aside)."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        KilnOptMain(args=argv).run()
+        KilnOptMain(args=args).run()
     except ParseError as e:
-        print(f"opt-tool: parse error: {e}", file=sys.stderr)
+        print(f"opt-tool: parse error: {format_parse_error(e)}", file=sys.stderr)
+        return 1
+    except InternalError as e:
+        report_internal_error(e, args)
         return 1
     except (DiagnosticException, PassFailedException) as e:
-        print(f"opt-tool: error: {e}", file=sys.stderr)
+        print(f"opt-tool: error: {format_diagnostic(e)}", file=sys.stderr)
         return 1
     except KilnError as e:
         print(f"opt-tool: {e}", file=sys.stderr)
         return 1
-    except FileNotFoundError as e:
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
         print(f"opt-tool: cannot read input: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"opt-tool: I/O error: {e}", file=sys.stderr)
+        return 1
+    except ArgSpecParseError as e:
+        print(f"opt-tool: bad pass pipeline: {e}", file=sys.stderr)
         return 1
     except ValueError as e:
         # xDSL reports unknown passes, targets and file extensions as ValueError
-        print(f"opt-tool: {e}", file=sys.stderr)
+        if not _raised_by_xdsl_driver(e):
+            report_internal_error(e, args)
+        else:
+            print(f"opt-tool: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug: one paragraph, the traceback only on request
+        report_internal_error(e, args)
         return 1
     return 0
+
+
+def _raised_by_xdsl_driver(e: BaseException) -> bool:
+    """True for the ValueErrors xDSL's command-line driver raises about its arguments."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and os.path.basename(tb.tb_frame.f_code.co_filename) in (
+        "xdsl_opt_main.py", "command_line_tool.py")
+
+
+def format_parse_error(e: ParseError) -> str:
+    """`file:line:col: message` and the source line with a caret under the position."""
+    from compiler.driver import parse_error_parts
+
+    message, location, context = parse_error_parts(e)
+    head = f"{location}: {message}" if location else message
+    return f"{head}\n{context}" if context else head
+
+
+def format_diagnostic(e: BaseException) -> str:
+    """A DiagnosticException's message (with the op's source line where known)."""
+    from compiler.driver import IRVerifyException
+
+    if isinstance(e, IRVerifyException) and e.context:
+        return f"{e}\n{e.context}"
+    return str(e).strip()
+
+
+def report_internal_error(e: BaseException, args: Sequence[str]) -> None:
+    """One paragraph on stderr; the traceback too when --traceback/--debug was given."""
+    if any(a in TRACEBACK_FLAGS for a in args):
+        cause = e.__cause__ if isinstance(e, InternalError) and e.__cause__ else e
+        traceback.print_exception(cause, file=sys.stderr)
+    if isinstance(e, InternalError):
+        print(f"opt-tool: {e}", file=sys.stderr)
+        return
+    print(f"opt-tool: internal error: {type(e).__name__}: {e}. This is a bug in Kiln, not "
+          f"in your input; please report it on {ISSUE_TRACKER} with the input that "
+          "triggers it (run with --traceback for details).", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.parser import Parser
-from xdsl.passes import PassPipeline
 from xdsl.utils.exceptions import DiagnosticException, ParseError, PassFailedException
 
-from compiler.errors import KilnError
+from compiler.errors import ISSUE_TRACKER, InternalError, KilnError
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -26,18 +25,19 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--emit", choices=["llvm-ir", "asm"], default="llvm-ir")
     p.add_argument("-O", dest="opt", type=int, default=3, help="IR opt level for --emit=asm")
     p.add_argument("-o", dest="output", default="-", help="output file (default stdout)")
+    p.add_argument("--traceback", "--debug", dest="traceback", action="store_true",
+                   help="On an internal error, also print the Python traceback.")
     return p.parse_args(argv)
 
 
 def _run_pipeline(module: ModuleOp, spec: str, ctx) -> None:
-    from compiler.pipeline import expand_presets
-    from passes.registry import all_pass_factories
+    """As compiler.compile runs passes: CompileError for a rejection, InternalError for a
+    bug in a pass."""
+    from compiler.driver import apply_pass, parse_pipeline
 
-    spec = expand_presets(spec)
-    if not spec:
-        return
-    pipeline = PassPipeline.parse_spec(all_pass_factories(), spec)
-    pipeline.apply(ctx, module)
+    pipeline = parse_pipeline(spec)
+    for p in pipeline.passes if pipeline is not None else ():
+        apply_pass(p, ctx, module)
 
 
 def translate(
@@ -45,12 +45,19 @@ def translate(
 ) -> str:
     """Parse MLIR text, run `pipeline`, return LLVM IR text or host assembly."""
     from compiler.context import make_context
+    from compiler.driver import parse_mlir_text, parse_pipeline
     from compiler.runtime.llvm_translate import translate_to_llvm_ir
 
     ctx = make_context()
-    module = Parser(ctx, text, name).parse_module()
+    parse_pipeline(pipeline)  # a bad pipeline is reported before the input is read
+    module = parse_mlir_text(text, name, ctx)
     _run_pipeline(module, pipeline, ctx)
-    llvm_module = translate_to_llvm_ir(module)
+    try:
+        llvm_module = translate_to_llvm_ir(module)
+    except (KilnError, DiagnosticException):
+        raise
+    except Exception as e:  # the llvm dialect is not what the translation expects
+        raise InternalError("translating to LLVM IR", e) from e
     if emit == "asm":
         from compiler.runtime.jit import JITEngine
 
@@ -72,15 +79,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"translate-tool: cannot read input: {e}", file=sys.stderr)
         return 1
     except ParseError as e:
-        lines = [ln for ln in str(e).strip().splitlines() if ln.strip()]
-        where = lines[0].strip() if lines else ""
-        print(f"translate-tool: parse error: {where}: {lines[-1].strip()}", file=sys.stderr)
+        from compiler.driver import parse_error_parts
+
+        message, where, context = parse_error_parts(e)
+        head = f"{where}: {message}" if where else message
+        print(f"translate-tool: parse error: {head}" + (f"\n{context}" if context else ""),
+              file=sys.stderr)
+        return 1
+    except InternalError as e:
+        _report_internal_error(e, args.traceback)
         return 1
     except (DiagnosticException, PassFailedException, KilnError) as e:
         print(f"translate-tool: error: {e}", file=sys.stderr)
         return 1
-    except ValueError as e:  # unknown pass names
-        print(f"translate-tool: {e}", file=sys.stderr)
+    except Exception as e:  # a bug: one paragraph, the traceback only on request
+        _report_internal_error(e, args.traceback)
         return 1
     if args.output == "-":
         sys.stdout.write(result)
@@ -88,6 +101,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         with open(args.output, "w") as f:
             f.write(result)
     return 0
+
+
+def _report_internal_error(e: BaseException, show_traceback: bool) -> None:
+    if show_traceback:
+        cause = e.__cause__ if isinstance(e, InternalError) and e.__cause__ else e
+        traceback.print_exception(cause, file=sys.stderr)
+    if isinstance(e, InternalError):
+        print(f"translate-tool: {e}", file=sys.stderr)
+        return
+    print(f"translate-tool: internal error: {type(e).__name__}: {e}. This is a bug in Kiln, "
+          f"not in your input; please report it on {ISSUE_TRACKER} with the input that "
+          "triggers it (run with --traceback for details).", file=sys.stderr)
 
 
 if __name__ == "__main__":
