@@ -27,29 +27,12 @@ def _same(op: Operation, shapes: list[Shape]) -> Shape:
 
 
 def _binary(op: Operation, shapes: list[Shape]) -> Shape:
-    result = g.broadcast_shapes(shapes[0], shapes[1])
-    for operand, shape in zip(op.operands, shapes, strict=True):
-        _check_no_dynamic_broadcast(g.shape_of(operand), shape, result)
-    return result
-
-
-def _check_no_dynamic_broadcast(declared: Shape, actual: Shape, result: Shape) -> None:
-    """Kernels index a `?` dim as is: it may not broadcast (size 1 against more) at run time."""
-    offset = len(result) - len(actual)
-    for axis, (want, got) in enumerate(zip(declared, actual, strict=True)):
-        if want == g.DYN and got != result[offset + axis]:
-            raise ValueError(
-                f"dim {axis} of an operand is {got} at run time and would broadcast to "
-                f"{result[offset + axis]}, but it was compiled as a dynamic dim (?); "
-                "broadcasting along a dynamic dim is not supported")
+    return g.broadcast_shapes(shapes[0], shapes[1])
 
 
 def _broadcast_all(op: Operation, shapes: list[Shape]) -> Shape:
     """Numpy broadcasting of any number of operands (graph.elementwise)."""
-    result = g.broadcast_shapes(*shapes)
-    for operand, shape in zip(op.operands, shapes, strict=True):
-        _check_no_dynamic_broadcast(g.shape_of(operand), shape, result)
-    return result
+    return g.broadcast_shapes(*shapes)
 
 
 def _with_bias(result: Shape, bias: Shape | None) -> Shape:
@@ -384,10 +367,7 @@ def _layer_norm(op: Operation, shapes: list[Shape]) -> Shape:
 
 
 def _fused(op: Operation, shapes: list[Shape]) -> Shape:
-    result = g.broadcast_shapes(*shapes)
-    for operand, shape in zip(op.operands, shapes, strict=True):
-        _check_no_dynamic_broadcast(g.shape_of(operand), shape, result)
-    return result
+    return g.broadcast_shapes(*shapes)
 
 # --------------------------------------------------------------------------- control flow
 

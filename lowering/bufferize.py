@@ -32,6 +32,8 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
+from compiler.errors import unexpected_op
+
 
 def _fail(op: Operation, message: str) -> PassFailedException:
     return PassFailedException(f"bufferize: {op.name}: {message}")
@@ -206,6 +208,8 @@ class _FunctionBufferizer:
             self.insert(memref.StoreOp.get(element, buf, [self.index(i, op)]), op)
         for use in others:
             use.operation.operands[use.index] = buf
+        if not op.result.uses:
+            Rewriter.erase_op(op)
 
     def convert_reshape(self, op: tensor.ReshapeOp) -> None:
         shape_source = op.shape
@@ -471,8 +475,9 @@ class _RegionBufferizer(_FunctionBufferizer):
                    for o in op.static_offsets.get_values()]
         sizes = [next(dyn_sizes) if s == DYNAMIC_INDEX else s
                  for s in op.static_sizes.get_values()]
-        if any(s != 1 for s in op.static_strides.get_values()):
-            raise _fail(op, "only unit strides are supported")
+        dyn_steps = iter(op.strides)
+        steps = [next(dyn_steps) if s == DYNAMIC_INDEX else s
+                 for s in op.static_strides.get_values()]
         # row-major strides of the source, static where its trailing dims are
         strides: list[SSAValue | int] = [1] * len(shape)
         for i in range(len(shape) - 2, -1, -1):
@@ -481,6 +486,8 @@ class _RegionBufferizer(_FunctionBufferizer):
         offset: SSAValue | int = 0
         for o, s in zip(offsets, strides, strict=True):
             offset = self.add(offset, self.mul(o, s, op), op)
+        # a slice step multiplies the element stride (0: a broadcast, lowering/dims.py)
+        strides = [self.mul(s, step, op) for s, step in zip(strides, steps, strict=True)]
         # rank reduction drops leading unit dims
         drop = len(shape) - len(result_tensor.get_shape())
         keep = []
@@ -581,9 +588,26 @@ class BufferizePass(ModulePass):
     name = "bufferize"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        _check_tensor_level(op)
         counter = [0]
         for fn in list(op.walk()):
             if isinstance(fn, func.FuncOp) and fn.body.blocks:
                 if len(fn.body.blocks) != 1:
                     raise _fail(fn, "only single-block function bodies are supported")
                 _RegionBufferizer(fn, op, counter).run()
+
+
+def _check_tensor_level(module: ModuleOp) -> None:
+    """bufferize takes what convert-graph-to-tensor produces: no graph ops, no memrefs."""
+    expected = "tensor-level IR"
+    for op in module.walk():
+        if op.dialect_name() == "graph":
+            raise unexpected_op("bufferize", op, expected, "run convert-graph-to-tensor first")
+        if op.dialect_name() == "memref":
+            raise unexpected_op("bufferize", op, expected, "the IR is bufferized already")
+        types = [*op.operand_types, *op.result_types]
+        types += [a.type for r in op.regions for b in r.blocks for a in b.args]
+        if isinstance(op, func.FuncOp):
+            types += [*op.function_type.inputs.data, *op.function_type.outputs.data]
+        if any(isinstance(t, MemRefType) for t in types):
+            raise unexpected_op("bufferize", op, expected, "it has memref operands or results")

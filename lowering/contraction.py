@@ -247,8 +247,10 @@ class _Strides:
         return self.cache[pos]
 
 
-def emit_gemm_call(op: GenericOp, c: Contraction, maps: list[AffineMap]) -> None:
-    """Replace the contraction `op` by batch loops around the kernel call."""
+def emit_gemm_call(op: GenericOp, c: Contraction, maps: list[AffineMap],
+                   bounds: bool = False) -> None:
+    """Replace the contraction `op` by batch loops around the kernel call; with `bounds`,
+    check before each call that the kernel stays inside its three buffers."""
     from lowering.linalg_to_loops import _Inserter, loop_bounds
 
     module = op.get_toplevel_object()
@@ -303,12 +305,39 @@ def emit_gemm_call(op: GenericOp, c: Contraction, maps: list[AffineMap]) -> None
     def i64v(v: SSAValue) -> SSAValue:
         return ins(arith.IndexCastOp(v, i64))
 
+    offsets = [offset(c.a), offset(c.b), offset(2)]
+    if bounds:
+        one = ins.const(1)
+        reach = [(c.a, offsets[0], [(m_size, sam), (k_size, sak)]),
+                 (c.b, offsets[1], [(k_size, sbk), (n_size, sbn)]),
+                 (2, offsets[2], [(m_size, ldc), (n_size, one)])]
+        for i, off, extents in reach:
+            _check_kernel_reach(ins, operands[i], strides[i], off, extents)
     args = [m_size, n_size, k_size,
-            addrs[c.a], offset(c.a), sam, sak,
-            addrs[c.b], offset(c.b), sbk, sbn,
-            addrs[2], offset(2), ldc]
+            addrs[c.a], offsets[0], sam, sak,
+            addrs[c.b], offsets[1], sbk, sbn,
+            addrs[2], offsets[2], ldc]
     ins(llvm.CallOp(kernel, *[i64v(v) for v in args], alpha))
     Rewriter.erase_op(op)
+
+
+def _check_kernel_reach(ins, buffer: SSAValue, strides: _Strides, offset: SSAValue,
+                        extents: list[tuple[SSAValue, SSAValue]]) -> None:
+    """Bounds mode: the last element the kernel touches lies inside `buffer` (an
+    identity-layout memref: its element count is stride 0 times dim 0)."""
+    from dialects.check import AssertOp
+
+    total = ins(arith.MuliOp(strides(0), strides.size(0))) if strides.shape else \
+        ins.const(1)
+    last, empty = offset, ins(arith.ConstantOp.from_int_and_width(0, 1))
+    one, zero = ins.const(1), ins.const(0)
+    for count, stride in extents:
+        last = ins(arith.AddiOp(last, ins(arith.MuliOp(ins(arith.SubiOp(count, one)),
+                                                       stride))))
+        empty = ins(arith.OrIOp(empty, ins(arith.CmpiOp(count, zero, "eq"))))
+    ok = ins(arith.OrIOp(empty, ins(arith.CmpiOp(last, total, "slt"))))
+    ins(AssertOp(ok, "out-of-bounds access: the GEMM kernel would reach element {0} of a "
+                 "buffer of {1} elements", [last, total]))
 
 
 def _gather_layout(c_maps: list[AffineMap], which: int, iters: list[str],
@@ -332,7 +361,7 @@ def _gather_layout(c_maps: list[AffineMap], which: int, iters: list[str],
     return batch + private + k
 
 
-def lower_contraction(op: GenericOp) -> bool:
+def lower_contraction(op: GenericOp, bounds: bool = False) -> bool:
     """Lower `op` to a kernel call (after an im2col gather if needed); False if it is
     not a contraction the kernel handles."""
     if (len(op.inputs) != 2 or len(op.outputs) != 1 or op.results
@@ -346,14 +375,14 @@ def lower_contraction(op: GenericOp) -> bool:
         c = classify(op, maps)
         if c is None:
             return False
-        emit_gemm_call(op, c, maps)
+        emit_gemm_call(op, c, maps, bounds)
         return True
     if len(impure) != 1 or _body_alpha(op) is None:
         return False
-    return _im2col(op, maps, impure[0])
+    return _im2col(op, maps, impure[0], bounds)
 
 
-def _im2col(op: GenericOp, maps: list[AffineMap], which: int) -> bool:
+def _im2col(op: GenericOp, maps: list[AffineMap], which: int, bounds: bool = False) -> bool:
     from lowering.linalg_to_loops import _Inserter, loop_bounds
 
     iters = [str(it.data) for it in op.get_iterator_types()]
@@ -405,5 +434,5 @@ def _im2col(op: GenericOp, maps: list[AffineMap], which: int) -> bool:
     ins(new)
     Rewriter.insert_op(memref.DeallocOp.get(col), InsertPoint.after(op))
     Rewriter.erase_op(op)
-    emit_gemm_call(new, probe, new_maps)
+    emit_gemm_call(new, probe, new_maps, bounds)
     return True

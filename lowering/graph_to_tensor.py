@@ -44,10 +44,25 @@ from xdsl.pattern_rewriter import (
 )
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.traits import is_side_effect_free
+from xdsl.transforms.dead_code_elimination import region_dce
 from xdsl.utils.exceptions import DiagnosticException, PassFailedException
 
-from dialects import graph
+from dialects import check, graph
 from dialects.graph import DYN, ints, shape_of
+from dialects.symbolic import product as sym_product
+from lowering.dims import (
+    LoweringDims,
+    broadcast_operands,
+    broadcast_reads,
+    broadcast_sizes,
+    check_equal,
+    emit_check,
+    reified_size,
+    verify_generic,
+)
+from lowering.dims import current as current_dims
+from lowering.dims import done as end_lowering
+from lowering.dims import lowering as begin_lowering
 
 Size = int | SSAValue
 """A dim size: a Python int when static, an `index` SSA value when dynamic."""
@@ -186,10 +201,12 @@ class _Emit:
     def __init__(self, rewriter: PatternRewriter, anchor: Operation):
         self.rewriter = rewriter
         self.anchor = anchor
+        self.dims: LoweringDims = current_dims()
+        self._sizes: dict[tuple[SSAValue, int], Size] = {}
 
     def __call__(self, op: Operation) -> SSAValue:
         self.rewriter.insert(op, InsertPoint.before(self.anchor))
-        return op.results[0]
+        return op.results[0] if op.results else None  # type: ignore[return-value]
 
     def index(self, value: int) -> SSAValue:
         return self(arith.ConstantOp.from_int_and_width(value, IndexType()))
@@ -198,10 +215,18 @@ class _Emit:
         return self.index(size) if isinstance(size, int) else size
 
     def size(self, tensor_value: SSAValue, dim: int) -> Size:
+        """The dim's size: static, the size its producer computed, or a tensor.dim."""
         s = shape_of(tensor_value)[dim]
         if s != DYN:
             return s
-        return self(tensor.DimOp(tensor_value, self.index(dim)))
+        key = (tensor_value, dim)
+        found = self._sizes.get(key)
+        if found is None:
+            found = reified_size(tensor_value, dim)
+        if found is None:
+            found = self(tensor.DimOp(tensor_value, self.index(dim)))
+        self._sizes[key] = found
+        return self.dims.record(found, self.dims.analysis.dim(tensor_value, dim))
 
     def sizes(self, tensor_value: SSAValue) -> list[Size]:
         return [self.size(tensor_value, i) for i in range(len(shape_of(tensor_value)))]
@@ -254,53 +279,25 @@ class _Emit:
         block.add_op(YieldOp(*body(b)))
         op = GenericOp(ins, outs, Region(block), maps, iterators,
                               [v.type for v in outs])
+        verify_generic(self, op)  # its checks go before it
         self(op)
         return list(op.results)
+
+    def check(self, condition: SSAValue, message: str, values: Sequence[Size] = ()) -> None:
+        """A run-time check; `{i}` in `message` is the run-time value of `values[i]`."""
+        emit_check(self, condition, message, values)
+
+    def broadcast(self, operands: Sequence[SSAValue], result: SSAValue
+                  ) -> tuple[list[Size], list[SSAValue], list[AffineMapAttr]]:
+        """numpy broadcasting of `operands` onto `result`: its sizes, and the values and
+        maps a parallel generic over the result reads them with."""
+        sizes, reads = broadcast_operands(self, operands, shape_of(result), result)
+        return sizes, [r.value for r in reads], [r.map for r in reads]
 
 
 def _element_type(value: SSAValue) -> Attribute:
     t = value.type
     return t.element_type if isinstance(t, TensorType) else t
-
-
-def _broadcast_map(operand: SSAValue, out_shape: Sequence[int], num_dims: int,
-                   first_dim: int = 0) -> AffineMapAttr:
-    """Map loops (d[first_dim..] = out dims) onto `operand` with numpy broadcasting.
-
-    Missing leading dims are dropped; a static size-1 dim against a larger one reads
-    index 0. A dynamic dim is assumed not to be broadcast (documented limitation).
-    """
-    shape = shape_of(operand)
-    offset = len(out_shape) - len(shape)
-    results = []
-    for i, s in enumerate(shape):
-        o = out_shape[offset + i]
-        if s == 1 and o != 1:
-            results.append(AffineExpr.constant(0))
-        else:
-            results.append(_d(first_dim + offset + i))
-    return _map(num_dims, results)
-
-
-def _broadcast_sizes(emit: _Emit, operands: Sequence[SSAValue],
-                     out_shape: Sequence[int]) -> list[Size]:
-    """Output sizes of a broadcast: static where known, else the max of operand dims."""
-    sizes: list[Size] = []
-    rank = len(out_shape)
-    for d, s in enumerate(out_shape):
-        if s != DYN:
-            sizes.append(s)
-            continue
-        size: Size | None = None
-        for v in operands:
-            shape = shape_of(v)
-            i = d - (rank - len(shape))
-            if i < 0 or shape[i] == 1:
-                continue
-            this = emit.size(v, i)
-            size = this if size is None else emit.max(size, this)
-        sizes.append(1 if size is None else size)
-    return sizes
 
 
 def _act_epilogue(emit: _Emit, value: SSAValue, act: StringAttr | None,
@@ -310,12 +307,12 @@ def _act_epilogue(emit: _Emit, value: SSAValue, act: StringAttr | None,
     if act is None and residual is None:
         return value
     rank = len(shape_of(value))
-    out_shape = shape_of(value)
+    sizes = emit.sizes(value)
     ins = [value] + ([residual] if residual is not None else [])
-    maps = [_identity(rank)]
-    if residual is not None:
-        maps.append(_broadcast_map(residual, out_shape, rank))
-    dest = emit.empty(emit.sizes(value), _element_type(value))
+    reads = broadcast_reads(emit, ins, sizes)
+    ins = [r.value for r in reads]
+    maps = [r.map for r in reads]
+    dest = emit.empty(sizes, _element_type(value))
 
     def body(b: _Body) -> list[SSAValue]:
         x = b.args[0]
@@ -352,13 +349,10 @@ class ElementwiseBinaryPattern(RewritePattern):
             return
         kind = self.KINDS[type(op)]
         emit = _Emit(rewriter, op)
-        out_shape = shape_of(op.result)
-        rank = len(out_shape)
-        dest = emit.empty(_broadcast_sizes(emit, [op.lhs, op.rhs], out_shape),
-                          _element_type(op.result))
-        maps = [_broadcast_map(op.lhs, out_shape, rank),
-                _broadcast_map(op.rhs, out_shape, rank), _identity(rank)]
-        res = emit.generic([op.lhs, op.rhs], [dest], maps, [PARALLEL] * rank,
+        rank = len(shape_of(op.result))
+        sizes, ins, maps = emit.broadcast([op.lhs, op.rhs], op.result)
+        dest = emit.empty(sizes, _element_type(op.result))
+        res = emit.generic(ins, [dest], [*maps, _identity(rank)], [PARALLEL] * rank,
                            lambda b: [b.binary(kind, b.args[0], b.args[1])])
         rewriter.replace(op, [], res)
 
@@ -389,12 +383,11 @@ class ElementwisePattern(RewritePattern):
         params = op.param_values()
         emit = _Emit(rewriter, op)
         inputs = list(op.inputs)
-        out_shape = shape_of(op.result)
-        rank = len(out_shape)
+        rank = len(shape_of(op.result))
         out_elt = _element_type(op.result)
-        dest = emit.empty(_broadcast_sizes(emit, inputs, out_shape), out_elt)
-        maps = [_broadcast_map(v, out_shape, rank) for v in inputs] + [_identity(rank)]
-        res = emit.generic(inputs, [dest], maps, [PARALLEL] * rank,
+        sizes, ins, maps = emit.broadcast(inputs, op.result)
+        dest = emit.empty(sizes, out_elt)
+        res = emit.generic(ins, [dest], [*maps, _identity(rank)], [PARALLEL] * rank,
                            lambda b: [rule.lower(b, list(b.args[:len(inputs)]), out_elt,
                                                  params)])
         rewriter.replace(op, [], res)
@@ -451,44 +444,33 @@ class MatMulPattern(RewritePattern):
         n_dim = batch_rank + (0 if a_vec else 1)
         n_loops = out_rank + 1
 
-        def operand_map(v: SSAValue, shape: Sequence[int], tail: list[AffineExpr]):
-            results: list[AffineExpr] = []
-            batch = shape[:len(shape) - len(tail)]
-            offset = batch_rank - len(batch)
-            for i, s in enumerate(batch):
-                o = out_shape[offset + i]
-                results.append(AffineExpr.constant(0) if s == 1 and o != 1
-                               else _d(offset + i))
-            return _map(n_loops, results + tail)
-
-        lhs_map = operand_map(op.lhs, a, [_d(k)] if a_vec else [_d(m_dim), _d(k)])
-        rhs_map = operand_map(op.rhs, b, [_d(k)] if b_vec else [_d(k), _d(n_dim)])
-
-        sizes: list[Size] = []
-        for d in range(batch_rank):
-            if out_shape[d] != DYN:
-                sizes.append(out_shape[d])
-                continue
-            cands: list[Size] = []
-            for v, shape in ((op.lhs, a), (op.rhs, b)):
-                i = d - (batch_rank - (len(shape) - 2))
-                if len(shape) >= 2 and i >= 0 and shape[i] != 1:
-                    cands.append(emit.size(v, i))
-            size: Size = 1
-            for c in cands:
-                size = c if size == 1 else emit.max(size, c)
-            sizes.append(size)
+        # batch dims broadcast like an elementwise op (views for run-time 1s)
+        tails = [1 if a_vec else 2, 1 if b_vec else 2]
+        batch_sizes, checked = broadcast_sizes(emit, [op.lhs, op.rhs], out_shape[:batch_rank],
+                                               op.result, tails)
+        lhs_read, rhs_read = broadcast_reads(emit, [op.lhs, op.rhs], batch_sizes, checked,
+                                             num_loops=n_loops, tails=tails)
+        lhs_tail = [_d(k)] if a_vec else [_d(m_dim), _d(k)]
+        rhs_tail = [_d(k)] if b_vec else [_d(k), _d(n_dim)]
+        lhs_map = _map(n_loops, [*lhs_read.map.data.results, *lhs_tail])
+        rhs_map = _map(n_loops, [*rhs_read.map.data.results, *rhs_tail])
+        sizes: list[Size] = list(batch_sizes)
         if not a_vec:
             sizes.append(emit.size(op.lhs, len(a) - 2))
         if not b_vec:
             sizes.append(emit.size(op.rhs, len(b) - 1))
+        check_equal(emit, emit.size(op.lhs, len(a) - 1),
+                    emit.size(op.rhs, len(b) - (1 if b_vec else 2)),
+                    "the contracted dims differ: {0} in operand 0, {1} in operand 1")
 
         elt = _element_type(op.result)
-        bias_map = None
+        bias, bias_map = None, None
         if op.bias is not None:
-            bias_map = _broadcast_map(op.bias, out_shape, out_rank)
-        init = _init_from(emit, sizes, elt, op.bias, 1.0, bias_map)
-        res = _contraction(emit, op.lhs, op.rhs, lhs_map, rhs_map, init, out_rank)
+            (read,) = broadcast_reads(emit, [op.bias], sizes)
+            bias, bias_map = read.value, read.map
+        init = _init_from(emit, sizes, elt, bias, 1.0, bias_map)
+        res = _contraction(emit, lhs_read.value, rhs_read.value, lhs_map, rhs_map, init,
+                           out_rank)
         rewriter.replace(op, [], [_act_epilogue(emit, res, op.act,
                                                 params=_act_params(op))])
 
@@ -505,12 +487,39 @@ class GemmPattern(RewritePattern):
         lhs_map = _map(3, [k, m] if ta else [m, k])
         rhs_map = _map(3, [n, k] if tb else [k, n])
         sizes = [emit.size(op.a, 1 if ta else 0), emit.size(op.b, 0 if tb else 1)]
-        out_shape = shape_of(op.result)
-        c_map = _broadcast_map(op.c, out_shape, 2) if op.c is not None else None
-        init = _init_from(emit, sizes, _element_type(op.result), op.c, beta, c_map)
-        res = _contraction(emit, op.a, op.b, lhs_map, rhs_map, init, 2, alpha)
+        c, c_map = None, None
+        if op.c is not None:
+            (read,) = broadcast_reads(emit, [op.c], sizes)
+            c, c_map = read.value, read.map
+        elt = _element_type(op.result)
+        if pymath.isfinite(alpha):
+            init = _init_from(emit, sizes, elt, c, beta, c_map)
+            res = _contraction(emit, op.a, op.b, lhs_map, rhs_map, init, 2, alpha)
+        else:
+            # alpha * (A @ B) as ONNX defines it: per product, inf * 0 would be nan
+            res = _contraction(emit, op.a, op.b, lhs_map, rhs_map,
+                               emit.fill(0.0, sizes, elt), 2)
+            res = _scale_add(emit, res, alpha, c, beta, c_map)
         rewriter.replace(op, [], [_act_epilogue(emit, res, op.act,
                                                 params=_act_params(op))])
+
+
+def _scale_add(emit: _Emit, x: SSAValue, alpha: float, c: SSAValue | None, beta: float,
+               c_map: AffineMapAttr | None) -> SSAValue:
+    """alpha * x (+ beta * c) in one elementwise generic."""
+    sizes = emit.sizes(x)
+    rank = len(sizes)
+    ins = [x] + ([c] if c is not None and beta != 0.0 else [])
+    maps = [_identity(rank)] + ([c_map] if len(ins) == 2 else [])  # type: ignore[list-item]
+
+    def body(b: _Body) -> list[SSAValue]:
+        y = b.binary("mul", b.args[0], b.const(alpha, b.args[0].type))
+        if len(ins) == 2:
+            y = b.binary("add", y, b.binary("mul", b.args[1], b.const(beta, y.type)))
+        return [y]
+
+    dest = emit.empty(sizes, _element_type(x))
+    return emit.generic(ins, [dest], [*maps, _identity(rank)], [PARALLEL] * rank, body)[0]
 
 
 def _window_out_size(emit: _Emit, size: Size, kernel: int, stride: int, pad_total: int,
@@ -819,7 +828,7 @@ class BatchNormPattern(RewritePattern):
 
 
 class ReshapePattern(RewritePattern):
-    """tensor.reshape with a from_elements shape; -1 = total / product(known)."""
+    """A view (or a gathering copy) of the input; -1 = total / product(known)."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.ReshapeOp, rewriter: PatternRewriter):
@@ -838,17 +847,10 @@ class ReshapePattern(RewritePattern):
                 if s != -1:
                     known *= s  # type: ignore[operator]
             sizes[sizes.index(-1)] = emit.div(total, known)
-        if pymath.prod(shape_of(op.input)) != pymath.prod(out_shape):
-            # xDSL's tensor.reshape verifier multiplies `?` as -1, rejecting e.g.
-            # ?x2 -> ?: such reshapes become a gathering copy instead of a view
-            copy = _reshape_copy(emit, op.input, sizes)
-            if copy.type != op.result.type:  # keep the op's (less static) result type
-                copy = emit(tensor.CastOp(copy, op.result.type))
-            rewriter.replace(op, [], [copy])
-            return
-        values = [emit.value(s) for s in sizes]
-        shape = emit(tensor.FromElementsOp(*values))
-        rewriter.replace(op, tensor.ReshapeOp(op.input, shape, op.result.type))
+        result_exprs = emit.dims.analysis.dims_of(op.result) or ()
+        for size, expr in zip(sizes, result_exprs, strict=False):
+            emit.dims.record(size, expr)
+        rewriter.replace(op, [], [_reshape_to(emit, op.input, sizes, op.result.type)])
 
 
 def _reshape_copy(emit: _Emit, x: SSAValue, sizes: Sequence[Size]) -> SSAValue:
@@ -860,7 +862,7 @@ def _reshape_copy(emit: _Emit, x: SSAValue, sizes: Sequence[Size]) -> SSAValue:
     dest = emit.empty(sizes, elt)
 
     def body(b: _Body) -> list[SSAValue]:
-        lin = b.linalg_index(0)
+        lin = b.linalg_index(0) if rank else b.index(0)  # a rank-0 result has one element
         for i in range(1, rank):
             lin = b.add(arith.AddiOp(b.add(arith.MuliOp(lin, out_sizes[i])),
                                      b.linalg_index(i)))
@@ -1270,9 +1272,10 @@ class ReducePattern(RewritePattern):
 
 
 def _lse_shift(b: _Body, m: SSAValue) -> SSAValue:
-    """The max used to shift log-sum-exp, 0 when it is -inf (all -inf or empty)."""
-    neg_inf = b.const(float("-inf"), m.type)
-    is_inf = b.add(arith.CmpfOp(m, neg_inf, "oeq"))
+    """The max used to shift log-sum-exp, 0 when it is infinite: -inf (all -inf, or empty)
+    or +inf (then exp(x - m) would be exp(inf - inf) = nan, not the inf of the sum)."""
+    inf = b.const(float("inf"), m.type)
+    is_inf = b.add(arith.CmpfOp(b.add(math.AbsFOp(m)), inf, "oeq"))
     return b.select(is_inf, b.const(0.0, m.type), m)
 
 
@@ -1811,19 +1814,35 @@ def _reshape_to(emit: _Emit, x: SSAValue, sizes: Sequence[Size],
     checking at run time that the element counts agree."""
     ix = _Ix(emit)
     sizes = _static_or(result_type.get_shape(), sizes)
-    if any(not isinstance(s, int) for s in (*sizes, *emit.sizes(x))):
+    in_sizes = emit.sizes(x)
+    if any(not isinstance(s, int) for s in (*sizes, *in_sizes)) and \
+            not _same_count(emit.dims, in_sizes, sizes):
         total_in: Size = 1
-        for s in emit.sizes(x):
+        for s in in_sizes:
             total_in = emit.mul(total_in, s)
         total_out: Size = 1
         for s in sizes:
             total_out = emit.mul(total_out, s)
-        _assert(emit, ix.cmp("eq", total_in, total_out),
-                "reshape: the target shape does not have the input's element count")
+        emit.check(ix.cmp("eq", total_in, total_out),
+                   "cannot reshape {0} elements into a shape of {1} elements",
+                   [total_in, total_out])
     if not sizes or pymath.prod(shape_of(x)) != pymath.prod(result_type.get_shape()):
-        return _reshape_copy(emit, x, sizes)
+        copy = _reshape_copy(emit, x, sizes)
+        if copy.type != result_type:  # keep the op's (less static) result type
+            copy = emit(tensor.CastOp(copy, result_type))
+        return copy
     shape = emit(tensor.FromElementsOp(*[emit.value(s) for s in sizes]))
     return emit(tensor.ReshapeOp(x, shape, result_type))
+
+
+def _same_count(dims: LoweringDims, a: Sequence[Size], b: Sequence[Size]) -> bool:
+    """The two shapes provably have the same number of elements."""
+    if not dims.trust_analysis:
+        return False
+    exprs_a, exprs_b = [dims.expr(s) for s in a], [dims.expr(s) for s in b]
+    if any(e is None for e in (*exprs_a, *exprs_b)):
+        return False
+    return sym_product(exprs_a) == sym_product(exprs_b)  # type: ignore[arg-type]
 
 
 def _strided_copy(emit: _Emit, x: SSAValue, out_sizes: Sequence[Size],
@@ -1916,33 +1935,83 @@ class SizePattern(RewritePattern):
 
 
 class ReshapeDynamicPattern(RewritePattern):
-    """Run-time ONNX Reshape: 0 copies an input dim, -1 is total / product(others)."""
+    """Run-time ONNX Reshape: 0 copies an input dim, -1 is total / product(others).
+
+    Target entries whose values the shape analysis knows need no run-time read (a
+    constant) or no -1/0 handling (a dim, >= 0; the input's own dim when it is that);
+    the rest are read, checked and resolved at run time."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.ReshapeDynamicOp, rewriter: PatternRewriter):
         emit = _Emit(rewriter, op)
         ix = _Ix(emit)
+        dims_state = emit.dims
         x_sizes = emit.sizes(op.input)
         allowzero = bool(op.allowzero.value.data)
-        entries = _read_vector(emit, op, op.shape)
-        dims: list[SSAValue] = []
-        for i, s in enumerate(entries):
-            _assert(emit, ix.cmp("sge", s, -1), "Reshape: a target dim is below -1")
+        n = _vector_len(op, op.shape)
+        known = dims_state.analysis.elements_of(op.shape) if dims_state.trust_analysis \
+            else None
+        if known is not None and len(known) != n:
+            known = None
+        x_exprs = [dims_state.expr(v) for v in x_sizes]
+        entries: list[Size | None] = []  # None: the -1 to infer
+        may_infer: list[int] = []  # entries read at run time that may be -1
+        for i in range(n):
+            value = known[i] if known is not None else None
+            c = value.as_int() if value is not None else None
+            if c is not None and c >= -1:
+                copy = c == 0 and not allowzero and i < len(x_sizes)
+                entries.append(x_sizes[i] if copy else (None if c == -1 else c))
+                continue
+            if value is not None and value.nonnegative() and i < len(x_sizes) and \
+                    not allowzero and x_exprs[i] == value:
+                entries.append(x_sizes[i])  # this entry is the input's own dim
+                continue
+            s = ix.read_index(op.shape, [i] if shape_of(op.shape) else [])
+            if value is None or not value.nonnegative():
+                emit.check(ix.cmp("sge", s, -1), f"Reshape: target dim {i} is {{0}}, "
+                           "below -1", [s])
+                may_infer.append(i)
             if not allowzero and i < len(x_sizes):
                 s = ix.sel(ix.cmp("eq", s, 0), x_sizes[i], s)
-            dims.append(s)
+            entries.append(s)
         total: Size = 1
-        for s in x_sizes:
-            total = emit.mul(total, s)
-        known: SSAValue = ix.c(1)
-        for s in dims:
-            known = ix.muli(known, ix.sel(ix.cmp("eq", s, -1), 1, s))
-        inferred = ix.divi(total, ix.maxi(known, 1))
-        sizes = [ix.sel(ix.cmp("eq", s, -1), inferred, s) for s in dims]
+        for size in x_sizes:
+            total = emit.mul(total, size)
+        product: Size = 1
+        for i, e in enumerate(entries):
+            if e is None:
+                continue
+            if i in may_infer:
+                e = ix.sel(ix.cmp("eq", e, -1), 1, e)
+            product = emit.mul(product, e)
+        if None in entries or may_infer:  # a -1 next to a 0 is ambiguous (numpy refuses)
+            infers = [ix.cmp("eq", entries[i], -1) for i in may_infer]
+            if None in entries:
+                infers.append(emit(arith.ConstantOp.from_int_and_width(1, 1)))
+            any_infer = infers[0]
+            for f in infers[1:]:
+                any_infer = ix.or_(any_infer, f)
+            no_infer = emit(arith.XOrIOp(any_infer, emit(arith.ConstantOp.from_int_and_width(
+                1, 1))))
+            emit.check(ix.or_(no_infer, ix.cmp("ne", product, 0)),
+                       "Reshape cannot infer its -1 dim: the other target dims multiply "
+                       "to 0")
+            inferred = ix.divi(total, ix.maxi(product, 1))
+        sizes: list[Size] = []
+        for i, e in enumerate(entries):
+            if e is None:
+                e = inferred
+            elif i in may_infer:
+                e = ix.sel(ix.cmp("eq", e, -1), inferred, e)
+            sizes.append(e)
+        for size, expr in zip(sizes, dims_state.analysis.dims_of(op.result) or (),
+                              strict=False):
+            dims_state.record(size, expr)
         for d, want in enumerate(shape_of(op.result)):
-            if want != DYN:
-                _assert(emit, ix.cmp("eq", sizes[d], want),
-                        f"Reshape: dim {d} of the target is not {want}")
+            if want != DYN and not (isinstance(sizes[d], int) and sizes[d] == want):
+                emit.check(ix.cmp("eq", sizes[d], want),
+                           f"Reshape: dim {d} of the target is {{0}}, not {want}", [sizes[d]])
         result = _reshape_to(emit, op.input, sizes, op.result.type)
         rewriter.replace(op, [], [result])
 
@@ -2241,6 +2310,26 @@ class ScatterPattern(RewritePattern):
         rewriter.replace(op, [], res)
 
 
+def _expand_target(emit: _Emit, op: graph.ExpandOp) -> list[Size]:
+    """The target shape's entries: constants the shape analysis knows, else run-time reads
+    (recorded with the analysis's symbolic value, so they compare with other dims)."""
+    dims = emit.dims
+    known = dims.analysis.elements_of(op.shape) if dims.trust_analysis else None
+    entries: list[Size] = []
+    runtime = _read_vector(emit, op, op.shape) if known is None else None
+    for i in range(_vector_len(op, op.shape)):
+        value = known[i] if known is not None else None
+        c = value.as_int() if value is not None else None
+        if c is not None and c >= 0:
+            entries.append(c)
+        elif runtime is not None:
+            entries.append(runtime[i])
+        else:
+            s = _Ix(emit).read_index(op.shape, [i] if shape_of(op.shape) else [])
+            entries.append(dims.record(s, value))
+    return entries
+
+
 class ExpandTilePattern(RewritePattern):
     """graph.expand (two-way broadcast to a run-time shape) and graph.tile (run-time
     repeats): a generic over the output reading the input at a computed index."""
@@ -2256,20 +2345,29 @@ class ExpandTilePattern(RewritePattern):
         rank, x_rank = len(out_shape), len(x_sizes)
         sizes: list[Size] = []
         if isinstance(op, graph.ExpandOp):
-            target = _read_vector(emit, op, op.shape)
+            target = _expand_target(emit, op)
             off_x, off_t = rank - x_rank, rank - len(target)
             for d in range(rank):
                 n = x_sizes[d - off_x] if d >= off_x else None
                 s = target[d - off_t] if d >= off_t else None
                 if n is None:
                     sizes.append(s)  # type: ignore[arg-type]
-                elif s is None:
+                elif s is None or s == 1 or emit.dims.same(s, n):
                     sizes.append(n)
+                elif isinstance(s, int) and isinstance(n, int):
+                    if n not in (1, s):
+                        raise _fail(op, f"dim {d} of the input is {n}, which does not "
+                                    f"broadcast to {s}")
+                    sizes.append(s)
                 else:
                     ok = ix.or_(ix.or_(ix.cmp("eq", s, n), ix.cmp("eq", s, 1)),
                                 ix.cmp("eq", n, 1))
-                    _assert(emit, ok, f"Expand: dim {d} does not broadcast")
+                    emit.check(ok, f"Expand: dim {d} of the input is {{0}}, which does not "
+                               "broadcast to the target's {1}", [n, s])
                     sizes.append(ix.sel(ix.cmp("eq", n, 1), s, n))
+            for size, expr in zip(sizes, emit.dims.analysis.dims_of(op.result) or (),
+                                  strict=False):
+                emit.dims.record(size, expr)
         else:
             repeats = _read_vector(emit, op, op.repeats)
             for d in range(rank):
@@ -2823,8 +2921,10 @@ class LayerNormPattern(RewritePattern):
         maps = [ident, red_map, red_map]
         for v in (op.scale, op.bias):
             if v is not None:
-                ins.append(v)
-                maps.append(_broadcast_map(v, shape[axis:], rank, first_dim=axis))
+                (read,) = broadcast_reads(emit, [v], sizes[axis:], num_loops=rank,
+                                          first_loop=axis)
+                ins.append(read.value)
+                maps.append(read.map)
         has_scale, has_bias = op.scale is not None, op.bias is not None
 
         def normalize(b: _Body) -> list[SSAValue]:
@@ -2850,11 +2950,11 @@ class FusedElementwisePattern(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.FusedElementwiseOp, rewriter: PatternRewriter):
         emit = _Emit(rewriter, op)
-        out_shape = shape_of(op.result)
-        rank = len(out_shape)
+        rank = len(shape_of(op.result))
         inputs = list(op.inputs)
-        dest = emit.empty(_broadcast_sizes(emit, inputs, out_shape), _element_type(op.result))
-        maps = [_broadcast_map(v, out_shape, rank) for v in inputs] + [_identity(rank)]
+        sizes, ins, maps = emit.broadcast(inputs, op.result)
+        dest = emit.empty(sizes, _element_type(op.result))
+        maps = [*maps, _identity(rank)]
         source = op.body.block
 
         def body(b: _Body) -> list[SSAValue]:
@@ -2868,7 +2968,7 @@ class FusedElementwisePattern(RewritePattern):
                 mapping.update(zip(inner.results, clone.results, strict=True))
             raise _fail(op, "body has no graph.fused_yield")
 
-        res = emit.generic(inputs, [dest], maps, [PARALLEL] * rank, body)
+        res = emit.generic(ins, [dest], maps, [PARALLEL] * rank, body)
         rewriter.replace(op, [], res)
 
 # --------------------------------------------------------------------------- control flow
@@ -3612,10 +3712,24 @@ class ConvertGraphToTensorPass(ModulePass):
 
     name = "convert-graph-to-tensor"
 
+    check_proofs: bool = False
+    """Do not trust the symbolic shape analysis: every dim relation it proves is checked
+    at run time instead (`compile(..., checks="bounds")`)."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for fn in op.walk():
-            if isinstance(fn, func.FuncOp) and fn.body.blocks:
-                _weights_to_arguments(fn)
+        for fn in [f for f in op.walk() if isinstance(f, func.FuncOp) and f.body.blocks]:
+            _weights_to_arguments(fn)
+            state = LoweringDims.for_function(fn, trust_analysis=not self.check_proofs)
+            token = begin_lowering(state)
+            try:
+                _check_named_dims(fn, state)
+                self._lower(fn, state)
+            finally:
+                end_lowering(token)
+        make_signless(op)
+
+    @staticmethod
+    def _lower(fn: func.FuncOp, state: LoweringDims) -> None:
         PatternRewriteWalker(
             GreedyRewritePatternApplier([
                 ConstantPattern(), ElementwiseBinaryPattern(), ElementwiseUnaryPattern(),
@@ -3631,6 +3745,67 @@ class ConvertGraphToTensorPass(ModulePass):
             ]),
             apply_recursively=False,
             walk_regions_first=True,  # region bodies are lowered before their op
-        ).rewrite_module(op)
-        make_signless(op)
+            listener=state.listener(),
+        ).rewrite_region(fn.body)
+        _cast_results_to_declared_types(fn)
+        region_dce(fn.body)  # sizes computed for checks that proofs made unnecessary
+
+
+def _cast_results_to_declared_types(fn: func.FuncOp) -> None:
+    """A lowered result may be more or less static than the graph op declared (the
+    importer refines types with ONNX's inference); the function's results keep their
+    declared types: a tensor.cast, checked at run time where it makes a `?` dim static."""
+    ret = fn.body.blocks[0].last_op
+    if not isinstance(ret, func.ReturnOp):
+        return
+    for i, (value, want) in enumerate(zip(ret.operands, fn.function_type.outputs.data,
+                                          strict=False)):
+        if value.type == want or not isinstance(want, TensorType) or \
+                not isinstance(value.type, TensorType):
+            continue
+        have = value.type.get_shape()
+        shape = want.get_shape()
+        if len(have) != len(shape) or any(a != DYN and b != DYN and a != b
+                                          for a, b in zip(have, shape, strict=True)):
+            raise _fail(ret, f"result {i} lowers to {value.type}, but the function "
+                        f"declares {want}")
+        emit = _Emit(PatternRewriter(ret), ret)
+        for k, (a, b) in enumerate(zip(have, shape, strict=True)):
+            if a == DYN and b != DYN:
+                size = emit.size(value, k)
+                emit.check(emit(arith.CmpiOp(emit.value(size), emit.index(b), "eq")),
+                           f"dim {k} of result {i} is {{0}} at run time, but the model "
+                           f"declares {b}", [size])
+        ret.operands = [*ret.operands[:i], emit(tensor.CastOp(value, want)),
+                        *ret.operands[i + 1:]]
+
+
+def _check_named_dims(fn: func.FuncOp, state: LoweringDims) -> None:
+    """Inputs whose dims share a name must agree: checked on entry, since the analysis
+    proves dims equal by their names (the Python caller checks it first, more kindly)."""
+    block = fn.body.blocks[0]
+    first = block.first_op
+    if first is None:
+        return
+    seen: dict[str, tuple[int, int]] = {}
+    rewriter = PatternRewriter(first)
+    emit = _Emit(rewriter, first)
+    for i, arg in enumerate(block.args):
+        attrs = fn.arg_attrs.data[i].data if fn.arg_attrs is not None else {}
+        names = attrs.get(graph.ARG_DIMS_ATTR)
+        if not isinstance(names, ArrayAttr) or not isinstance(arg.type, TensorType):
+            continue
+        for k, name in enumerate(names.data):
+            if not isinstance(name, StringAttr) or not name.data or \
+                    arg.type.get_shape()[k] != DYN:
+                continue
+            if name.data not in seen:
+                seen[name.data] = (i, k)
+                continue
+            j, m = seen[name.data]
+            a = emit(tensor.DimOp(block.args[j], emit.index(m)))
+            b = emit(tensor.DimOp(arg, emit.index(k)))
+            emit(check.AssertOp(emit(arith.CmpiOp(a, b, "eq")),
+                                f"inputs {j} and {i} must agree on dim '{name.data}' "
+                                "({0} vs {1})", [a, b]))
 

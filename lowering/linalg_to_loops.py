@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, memref, scf
-from xdsl.dialects.builtin import DYNAMIC_INDEX, IndexType, MemRefType, ModuleOp
+from xdsl.dialects.builtin import DYNAMIC_INDEX, IndexType, MemRefType, ModuleOp, TensorType
 from xdsl.dialects.linalg.ops import FillOp, GenericOp, IndexOp, YieldOp
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.ir.affine import (
@@ -36,6 +36,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
+from compiler.errors import unexpected_op
 from lowering.affine_arith import affine_to_arith
 
 
@@ -181,12 +182,38 @@ class LowerLinalgToLoopsPass(ModulePass):
     """Lower f32 contractions (matmul, gemm, conv via im2col) to calls of the generated
     GEMM kernel (lowering/kernels.py); False keeps every op a naive loop nest."""
 
+    bounds: bool = False
+    """Check before every GEMM kernel call that it stays inside its buffers (the
+    `checks="bounds"` mode; loads and stores get theirs from insert-bounds-checks)."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        _check_memref_level(op)
         if self.kernels:
             from lowering.contraction import lower_contraction
 
             for generic in [g for g in op.walk() if isinstance(g, GenericOp)]:
                 if not isinstance(generic.parent_op(), GenericOp):
-                    lower_contraction(generic)
+                    lower_contraction(generic, self.bounds)
         PatternRewriteWalker(GreedyRewritePatternApplier([LowerLinalgPattern()]),
                              apply_recursively=False).rewrite_module(op)
+
+
+def _check_memref_level(module: ModuleOp) -> None:
+    """The pass takes what bufferize produces: linalg on memrefs, no tensor values."""
+    expected = "memref-level IR"
+    for op in module.walk():
+        if op.dialect_name() == "graph":
+            raise unexpected_op("lower-linalg-to-loops", op, expected,
+                                "run convert-graph-to-tensor and bufferize first")
+        types = [*op.operand_types, *op.result_types]
+        types += [a.type for r in op.regions for b in r.blocks for a in b.args]
+        if any(isinstance(t, TensorType) for t in types):
+            raise unexpected_op("lower-linalg-to-loops", op, expected,
+                                "it has tensor operands or results: run bufferize first")
+        if isinstance(op, IndexOp):
+            generic = op.parent_op()
+            loops = len(generic.iterator_types) if isinstance(generic, GenericOp) else 0
+            if op.dim.value.data >= loops:
+                raise unexpected_op("lower-linalg-to-loops", op,
+                                    "linalg.index of one of its generic's loops",
+                                    f"dim {op.dim.value.data} of {loops} loops")

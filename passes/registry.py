@@ -24,6 +24,7 @@ KILN_PASSES: dict[str, str] = {
     "convert-graph-to-tensor": "lowering.graph_to_tensor:ConvertGraphToTensorPass",
     "bufferize": "lowering.bufferize:BufferizePass",
     "lower-linalg-to-loops": "lowering.linalg_to_loops:LowerLinalgToLoopsPass",
+    "insert-bounds-checks": "lowering.bounds_checks:InsertBoundsChecksPass",
     "convert-to-llvm": "lowering.to_llvm:ConvertToLLVMPass",
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
@@ -60,13 +61,30 @@ RESHAPE_RULES = [
 
 # --------------------------------------------------------------------------- no-op ops
 
-NO_OP_WHEN_SAME_TYPE = ("graph.cast", "graph.expand", "graph.identity")
+NO_OP_WHEN_SAME_TYPE = ("graph.cast", "graph.identity")
 """Ops (of other engineers' dialect sections, matched by name) that are the identity when
 their result type equals their first operand's type. (graph.dropout is not: the importer
 emits it only for a mask result or a run-time training flag that must be checked.)"""
 
+
+def _expand_is_identity(op: g.ExpandOp) -> bool:
+    """A constant target that broadcasts into the input's static shape. (With a run-time
+    target the same types prove nothing: a target that does not broadcast must fail.)"""
+    target = op.shape.owner
+    x = g.shape_of(op.input)
+    if not isinstance(target, g.ConstantOp) or g.DYN in x:
+        return False
+    values = [int(v) for v in target.value.get_values()]
+    try:
+        return tuple(np.broadcast_shapes(tuple(x), tuple(values))) == tuple(x)
+    except ValueError:
+        return False
+
+
 NO_OP_RULES = [Rule(f"identity-{name.removeprefix('graph.')}", P(name, [P(name="x")]), "x")
                for name in NO_OP_WHEN_SAME_TYPE]
+NO_OP_RULES.append(Rule("identity-expand", P(g.ExpandOp, [P(name="x"), P()],
+                                             where=_expand_is_identity), "x"))
 
 # --------------------------------------------------------------------------- transposes into gemm
 

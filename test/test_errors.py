@@ -134,9 +134,12 @@ def test_unnamed_dynamic_dims_are_checked_by_shape_functions():
     np.testing.assert_array_equal(z, 6 * a)
 
 
-def test_size_one_dynamic_dim_may_not_broadcast():
-    # the kernel was compiled for `?` == `?`; a runtime 1 would make it read past the end
+def test_size_one_dynamic_dim_broadcasts_at_run_time():
+    # `c` is [?, 4]: a run-time 1 broadcasts (through a stride-0 view), a 3 is an error
     model = compiler.compile(_two_input_model())
-    a = np.ones((2, 4), np.float32)
-    with pytest.raises(InputError, match="broadcasting along a dynamic dim is not supported"):
-        model(a, a, np.ones((1, 4), np.float32))
+    a = np.arange(8, dtype=np.float32).reshape(2, 4)
+    c = np.array([[1, 2, 3, 4]], np.float32)
+    y, z = model(a, a, c)
+    np.testing.assert_array_equal(z, (a + a) * c)
+    with pytest.raises(InputError, match=r"graph.mul \(node 'mul_yc'\).*3.*2|2.*3"):
+        model(a, a, np.ones((3, 4), np.float32))

@@ -19,7 +19,7 @@ from compiler.driver import CompileStats, TensorSpec
 from compiler.errors import InputError
 from compiler.shapes import ShapeCheckError, check_shapes
 from compiler.weights import WeightStore
-from lowering.llvm_asserts import assert_messages
+from lowering.llvm_asserts import VALUES_SYMBOL, assert_messages
 
 _SHAPE_CACHE_SIZE = 64
 
@@ -51,7 +51,7 @@ class CompiledModel:
             [(spec.dtype, len(spec.shape)) for spec in inputs]
             + [(w.dtype, w.ndim) for w in weight_arrays],
             [(spec.dtype, len(spec.shape)) for spec in outputs],
-            assert_messages(llvm_module))
+            assert_messages(llvm_module), self._engine.optional_address(VALUES_SYMBOL))
         self._shape_cache: OrderedDict[tuple[tuple[int, ...], ...], None] = OrderedDict()
         self._input_index = {spec.name: i for i, spec in enumerate(inputs)}
 
@@ -63,6 +63,9 @@ class CompiledModel:
     def __call__(self, *args: object, **kwargs: object) -> list[np.ndarray]:
         arrays = self._bind(args, kwargs)
         self._check(arrays)
+        # contiguous copies only after the shapes passed: a broadcast view with a huge
+        # wrong dim must be an InputError, not a MemoryError from copying it
+        arrays = [a if a.flags.c_contiguous else np.array(a, order="C") for a in arrays]
         return self._invoker(*arrays, *self._weights)
 
     def run(self, feeds: Mapping[str, object]) -> dict[str, np.ndarray]:
@@ -107,8 +110,7 @@ class CompiledModel:
             raise InputError(f"input '{spec.name}' has rank {array.ndim} (shape "
                              f"{list(array.shape)}), expected rank {len(spec.shape)}: "
                              f"{_fmt(spec.shape)}")
-        # not np.ascontiguousarray: it turns a rank-0 array into rank 1
-        return array if array.flags.c_contiguous else np.array(array, order="C")
+        return array  # (not np.ascontiguousarray later: it turns rank 0 into rank 1)
 
     def _check(self, arrays: list[np.ndarray]) -> None:
         shapes = tuple(a.shape for a in arrays)

@@ -20,9 +20,9 @@ func.func @main(%x: tensor<?x6xf32>) -> tensor<2xi64> {
 // CHECK-LABEL: func.func @main
 // CHECK: tensor.extract %s[%{{.*}}] : tensor<2xi64>
 // CHECK: arith.index_cast %{{.*}} : i64 to index
-// CHECK: cf.assert %{{.*}}, "Reshape: a target dim is below -1"
+// CHECK: check.assert %{{.*}}, "graph.reshape_dynamic: Reshape: target dim 0 is {0}, below -1"
 // CHECK: arith.divsi
-// CHECK: cf.assert %{{.*}}, "reshape: the target shape does not have the input's element count"
+// CHECK: check.assert %{{.*}}, "graph.reshape_dynamic: cannot reshape {0} elements into a shape of {1} elements"
 // CHECK: linalg.generic
 // CHECK: arith.remsi
 // CHECK: tensor.extract %x
