@@ -33,9 +33,11 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.utils.exceptions import DiagnosticException, VerifyException
 
 from compiler import weights
-from compiler.errors import CompileError, UnsupportedOp
+from compiler.errors import CompileError, InternalError, UnsupportedOp
+from compiler.importers.onnx_checker import check_model, check_semantics, format_shape
 from dialects import elementwise as ew
 from dialects import graph as g
 
@@ -121,7 +123,7 @@ def import_onnx(model: str | os.PathLike | bytes | onnx.ModelProto, *,
     """
     source = _source_name(model, weights_key)
     proto = _load(model, source)
-    _check_model(proto, source)
+    check_model(proto, source)
     return _Importer(proto, source, weights_key).run()
 
 
@@ -157,19 +159,6 @@ def _load(model: str | os.PathLike | bytes | onnx.ModelProto, source: str) -> on
     return proto
 
 
-def _check_model(proto: onnx.ModelProto, source: str) -> None:
-    if not proto.HasField("graph"):
-        raise CompileError(f"{source}: not an ONNX model: it has no graph.")
-    try:
-        onnx.checker.check_model(proto)
-    except Exception as e:
-        detail = " ".join(str(e).split())
-        raise CompileError(
-            f"{source}: the ONNX checker rejects the model, so it is not a valid ONNX "
-            f"model: {detail}") from None
-    # Opsets below MIN_OPSET are checked per node (_opset_reason), not here.
-
-
 def _opsets(proto: onnx.ModelProto) -> dict[str, int]:
     return {(imp.domain or "ai.onnx"): imp.version for imp in proto.opset_import}
 
@@ -183,7 +172,10 @@ def _text(value: object) -> str:
 
 
 def _dtype_name(elem_type: int) -> str:
-    return onnx.TensorProto.DataType.Name(elem_type)
+    try:
+        return onnx.TensorProto.DataType.Name(elem_type)
+    except ValueError:  # not a TensorProto data type at all
+        return f"<unknown data type {elem_type}>"
 
 
 # --------------------------------------------------------------------------- shape and
@@ -205,6 +197,26 @@ def typed_dense_attr(array: np.ndarray) -> DenseIntOrFPElementsAttr:
 
 def _norm_axis(axis: int, rank: int) -> int:
     if not -rank <= axis < max(rank, 1):
+        raise _NodeError(f"axis {axis} is out of range for rank {rank}")
+    return axis + rank if axis < 0 else axis
+
+
+def _vector_length(value: SSAValue, what: str) -> int:
+    """The length of a 1-D operand (a shape, axes or sizes input)."""
+    shape = g.shape_of(value)
+    if len(shape) != 1:
+        raise _NodeError(f"{what} must be a 1-D tensor, got {format_shape(_dims(shape))}")
+    return shape[0]
+
+
+def _dims(shape: Sequence[int]) -> list[int | None]:
+    """A graph shape for messages: None (printed `?`) for dynamic dims."""
+    return [None if d == g.DYN else d for d in shape]
+
+
+def _flatten_axis(axis: int, rank: int) -> int:
+    """A Flatten axis, in [-rank, rank], made non-negative."""
+    if not -rank <= axis <= rank:
         raise _NodeError(f"axis {axis} is out of range for rank {rank}")
     return axis + rank if axis < 0 else axis
 
@@ -293,7 +305,7 @@ class _ShapeOpsMixin:
             except (_NodeError, ValueError):
                 pass
         shape = self._any_value(node.input[1])
-        n = g.shape_of(shape)[0]
+        n = _vector_length(shape, "the shape input")
         if n == g.DYN:
             raise _NodeError("the shape input has a dynamic length (unknown result rank)")
         dims = [g.DYN] * n
@@ -307,8 +319,7 @@ class _ShapeOpsMixin:
     def _flatten_any(self, node, attrs, opset):
         x = self._any_value(node.input[0])
         rank = len(g.shape_of(x))
-        axis = int(attrs.get("axis", 1))
-        axis = axis + rank if axis < 0 else axis
+        axis = _flatten_axis(int(attrs.get("axis", 1)), rank)
         shape = g.shape_of(x)
         target = [_extent(shape[:axis]), _extent(shape[axis:])]
         if target.count(-1) <= 1:
@@ -397,8 +408,8 @@ class _ShapeOpsMixin:
         rank = len(shape)
         names = [_input(node, i) for i in range(1, 5)]
         starts_known = self._known(names[0])
-        n = len(starts_known) if starts_known is not None else g.shape_of(
-            self._any_value(names[0]))[0]
+        n = len(starts_known) if starts_known is not None else _vector_length(
+            self._any_value(names[0]), "starts")
         if n == g.DYN:
             raise _NodeError("starts has a dynamic length")
         defaults = {2: list(range(n)), 3: [1] * n}
@@ -412,9 +423,14 @@ class _ShapeOpsMixin:
                 operands.append(self._any_value(name))
                 known.append(self._known(name))
         dims = [g.DYN] * rank
+        if any(k is not None and len(k) != n for k in known):
+            raise _NodeError(f"starts, ends, axes and steps have different lengths "
+                             f"({[None if k is None else len(k) for k in known]})")
         if all(k is not None for k in known):
             dims = list(shape)
             for s, e, a, t in zip(*known, strict=True):
+                if t == 0:
+                    raise _NodeError("a step cannot be 0")
                 a = _norm_axis(a, rank)
                 if shape[a] == g.DYN:
                     dims[a] = g.DYN
@@ -438,7 +454,7 @@ class _ShapeOpsMixin:
 
     def _gather_nd(self, node, attrs, opset):
         x, ind = self._any_value(node.input[0]), self._any_value(node.input[1])
-        if g.shape_of(ind)[-1] == g.DYN:
+        if not g.shape_of(ind) or g.shape_of(ind)[-1] == g.DYN:
             raise _NodeError("the last dim of indices must be static")
         return [self._emit(g.GatherNDOp(x, ind, int(attrs.get("batch_dims", 0))))]
 
@@ -448,7 +464,7 @@ class _ShapeOpsMixin:
         if reduction not in g.REDUCTIONS:
             raise _NodeError(f"unknown reduction '{reduction}'")
         if node.op_type == "ScatterND":
-            if g.shape_of(ind)[-1] == g.DYN:
+            if not g.shape_of(ind) or g.shape_of(ind)[-1] == g.DYN:
                 raise _NodeError("the last dim of indices must be static")
             return [self._emit(g.ScatterNDOp(x, ind, upd, reduction))]
         axis = _norm_axis(int(attrs.get("axis", 0)), len(g.shape_of(x)))
@@ -456,7 +472,7 @@ class _ShapeOpsMixin:
 
     def _expand(self, node, attrs, opset):
         x, shape = self._any_value(node.input[0]), self._any_value(node.input[1])
-        n = g.shape_of(shape)[0]
+        n = _vector_length(shape, "the shape input")
         if n == g.DYN:
             raise _NodeError("the shape input has a dynamic length (unknown result rank)")
         x_shape = g.shape_of(x)
@@ -473,6 +489,8 @@ class _ShapeOpsMixin:
         x_shape = g.shape_of(x)
         known = self._known(node.input[1])
         dims = [g.DYN] * len(x_shape)
+        if known is not None and (len(known) != len(x_shape) or min(known, default=0) < 0):
+            raise _NodeError(f"repeats {known} do not fit an input of rank {len(x_shape)}")
         if known is not None:
             dims = [g.DYN if d == g.DYN else d * r for d, r in zip(x_shape, known,
                                                                   strict=True)]
@@ -501,6 +519,8 @@ class _ShapeOpsMixin:
                 np.zeros((), dtype=_element_dtype(elt)))))
         dims = [g.DYN] * rank
         known = self._known(node.input[1])
+        if known is not None and known_axes is not None and len(known) != 2 * len(known_axes):
+            raise _NodeError(f"pads {known} need 2 x {len(known_axes)} values")
         if known_axes is not None:
             sliced = {_norm_axis(a, rank) for a in known_axes}
             dims = [g.DYN if i in sliced else d for i, d in enumerate(shape)]
@@ -510,6 +530,9 @@ class _ShapeOpsMixin:
                     a = _norm_axis(a, rank)
                     if shape[a] != g.DYN:
                         dims[a] = shape[a] + known[k] + known[len(known_axes) + k]
+                        if dims[a] < 0:
+                            raise _NodeError(f"pads {known} crop dim {a} of size "
+                                             f"{shape[a]} below zero")
         result_type = self._typed(node, dims, elt)
         return [self._emit(g.PadOp(x, pads, value, axes, mode, result_type))]
 
@@ -520,7 +543,10 @@ class _ShapeOpsMixin:
         known = [self._known(n) for n in node.input[:3]]
         dims = [g.DYN]
         if all(k is not None for k in known):
-            s, lim, d = (self.consts[n].item() for n in node.input[:3])
+            s, lim, d = (_scalar_value(self.consts[n], "Range") for n in node.input[:3])
+            if d == 0 or not np.isfinite([s, lim, d]).all():
+                raise _NodeError(f"start {s}, limit {lim} and delta {d} must be finite, "
+                                 "with a non-zero delta")
             dims = [max(int(np.ceil((lim - s) / d)), 0)]
         result_type = self._typed(node, dims, g.element_type_of(start))
         return [self._emit(g.RangeOp(start, limit, delta, result_type))]
@@ -529,11 +555,15 @@ class _ShapeOpsMixin:
         shape = self._any_value(node.input[0])
         value = attrs.get("value")
         array = np.zeros((1,), np.float32) if value is None else numpy_helper.to_array(value)
+        if array.size != 1:
+            raise _NodeError(f"value must hold one element, got shape {list(array.shape)}")
         attr = typed_dense_attr(array.reshape(1))
-        n = g.shape_of(shape)[0]
+        n = _vector_length(shape, "the shape input")
         if n == g.DYN:
             raise _NodeError("the shape input has a dynamic length (unknown result rank)")
         known = self._known(node.input[0])
+        if known is not None and any(d < 0 for d in known):
+            raise _NodeError(f"the shape {known} has a negative dim")
         dims = known if known is not None else [g.DYN] * n
         result_type = self._typed(node, dims, attr.get_type().element_type)
         return [self._emit(g.ConstantOfShapeOp(shape, attr, result_type))]
@@ -553,6 +583,8 @@ class _ShapeOpsMixin:
         x, k = self._any_value(node.input[0]), self._any_value(node.input[1])
         axis = _norm_axis(int(attrs.get("axis", -1)), len(g.shape_of(x)))
         known = self._known(node.input[1])
+        if known is not None and (len(known) != 1 or known[0] < 0):
+            raise _NodeError(f"K = {known} must be one non-negative value")
         op = g.TopKOp(x, k, axis, bool(attrs.get("largest", 1)),
                       None if known is None else known[0])
         self.block.add_op(op)  # type: ignore[attr-defined]
@@ -583,9 +615,18 @@ class _ShapeOpsMixin:
             raise _NodeError("Resize needs exactly one of scales and sizes")
         scales = self._any_value(scales_name) if scales_name else None
         sizes = self._any_value(sizes_name) if sizes_name else None
+        for value, what in ((scales, "scales"), (sizes, "sizes")):
+            if value is not None:
+                _vector_length(value, what)
         dims = [g.DYN if i in axes else d for i, d in enumerate(shape)]
+        for name in (scales_name, sizes_name):
+            if name in self.consts and self.consts[name].size != len(axes):
+                raise _NodeError(f"'{name}' has {self.consts[name].size} values for "
+                                 f"{len(axes)} resized axes")
         if scales_name in self.consts:
             values = self.consts[scales_name].reshape(-1)
+            if not np.all(np.isfinite(values.astype(np.float64))):
+                raise _NodeError(f"scales {values.tolist()} must be finite")
             for k, a in enumerate(axes):
                 if shape[a] != g.DYN:
                     dims[a] = int(np.floor(shape[a] * float(values[k])))
@@ -603,12 +644,19 @@ class _ShapeOpsMixin:
         axis = _norm_axis(int(attrs.get("axis", -1)), rank)
         known = None
         if node.input[1] in self.consts:
-            known = [int(self.consts[node.input[1]].reshape(-1)[0])]
+            known = [int(_scalar_value(self.consts[node.input[1]], "the depth"))]
         return [self._emit(g.OneHotOp(ind, depth, values, axis,
                                       None if known is None else known[0]))]
 
     def _non_zero(self, node, attrs, opset):
         return [self._emit(g.NonZeroOp(self._any_value(node.input[0])))]
+
+
+def _scalar_value(array: np.ndarray, what: str) -> float | int | bool:
+    """The one value of a single-element constant."""
+    if array.size != 1:
+        raise _NodeError(f"{what} must be a single value, got shape {list(array.shape)}")
+    return array.reshape(-1)[0].item()
 
 
 def _element_dtype(elt: Attribute) -> np.dtype:
@@ -642,9 +690,29 @@ _SHAPE_NON_DATA_INPUTS: dict[str, tuple[int, ...]] = {
 _FOLDABLE_OPS = frozenset({
     "Shape", "Size", "Neg", "Abs", "Range", "ConstantOfShape", "Concat", "Slice", "Gather",
     "Unsqueeze", "Squeeze", "Reshape", "Add", "Sub", "Mul", "Div", "Max", "Min", "Equal",
-    "Less", "Greater", "Where", "Cast", "Identity", "ReduceProd", "ReduceSum"})
+    "Less", "Greater", "Where", "Cast", "Identity", "ReduceProd", "ReduceSum", "Mod",
+    "Floor", "Ceil", "Sqrt", "Pow", "Not", "And", "Or", "LessOrEqual", "GreaterOrEqual",
+    "ReduceMax", "ReduceMin", "Expand", "Tile", "Transpose", "Flatten", "Sign"})
 _FOLD_MAX_ELEMENTS = 64
 # ---- end import-time folding
+
+
+def _small_fold_result(node: onnx.NodeProto, inputs: dict[str, np.ndarray]) -> bool:
+    """Whether folding `node` yields at most _FOLD_MAX_ELEMENTS elements, for the ops
+    whose result size is set by their input values (the rest are bounded by their
+    inputs), so that a huge ConstantOfShape or Range is never evaluated."""
+    values = [inputs.get(n) for n in node.input]
+    try:
+        if node.op_type == "ConstantOfShape" and values[0] is not None:
+            return bool(np.all(values[0] >= 0)) and \
+                int(np.prod(values[0].astype(object))) <= _FOLD_MAX_ELEMENTS
+        if node.op_type == "Range" and all(v is not None and v.size == 1 for v in values):
+            start, limit, delta = (float(v.reshape(-1)[0]) for v in values)  # type: ignore
+            count = (limit - start) / delta if delta else float("inf")
+            return bool(np.isfinite(count)) and count <= _FOLD_MAX_ELEMENTS
+    except (TypeError, ValueError, IndexError):
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- importer
@@ -714,11 +782,10 @@ class _Importer(_ShapeOpsMixin):
                 continue
             if node.op_type in ("Shape", "Size"):
                 shape = self.inferred.get(node.input[0])
-                if shape is None or any(d is None for d in shape):
+                if shape is None or any(d is None or d < 0 for d in shape) or \
+                        int(np.prod(shape, dtype=object)) > _FOLD_MAX_ELEMENTS:
                     continue
                 inputs = {node.input[0]: np.zeros(shape, dtype=np.int8)}
-                if int(np.prod(shape)) > _FOLD_MAX_ELEMENTS:
-                    continue
             else:
                 names = [n for n in node.input if n]
                 if not names or any(n not in self.consts for n in names):
@@ -726,6 +793,8 @@ class _Importer(_ShapeOpsMixin):
                 inputs = {n: self.consts[n] for n in names}
                 if any(a.size > _FOLD_MAX_ELEMENTS for a in inputs.values()):
                     continue
+            if not _small_fold_result(node, inputs):
+                continue
             try:
                 from onnx.reference import ReferenceEvaluator
 
@@ -742,20 +811,27 @@ class _Importer(_ShapeOpsMixin):
     # ---- end import-time folding
 
     def _check_io(self) -> None:
-        problems = []
+        """Every graph input and output is a tensor of a supported element type, and every
+        input has a rank."""
+        types, shapes = [], []
         for kind, infos in (("input", self.graph.input), ("output", self.graph.output)):
             for info in infos:
                 if info.name in self.initializers:
                     continue
                 if not info.type.HasField("tensor_type"):
-                    problems.append(f"{kind} '{info.name}' is not a tensor")
+                    types.append(f"{kind} '{info.name}' is not a tensor")
                 elif _element_type(info.type.tensor_type.elem_type) is None:
-                    problems.append(f"{kind} '{info.name}' has element type "
-                                    f"{_dtype_name(info.type.tensor_type.elem_type)}")
-        if problems:
+                    types.append(f"{kind} '{info.name}' has element type "
+                                 f"{_dtype_name(info.type.tensor_type.elem_type)}")
+                elif kind == "input" and not info.type.tensor_type.HasField("shape"):
+                    shapes.append(f"input '{info.name}' has no shape")
+        if types:
             raise CompileError(
                 f"{self.source}: unsupported tensor element type: "
-                f"{'; '.join(problems)} (supported: {', '.join(g.ELEMENT_TYPES)}).")
+                f"{'; '.join(types)} (supported: {', '.join(g.ELEMENT_TYPES)}).")
+        if shapes:
+            raise CompileError(f"{self.source}: {'; '.join(shapes)}: Kiln compiles for a "
+                               "known rank of every input (declare its dims, `?` allowed).")
 
     def _collect_unsupported(self) -> list[UnsupportedOp]:
         used = {name for node in _all_nodes(self.graph) for name in node.input}
@@ -806,11 +882,13 @@ class _Importer(_ShapeOpsMixin):
         if op in ("LayerNormalization", "RMSNormalization"):
             stash = int(attrs.get("stash_type", 1))
             if _element_type(stash) is None or not g.is_float_type(_element_type(stash)):
-                return f"stash_type {stash} is not a supported float type"
+                return f"stash_type {_dtype_name(stash)} is not a supported float type"
         if op == "Dropout":
             mode = self.consts.get(node.input[2]) if len(node.input) > 2 else None
             ratio_name = node.input[1] if len(node.input) > 1 and node.input[1] else None
             ratio = self.consts.get(ratio_name) if ratio_name else np.float32(0.5)
+            if any(v is not None and np.size(v) != 1 for v in (mode, ratio)):
+                return "ratio and training_mode must be single values"
             if mode is not None and bool(mode) and ratio is not None and float(ratio) != 0:
                 return "training mode with ratio > 0 (random masks) is not supported"
         if op in ew.BY_ONNX or op in _ELEMENTWISE_SPECIAL:
@@ -828,6 +906,7 @@ class _Importer(_ShapeOpsMixin):
             raise CompileError(
                 f"{self.source}: {n} unsupported operator{'s' if n > 1 else ''}",
                 unsupported=unsupported)
+        check_semantics(self.proto, self.source)
 
         arg_attrs = []
         for info in self.graph.input:
@@ -845,7 +924,7 @@ class _Importer(_ShapeOpsMixin):
         for node in self.graph.node:
             self._import_node(node)
 
-        results = [self._value(o.name) for o in self.graph.output]
+        results = [self._output_value(o.name) for o in self.graph.output]
         self._cross_check_outputs(results)
         self.block.add_op(func.ReturnOp(*results))
         main = func.FuncOp(
@@ -862,9 +941,17 @@ class _Importer(_ShapeOpsMixin):
             weights.attach(module, self.store)
         # keep the store alive as long as the module (the registry holds it weakly)
         module.__dict__["_kiln_weight_store"] = self.store
+        _verify(module)
         return module
 
+    def _output_value(self, name: str) -> SSAValue:
+        try:
+            return self._value(name)
+        except _NodeError as e:
+            raise CompileError(f"{self.source}: graph output '{name}': {e}") from None
+
     def _import_node(self, node: onnx.NodeProto) -> None:
+        """Import one node; a node the handler rejects is a CompileError naming it."""
         opset = self.opsets.get("ai.onnx", 0)
         first_new = len(self.block.ops)
         try:
@@ -874,8 +961,10 @@ class _Importer(_ShapeOpsMixin):
             raise CompileError(
                 f"{self.source}: cannot import {node.op_type} node {node_name}: {e}",
                 unsupported=[UnsupportedOp(node.op_type, opset, node.name, str(e))]) from None
+        new_ops = list(self.block.ops)[first_new:]
+        _verify_node_ops(node, new_ops, self.source, opset)
         if node.name:
-            for op in list(self.block.ops)[first_new:]:
+            for op in new_ops:
                 op.location = NameLoc(StringAttr(node.name), NoneAttr())
         for name, value in zip(node.output, outputs, strict=False):
             if name:
@@ -911,7 +1000,10 @@ class _Importer(_ShapeOpsMixin):
         if array.dtype.name not in g.ELEMENT_TYPES:
             raise _NodeError(f"tensor '{name}' has element type {array.dtype}, which is "
                              "not supported")
-        if name in self.initializers or array.size > MAX_INLINE_ELEMENTS:
+        # small integer initializers are shape data (Reshape targets, axes, indices):
+        # inline, so that folding and the symbolic shape analysis see their values
+        shape_like = array.dtype.kind in "iub" and array.size <= MAX_INLINE_ELEMENTS
+        if (name in self.initializers and not shape_like) or array.size > MAX_INLINE_ELEMENTS:
             stored = self.store.add(name, array)
             value = self._emit(g.WeightOp(stored, g.tensor_type(
                 array.shape, g.element_type_for(array.dtype))))
@@ -1001,8 +1093,7 @@ class _Importer(_ShapeOpsMixin):
     def _flatten(self, node, attrs, opset):
         x = self._value(node.input[0])
         shape = g.shape_of(x)
-        axis = int(attrs.get("axis", 1))
-        axis += len(shape) if axis < 0 else 0
+        axis = _flatten_axis(int(attrs.get("axis", 1)), len(shape))
         target = [_extent(shape[:axis]), _extent(shape[axis:])]
         if target.count(-1) > 1:
             raise _NodeError(f"cannot flatten {_show(shape)} at axis {axis}: both halves "
@@ -1020,12 +1111,16 @@ class _Importer(_ShapeOpsMixin):
         rank = len(g.shape_of(x))
         perm = [int(p) + (rank if p < 0 else 0)
                 for p in attrs.get("perm", list(reversed(range(rank))))]
+        if sorted(perm) != list(range(rank)):
+            raise _NodeError(f"perm {list(attrs['perm'])} is not a permutation of the input's "
+                             f"{rank} dims")
         return [self._emit(g.TransposeOp(x, perm))]
 
     def _concat(self, node, attrs, opset):
         inputs = [self._value(n) for n in node.input if n]
-        axis = int(attrs["axis"])
-        axis += len(g.shape_of(inputs[0])) if axis < 0 else 0
+        if not inputs:
+            raise _NodeError("Concat needs at least one input")
+        axis = _norm_axis(int(attrs["axis"]), len(g.shape_of(inputs[0])))
         return [self._emit(g.ConcatOp(inputs, axis))]
 
     def _softmax(self, node, attrs, opset):
@@ -1033,8 +1128,7 @@ class _Importer(_ShapeOpsMixin):
         x = self._value(node.input[0])
         shape = g.shape_of(x)
         rank = len(shape)
-        axis = int(attrs.get("axis", -1 if opset >= 13 else 1))
-        axis += rank if axis < 0 else 0
+        axis = _norm_axis(int(attrs.get("axis", -1 if opset >= 13 else 1)), rank)
         if opset >= 13 or axis == rank - 1:
             return [self._emit(cls(x, axis))]
         # opset < 13: softmax over the 2-D coercion [prod(x[:axis]), prod(x[axis:])]
@@ -1156,7 +1250,7 @@ class _Importer(_ShapeOpsMixin):
 
     def _per_channel(self, v: SSAValue, rank: int) -> SSAValue:
         """A [C] tensor as [C, 1, ...] so that it broadcasts along dim 1 of a rank-`rank` x."""
-        c = g.shape_of(v)[0]
+        c = _vector_length(v, "a per-channel parameter")
         return self._emit(g.ReshapeOp(v, [-1 if c == g.DYN else c, *[1] * (rank - 2)]))
 
     def _instance_norm(self, node, attrs, opset):
@@ -1289,8 +1383,7 @@ class _Importer(_ShapeOpsMixin):
     def _layer_norm(self, node, attrs, opset):
         x = self._value(node.input[0])
         rank = len(g.shape_of(x))
-        axis = int(attrs.get("axis", -1))
-        axis += rank if axis < 0 else 0
+        axis = _norm_axis(int(attrs.get("axis", -1)), rank)
         scale = self._value(node.input[1])
         bias = self._value(node.input[2]) if len(node.input) > 2 and node.input[2] else None
         return [self._emit(g.LayerNormOp(x, scale, bias, axis,
@@ -1332,7 +1425,11 @@ class _Importer(_ShapeOpsMixin):
         x = self._value(node.input[0])
         stash = _element_type(int(attrs.get("stash_type", 1)))
         wants_stats = any(o for o in node.output[1:])
-        if not wants_stats and stash == g.element_type_of(x):
+        axis = _norm_axis(int(attrs.get("axis", -1)), len(g.shape_of(x)))
+        # graph.layer_norm needs static normalized dims (its scale/bias are checked
+        # against them); the composition broadcasts like the ONNX function body
+        static = g.DYN not in g.shape_of(x)[axis:]
+        if not wants_stats and stash == g.element_type_of(x) and static:
             return self._layer_norm(node, attrs, opset)
         y, stats = self._norm_stats(node, attrs, rms=False)
         y = self._emit(g.MulOp(y, self._value(node.input[1])))
@@ -1452,6 +1549,8 @@ class _Importer(_ShapeOpsMixin):
     def _scan(self, node, attrs, opset):
         m = int(attrs["num_scan_inputs"])
         values = [self._value(n) for n in node.input]
+        if not 1 <= m <= len(values):
+            raise _NodeError(f"num_scan_inputs {m} does not fit the {len(values)} inputs")
         n = len(values) - m
         states, xs = values[:n], values[n:]
         in_axes = [int(a) for a in attrs.get("scan_input_axes", [0] * m)]
@@ -1497,6 +1596,8 @@ class _Importer(_ShapeOpsMixin):
 
         layout = int(attrs.get("layout", 0))
         x, w, r = (self._value(n) for n in names[:3])
+        if any(len(g.shape_of(v)) != 3 for v in (x, w, r)):
+            raise _NodeError(f"X, W and R must be 3-D, got {x.type}, {w.type}, {r.type}")
         h0, c0 = opt(5), opt(6) if kind == "lstm" else None
         if layout == 1:
             x = self._emit(g.TransposeOp(x, [1, 0, 2]))
@@ -1585,6 +1686,33 @@ SUPPORTED_OPS = tuple(sorted(_HANDLERS))
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _verify_node_ops(node: onnx.NodeProto, ops: Sequence[Operation], source: str,
+                     opset: int) -> None:
+    """The ops built for one node must verify: a handler builds them from the node's
+    tensors, so an op that does not verify means tensors that do not fit the op (shapes
+    the checker could not see, e.g. after a run-time Shape), and names the node."""
+    for op in ops:
+        try:
+            op.verify()
+        except (VerifyException, DiagnosticException) as e:
+            node_name = f"'{node.name}'" if node.name else "<unnamed>"
+            # verifier messages print a dynamic dim as the int64 minimum; show it as `?`
+            reason = str(e).replace(str(g.DYN), "?")
+            raise CompileError(
+                f"{source}: cannot import {node.op_type} node {node_name}: its inputs do not "
+                f"fit the operation: {reason}",
+                unsupported=[UnsupportedOp(node.op_type, opset, node.name, reason)]) from None
+
+
+def _verify(module: ModuleOp) -> None:
+    """The imported graph must verify: the checker and the handlers guarantee it, so a
+    failure here is an importer bug, reported before any pass trips over it."""
+    try:
+        module.verify()
+    except (VerifyException, DiagnosticException) as e:
+        raise InternalError("verifying the imported graph", e) from e
 
 
 def ssa_name_hint(name: str) -> str | None:
