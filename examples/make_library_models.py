@@ -130,6 +130,8 @@ def _randomize(model):
                 m.weight.uniform_(0.5, 1.5)
                 if m.bias is not None:
                     m.bias.normal_(0.0, 0.1)
+            elif isinstance(m, nn.Linear) and not m.weight.any():
+                m.weight.normal_(0.0, 0.05)  # zero-initialized heads (ViT) output only 0
     return model
 
 
