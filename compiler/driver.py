@@ -578,7 +578,7 @@ def count_graph_ops(module: ModuleOp) -> int:
 
 
 def compile(model: object, *, target: str = "cpu", pipeline: str | None = None,
-            kernels: bool = True, checks: str = "shapes"):
+            kernels: bool = True, checks: str | None = None):
     """Compile a model for `target`; return a CompiledModel callable on numpy arrays.
 
     `model` is a path to an .onnx or .mlir (graph dialect) file, ONNX bytes, an
@@ -587,12 +587,15 @@ def compile(model: object, *, target: str = "cpu", pipeline: str | None = None,
     `kernels=False` lowers matmul/gemm/conv to naive loop nests instead of calls of the
     generated GEMM kernel (for comparisons). `checks="bounds"` adds a run-time check to
     every memory access and trusts no symbolic shape proof (slow; a debugging aid: an
-    out-of-bounds access becomes an InputError instead of silent garbage).
+    out-of-bounds access becomes an InputError instead of silent garbage); the default
+    is `$KILN_CHECKS`, else "shapes" (the test suite sets KILN_CHECKS=bounds).
     """
     from compiler.runtime.cpu import CompiledModel
 
     if target not in SUPPORTED_TARGETS:
         raise CompileError(f"unknown target '{target}'; supported: {', '.join(SUPPORTED_TARGETS)}")
+    if checks is None:
+        checks = os.environ.get("KILN_CHECKS") or "shapes"
     if checks not in CHECK_MODES:
         raise CompileError(f"unknown checks mode '{checks}'; supported: "
                            f"{', '.join(CHECK_MODES)}")

@@ -1,6 +1,15 @@
-"""Shared fixtures: the bundled example models and a reference runtime."""
+"""Shared fixtures: the bundled example models and a reference runtime.
+
+Every model the tests compile runs in the `checks="bounds"` mode (unless KILN_CHECKS is
+set otherwise): an out-of-bounds access anywhere becomes a failing InputError, not
+garbage that a tolerance might let through.
+"""
 
 from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KILN_CHECKS", "bounds")
 
 import numpy as np
 import onnx

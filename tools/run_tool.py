@@ -83,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=10, help="timed runs (median shown)")
     parser.add_argument("--pipeline", default=None, help="graph optimization pipeline")
+    parser.add_argument("--checks", choices=["shapes", "bounds"], default=None,
+                        help="bounds: check every memory access at run time (slow; to "
+                             "track down a wrong result)")
     parser.add_argument("--check", action="store_true",
                         help="compare with onnxruntime (or onnx.reference)")
     parser.add_argument("--rtol", type=float, default=1e-4)
@@ -96,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--dim sizes must be integers")
     try:
         start = time.perf_counter()
-        model = compiler.compile(args.model, pipeline=args.pipeline)
+        model = compiler.compile(args.model, pipeline=args.pipeline, checks=args.checks)
         compile_seconds = time.perf_counter() - start
         feeds = make_inputs(model, _parse_pairs(args.input, "--input"), dims, args.seed)
         start = time.perf_counter()
