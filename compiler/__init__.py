@@ -7,8 +7,9 @@
 See README.md for the pipeline and docs/ARCHITECTURE.md for the IR levels.
 """
 
-from compiler.driver import CompileStats, TensorSpec, compile
+from compiler.driver import compile
 from compiler.errors import CompileError, InputError, InternalError, KilnError, UnsupportedOp
+from compiler.signature import CompileStats, TensorSpec
 
 __all__ = [
     "compile",

@@ -5,12 +5,12 @@ from __future__ import annotations
 from xdsl.context import Context
 from xdsl.universe import Universe
 
+from dialects.check import Check
+from dialects.graph import Graph
+
 
 def make_context(allow_unregistered: bool = False) -> Context:
     """A context with xDSL's upstream dialects plus Kiln's own (graph, check)."""
-    from dialects.check import Check
-    from dialects.graph import Graph
-
     ctx = Context(allow_unregistered=allow_unregistered)
     for name, factory in Universe.get_multiverse().all_dialects.items():
         ctx.register_dialect(name, factory)

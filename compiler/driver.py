@@ -8,13 +8,11 @@ import math
 import os
 import struct
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import arith, func, memref, tensor
 from xdsl.dialects.builtin import (
-    ArrayAttr,
     BFloat16Type,
     DenseIntOrFPElementsAttr,
     FileLineColLoc,
@@ -26,7 +24,6 @@ from xdsl.dialects.builtin import (
     MemRefType,
     ModuleOp,
     StringAttr,
-    TensorType,
     UnknownLoc,
 )
 from xdsl.ir import Attribute, Operation
@@ -42,48 +39,22 @@ from xdsl.utils.exceptions import (
 from xdsl.utils.lexer import Span
 from xdsl.utils.mlir_lexer import MLIRTokenKind
 
-from compiler import weights as weight_stores
 from compiler.context import make_context
 from compiler.errors import CompileError, InternalError, InvalidIRError, KilnError, op_location
+from compiler.importers.onnx_importer import import_onnx
 from compiler.pipeline import (
     CHECK_MODES,
     OPTIMIZE_PIPELINE,
     expand_presets,
     lower_pipeline,
 )
-from dialects.graph import ARG_DIMS_ATTR, ARG_NAME_ATTR, DYN, limit_violation, numpy_dtype_of
+from compiler.runtime.cpu import CompiledModel
+from compiler.signature import CompileStats, arg_attr, main_function, read_signature
+from dialects import weights as weight_stores
+from dialects.graph import DYN, limit_violation
+from passes.registry import all_pass_factories
 
 SUPPORTED_TARGETS = ("cpu",)
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """A model input or output: its name, dtype and shape (int, a dim name, or None)."""
-
-    name: str
-    dtype: np.dtype
-    shape: tuple[int | str | None, ...]
-
-    def __str__(self) -> str:
-        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
-        return f"{self.name}: {self.dtype.name}[{dims}]"
-
-
-@dataclass
-class CompileStats:
-    """Where compile time went, and how the graph changed."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-    graph_ops_imported: int = 0
-    graph_ops_optimized: int = 0
-
-
-def numpy_dtype(element_type: Attribute) -> np.dtype:
-    """The numpy dtype of a model input/output element type (CompileError if none)."""
-    try:
-        return numpy_dtype_of(element_type)
-    except ValueError as e:
-        raise CompileError(f"model inputs and outputs: {e}") from None
 
 
 def load_graph_module(model: object) -> ModuleOp:
@@ -92,8 +63,6 @@ def load_graph_module(model: object) -> ModuleOp:
         return model
     if isinstance(model, str | os.PathLike) and str(model).endswith(".mlir"):
         return parse_mlir_file(str(model))
-    from compiler.importers.onnx_importer import import_onnx
-
     try:
         return import_onnx(model)  # type: ignore[arg-type]
     except KilnError:
@@ -472,49 +441,6 @@ def parse_error_parts(e: ParseError) -> tuple[str, str | None, str]:
     return e.msg.strip(), location, context
 
 
-def main_function(module: ModuleOp) -> func.FuncOp:
-    for op in module.ops:
-        if isinstance(op, func.FuncOp) and op.sym_name.data == "main":
-            return op
-    raise CompileError("the module has no func.func @main")
-
-
-def _arg_attr(func_op: func.FuncOp, index: int, name: str, results: bool = False):
-    attrs = func_op.res_attrs if results else func_op.arg_attrs
-    if attrs is None:
-        return None
-    return attrs.data[index].data.get(name)
-
-
-def read_signature(main: func.FuncOp) -> tuple[list[TensorSpec], list[TensorSpec]]:
-    """Inputs and outputs of a graph-level @main, from its types and graph.* attrs."""
-    if not main.body.blocks:
-        raise CompileError("func.func @main is a declaration: it has no body to compile")
-    inputs: list[TensorSpec] = []
-    for i, arg in enumerate(main.args):
-        if not isinstance(arg.type, TensorType):
-            raise CompileError(f"@main argument {i} has type {arg.type}; a graph-level "
-                               "@main takes and returns tensors")
-        name = _arg_attr(main, i, ARG_NAME_ATTR)
-        dim_names = _arg_attr(main, i, ARG_DIMS_ATTR)
-        names = ([d.data for d in dim_names.data] if isinstance(dim_names, ArrayAttr)
-                 else [""] * len(arg.type.get_shape()))
-        shape = tuple(d if d != DYN else (names[k] or None)
-                      for k, d in enumerate(arg.type.get_shape()))
-        inputs.append(TensorSpec(name.data if isinstance(name, StringAttr) else f"input{i}",
-                                 numpy_dtype(arg.type.element_type), shape))
-    outputs: list[TensorSpec] = []
-    for j, out_type in enumerate(main.function_type.outputs.data):
-        if not isinstance(out_type, TensorType):
-            raise CompileError(f"@main result {j} has type {out_type}; a graph-level "
-                               "@main takes and returns tensors")
-        name = _arg_attr(main, j, ARG_NAME_ATTR, results=True)
-        outputs.append(TensorSpec(name.data if isinstance(name, StringAttr) else f"output{j}",
-                                  numpy_dtype(out_type.element_type),
-                                  tuple(None if d == DYN else d for d in out_type.get_shape())))
-    return inputs, outputs
-
-
 def run_pipeline(module: ModuleOp, spec: str, stats: CompileStats | None = None) -> None:
     """Run a comma-separated pass pipeline; a failing pass becomes a CompileError."""
     pipeline = parse_pipeline(spec)
@@ -530,8 +456,6 @@ def run_pipeline(module: ModuleOp, spec: str, stats: CompileStats | None = None)
 
 def parse_pipeline(spec: str) -> PassPipeline | None:
     """The passes of a pipeline spec (presets expanded); None when it is empty."""
-    from passes.registry import all_pass_factories
-
     spec = expand_presets(spec)
     if not spec:
         return None
@@ -590,8 +514,6 @@ def compile(model: object, *, target: str = "cpu", pipeline: str | None = None,
     out-of-bounds access becomes an InputError instead of silent garbage); the default
     is `$KILN_CHECKS`, else "shapes" (the test suite sets KILN_CHECKS=bounds).
     """
-    from compiler.runtime.cpu import CompiledModel
-
     if target not in SUPPORTED_TARGETS:
         raise CompileError(f"unknown target '{target}'; supported: {', '.join(SUPPORTED_TARGETS)}")
     if checks is None:
@@ -636,7 +558,7 @@ def weight_arguments(tensor_main: func.FuncOp, num_inputs: int) -> list[str]:
     """Names of the weights that convert-graph-to-tensor appended as trailing arguments."""
     names = []
     for i in range(num_inputs, len(tensor_main.args)):
-        name = _arg_attr(tensor_main, i, "graph.weight")
+        name = arg_attr(tensor_main, i, "graph.weight")
         if not isinstance(name, StringAttr):
             raise CompileError(f"argument {i} of the lowered @main is neither an input nor "
                                "a weight")

@@ -7,10 +7,10 @@ from typing import IO, Any
 
 from xdsl.dialects.builtin import ModuleOp
 
+from compiler.runtime.llvm_translate import translate_to_llvm_ir
+
 
 def _emit_llvm_ir(module: ModuleOp, output: IO[str]) -> None:
-    from compiler.runtime.llvm_translate import translate_to_llvm_ir
-
     output.write(str(translate_to_llvm_ir(module)))
 
 

@@ -32,7 +32,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
-from compiler.errors import unexpected_op
+from dialects.errors import unexpected_op
 
 
 def _fail(op: Operation, message: str) -> PassFailedException:

@@ -44,7 +44,9 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineExpr, AffineMap
 from xdsl.rewriter import InsertPoint, Rewriter
 
+from dialects.check import AssertOp
 from lowering.kernels import ensure_sgemm
+from lowering.loop_builder import Inserter, loop_bounds
 
 
 @dataclass
@@ -251,12 +253,10 @@ def emit_gemm_call(op: GenericOp, c: Contraction, maps: list[AffineMap],
                    bounds: bool = False) -> None:
     """Replace the contraction `op` by batch loops around the kernel call; with `bounds`,
     check before each call that the kernel stays inside its three buffers."""
-    from lowering.linalg_to_loops import _Inserter, loop_bounds
-
     module = op.get_toplevel_object()
     assert isinstance(module, ModuleOp)
     kernel = ensure_sgemm(module)
-    ins = _Inserter(InsertPoint.before(op))
+    ins = Inserter(InsertPoint.before(op))
     bounds = loop_bounds(op, ins)
     operands = list(op.operands)
     strides = [_Strides(ins, v) for v in operands]
@@ -325,7 +325,6 @@ def _check_kernel_reach(ins, buffer: SSAValue, strides: _Strides, offset: SSAVal
                         extents: list[tuple[SSAValue, SSAValue]]) -> None:
     """Bounds mode: the last element the kernel touches lies inside `buffer` (an
     identity-layout memref: its element count is stride 0 times dim 0)."""
-    from dialects.check import AssertOp
 
     total = ins(arith.MuliOp(strides(0), strides.size(0))) if strides.shape else \
         ins.const(1)
@@ -383,8 +382,6 @@ def lower_contraction(op: GenericOp, bounds: bool = False) -> bool:
 
 
 def _im2col(op: GenericOp, maps: list[AffineMap], which: int, bounds: bool = False) -> bool:
-    from lowering.linalg_to_loops import _Inserter, loop_bounds
-
     iters = [str(it.data) for it in op.get_iterator_types()]
     out_dims = [r.position for r in maps[2].results]  # type: ignore[union-attr]
     layout = _gather_layout(maps, which, iters, out_dims)
@@ -396,7 +393,7 @@ def _im2col(op: GenericOp, maps: list[AffineMap], which: int, bounds: bool = Fal
     if probe is None:
         return False
 
-    ins = _Inserter(InsertPoint.before(op))
+    ins = Inserter(InsertPoint.before(op))
     bounds = loop_bounds(op, ins)
     src = op.inputs[which]
     src_t = src.type

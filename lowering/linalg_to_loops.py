@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import arith, memref, scf
-from xdsl.dialects.builtin import DYNAMIC_INDEX, IndexType, MemRefType, ModuleOp, TensorType
+from xdsl.dialects import memref, scf
+from xdsl.dialects.builtin import IndexType, MemRefType, ModuleOp, TensorType
 from xdsl.dialects.linalg.ops import FillOp, GenericOp, IndexOp, YieldOp
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.ir.affine import (
@@ -33,11 +33,12 @@ from xdsl.pattern_rewriter import (
     PatternRewriteWalker,
     RewritePattern,
 )
-from xdsl.rewriter import InsertPoint, Rewriter
+from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import PassFailedException
 
-from compiler.errors import unexpected_op
-from lowering.affine_arith import affine_to_arith
+from dialects.errors import unexpected_op
+from lowering.contraction import lower_contraction
+from lowering.loop_builder import Inserter, loop_bounds
 
 
 def _fail(op: Operation, message: str) -> PassFailedException:
@@ -46,33 +47,6 @@ def _fail(op: Operation, message: str) -> PassFailedException:
 
 def _dims_in(expr: AffineExpr) -> set[int]:
     return {e.position for e in expr.dfs() if isinstance(e, AffineDimExpr)}
-
-
-class _Inserter:
-    """Inserts ops at a moving point; index constants are hoisted and shared."""
-
-    def __init__(self, hoist: InsertPoint):
-        self.hoist = hoist
-        self.point = hoist
-        self.constants: dict[int, SSAValue] = {}
-
-    def __call__(self, op: Operation) -> SSAValue:
-        Rewriter.insert_op(op, self.point)
-        return op.results[0] if op.results else None  # type: ignore[return-value]
-
-    def const(self, value: int) -> SSAValue:
-        if value not in self.constants:
-            op = arith.ConstantOp.from_int_and_width(value, IndexType())
-            Rewriter.insert_op(op, self.hoist)
-            self.constants[value] = op.result
-        return self.constants[value]
-
-    def expr(self, e: AffineExpr, ivs: Sequence[SSAValue]) -> SSAValue:
-        """Materialize an affine expression over the induction variables with arith."""
-        return affine_to_arith(e, ivs, self, self.const, nonnegative=True)
-
-    def indices(self, m: AffineMap, ivs: Sequence[SSAValue]) -> list[SSAValue]:
-        return [self.expr(r, ivs) for r in m.results]
 
 
 def _loop_order(maps: Sequence[AffineMap], n_inputs: int, iterators: Sequence[str]) -> list[int]:
@@ -89,27 +63,6 @@ def _loop_order(maps: Sequence[AffineMap], n_inputs: int, iterators: Sequence[st
             order.remove(last)
             order.append(last)
     return order
-
-
-def loop_bounds(op: GenericOp | FillOp, ins: _Inserter) -> list[SSAValue]:
-    """Each loop's bound: an operand dim indexed by exactly that loop (outputs first)."""
-    operands = list(op.operands)
-    n_inputs = len(op.inputs)
-    maps = [m.data for m in op.get_indexing_maps()]
-    bounds: list[SSAValue | None] = [None] * len(op.get_iterator_types())
-    for i in [*range(n_inputs, len(operands)), *range(n_inputs)]:
-        t = operands[i].type
-        if not isinstance(t, MemRefType):
-            continue
-        for pos, r in enumerate(maps[i].results):
-            if isinstance(r, AffineDimExpr) and bounds[r.position] is None:
-                size = t.get_shape()[pos]
-                bounds[r.position] = (
-                    ins.const(size) if size != DYNAMIC_INDEX
-                    else ins(memref.DimOp(operands[i], ins.const(pos))))
-    if any(b is None for b in bounds):
-        raise _fail(op, "a loop's range is not given by any operand dim")
-    return bounds  # type: ignore[return-value]
 
 
 class LowerLinalgPattern(RewritePattern):
@@ -129,7 +82,7 @@ class LowerLinalgPattern(RewritePattern):
         iterators = [str(it.data) for it in op.get_iterator_types()]
         n_loops = len(iterators)
 
-        ins = _Inserter(InsertPoint.before(op))
+        ins = Inserter(InsertPoint.before(op))
         bounds = loop_bounds(op, ins)
 
         ivs: list[SSAValue | None] = [None] * n_loops
@@ -189,7 +142,6 @@ class LowerLinalgToLoopsPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         _check_memref_level(op)
         if self.kernels:
-            from lowering.contraction import lower_contraction
 
             for generic in [g for g in op.walk() if isinstance(g, GenericOp)]:
                 if not isinstance(generic.parent_op(), GenericOp):

@@ -51,6 +51,7 @@ from xdsl.transforms.convert_scf_to_cf import ConvertScfToCf
 from xdsl.transforms.reconcile_unrealized_casts import reconcile_unrealized_casts
 from xdsl.utils.exceptions import PassFailedException
 
+from dialects.check import AssertOp
 from lowering.affine_arith import affine_to_arith
 from lowering.llvm_asserts import lower_asserts
 from lowering.llvm_types import (
@@ -764,8 +765,6 @@ MAX_ALLOCATION_BYTES = 1 << 56
 def _check_allocations(module: ModuleOp) -> None:
     """Before every heap allocation, check that its byte count does not overflow; after
     it, that malloc did not fail (a null buffer would be written to: a crash)."""
-    from dialects.check import AssertOp
-
     for op in [o for o in module.walk() if isinstance(o, memref.AllocOp)]:
         t = op.memref.type
         assert isinstance(t, MemRefType)

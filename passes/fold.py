@@ -23,9 +23,9 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
 )
 
-from compiler.weights import WeightStore, store_for
 from dialects import elementwise
 from dialects import graph as g
+from dialects.weights import WeightStore, store_for
 from passes.rewrite import P, Rule, RuleSet, record
 
 MAX_INLINE_ELEMENTS = 64

@@ -15,8 +15,8 @@ from xdsl.dialects import math
 from xdsl.dialects.builtin import AnyFloat, DenseArrayBase, ModuleOp, TensorType, f32
 from xdsl.ir import Block, Operation, Region, SSAValue
 
-from compiler.weights import store_for
 from dialects import graph as g
+from dialects.weights import store_for
 from lowering.graph_to_tensor import _Body
 from passes.fold import constant_array, materialize
 from passes.rewrite import Match, P, Rule, RuleBuilder, RulePass, attr_data

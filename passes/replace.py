@@ -16,7 +16,7 @@ from xdsl.ir import SSAValue
 
 from dialects import graph as g
 from passes.rewrite import Match, P, Rule, RuleBuilder, RulePass
-from passes.simplify import _copy_act
+from passes.simplify import copy_activation
 
 
 def _is_2d_matmul(op: g.MatMulOp) -> bool:
@@ -44,7 +44,7 @@ def _matmul_bias(m: Match, b: RuleBuilder) -> SSAValue | None:
     if mm.bias is None or not _broadcasts_to(mm.bias, mm.result_shape()):
         return None
     new = g.GemmOp(mm.lhs, mm.rhs, mm.bias)
-    _copy_act(mm, new)
+    copy_activation(mm, new)
     return b.insert(new)
 
 
@@ -72,7 +72,7 @@ def _conv1x1(m: Match, b: RuleBuilder) -> SSAValue:
     weight = b.insert(g.ReshapeOp(conv.weight, [o, c]))
     bias = None if conv.bias is None else b.insert(g.ReshapeOp(conv.bias, [o, 1]))
     mm = g.MatMulOp(weight, x, bias)
-    _copy_act(conv, mm)
+    copy_activation(conv, mm)
     y = b.insert(mm)
     return b.insert(g.ReshapeOp(y, [-1 if n == g.DYN else n, o, h, w]))
 

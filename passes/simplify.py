@@ -14,8 +14,8 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
-from compiler.weights import store_for
 from dialects import graph as g
+from dialects.weights import store_for
 from passes.fold import identity_rules
 from passes.rewrite import Match, P, Rule, RuleBuilder, RulePass
 
@@ -102,13 +102,13 @@ def _gemm_transpose(side: str):
         tb = bool(gemm.trans_b.value.data) != (side == "b")
         new = g.GemmOp(a, bb, gemm.c, alpha=gemm.alpha.value.data, beta=gemm.beta.value.data,
                        trans_a=ta, trans_b=tb)
-        _copy_act(gemm, new)
+        copy_activation(gemm, new)
         return b.insert(new)
 
     return build
 
 
-def _copy_act(src, dst) -> None:
+def copy_activation(src, dst) -> None:
     for key in ("act", "act_params"):
         if key in src.properties:
             dst.properties[key] = src.properties[key]
@@ -130,7 +130,7 @@ def _matmul_transpose(m: Match, b: RuleBuilder) -> SSAValue | None:
                                                   g.shape_of(mm.bias)) != mm.result_shape():
         return None
     new = g.GemmOp(a, bb, mm.bias, trans_a=ta, trans_b=tb)
-    _copy_act(mm, new)
+    copy_activation(mm, new)
     return b.insert(new)
 
 

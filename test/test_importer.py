@@ -13,8 +13,8 @@ from xdsl.ir import Operation
 
 from compiler.errors import CompileError
 from compiler.importers.onnx_importer import import_onnx
-from compiler.weights import store_for
 from dialects import graph as g
+from dialects.weights import store_for
 from examples.make_models import make_cnn, make_mlp
 from passes.fold import constant_array, evaluate
 

@@ -34,9 +34,9 @@ from xdsl.traits import SymbolTable
 from xdsl.utils.exceptions import DiagnosticException
 
 from compiler.context import make_context
-from compiler.weights import WeightStore, attach
 from dialects import check, graph
 from dialects.graph import DYN
+from dialects.weights import WeightStore, attach
 from lowering.bufferize import BufferizePass
 from lowering.graph_to_tensor import ConvertGraphToTensorPass
 from lowering.linalg_to_loops import LowerLinalgToLoopsPass

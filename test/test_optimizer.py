@@ -136,7 +136,7 @@ group = {group} : i64, layout = "nhwc", act = "{act}", act_params = array<f32: {
 @pytest.mark.parametrize("group,act,params", [(1, "clip", "-0.5, 0.5"),
                                               (4, "leaky_relu", "0.1")])
 def test_nhwc_depthwise_conv_and_param_acts_match_nchw(group, act, params):
-    from compiler.weights import WeightStore, attach
+    from dialects.weights import WeightStore, attach
 
     c = f = 4
     cg = c // group
@@ -216,7 +216,7 @@ def bert():
 
 def interpret(module, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Run a graph module with the fold pass's numpy evaluators (fast, graph-level)."""
-    from compiler.weights import store_for
+    from dialects.weights import store_for
     from passes.fold import constant_array, evaluate
 
     store = store_for(module)

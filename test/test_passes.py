@@ -13,8 +13,8 @@ from xdsl.dialects.builtin import FunctionType, ModuleOp
 from xdsl.ir import Block, Operation, Region, SSAValue
 
 from compiler.context import make_context
-from compiler.weights import WeightStore, attach, store_for
 from dialects import graph as g
+from dialects.weights import WeightStore, attach, store_for
 from passes import fold as fold_module
 from passes.fold import FoldPass, constant_array, materialize
 from passes.fuse import FusePass

@@ -6,7 +6,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from compiler.driver import load_graph_module, main_function, run_pipeline
+from compiler.driver import load_graph_module, run_pipeline
+from compiler.signature import main_function
 from dialects.symbolic import SymInt, broadcast_dim, product, reshape_copy
 from dialects.symbolic_shapes import SymbolicShapes, reshape_target
 

@@ -35,11 +35,11 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.utils.exceptions import DiagnosticException, VerifyException
 
-from compiler import weights
 from compiler.errors import CompileError, InternalError, UnsupportedOp
 from compiler.importers.onnx_checker import check_model, check_semantics, format_shape
 from dialects import elementwise as ew
 from dialects import graph as g
+from dialects import weights
 
 MAX_INLINE_ELEMENTS = 64
 """Constant nodes up to this many elements are inline `graph.constant`s, larger ones weights."""

@@ -15,10 +15,12 @@ import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 
-from compiler.driver import CompileStats, TensorSpec
 from compiler.errors import InputError
+from compiler.runtime.abi import Invoker
+from compiler.runtime.jit import JITEngine
 from compiler.shapes import ShapeCheckError, check_shapes
-from compiler.weights import WeightStore
+from compiler.signature import CompileStats, TensorSpec
+from dialects.weights import WeightStore
 from lowering.llvm_asserts import VALUES_SYMBOL, assert_messages
 
 _SHAPE_CACHE_SIZE = 64
@@ -34,9 +36,6 @@ class CompiledModel:
     def __init__(self, llvm_module: ModuleOp, graph_main: func.FuncOp,
                  inputs: list[TensorSpec], outputs: list[TensorSpec],
                  weight_arrays: list[np.ndarray], store: WeightStore, stats: CompileStats):
-        from compiler.runtime.abi import Invoker
-        from compiler.runtime.jit import JITEngine
-
         start = time.perf_counter()
         self._engine = JITEngine(llvm_module)
         self.stats = stats

@@ -1,0 +1,86 @@
+"""A compiled model's signature: its inputs and outputs, and where compile time went."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr, TensorType
+from xdsl.ir import Attribute
+
+from dialects.errors import CompileError
+from dialects.graph import ARG_DIMS_ATTR, ARG_NAME_ATTR, DYN, numpy_dtype_of
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A model input or output: its name, dtype and shape (int, a dim name, or None)."""
+
+    name: str
+    dtype: np.dtype
+    shape: tuple[int | str | None, ...]
+
+    def __str__(self) -> str:
+        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
+        return f"{self.name}: {self.dtype.name}[{dims}]"
+
+
+@dataclass
+class CompileStats:
+    """Where compile time went, and how the graph changed."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    graph_ops_imported: int = 0
+    graph_ops_optimized: int = 0
+
+
+def numpy_dtype(element_type: Attribute) -> np.dtype:
+    """The numpy dtype of a model input/output element type (CompileError if none)."""
+    try:
+        return numpy_dtype_of(element_type)
+    except ValueError as e:
+        raise CompileError(f"model inputs and outputs: {e}") from None
+
+
+def main_function(module: ModuleOp) -> func.FuncOp:
+    for op in module.ops:
+        if isinstance(op, func.FuncOp) and op.sym_name.data == "main":
+            return op
+    raise CompileError("the module has no func.func @main")
+
+
+def arg_attr(func_op: func.FuncOp, index: int, name: str, results: bool = False):
+    attrs = func_op.res_attrs if results else func_op.arg_attrs
+    if attrs is None:
+        return None
+    return attrs.data[index].data.get(name)
+
+
+def read_signature(main: func.FuncOp) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    """Inputs and outputs of a graph-level @main, from its types and graph.* attrs."""
+    if not main.body.blocks:
+        raise CompileError("func.func @main is a declaration: it has no body to compile")
+    inputs: list[TensorSpec] = []
+    for i, arg in enumerate(main.args):
+        if not isinstance(arg.type, TensorType):
+            raise CompileError(f"@main argument {i} has type {arg.type}; a graph-level "
+                               "@main takes and returns tensors")
+        name = arg_attr(main, i, ARG_NAME_ATTR)
+        dim_names = arg_attr(main, i, ARG_DIMS_ATTR)
+        names = ([d.data for d in dim_names.data] if isinstance(dim_names, ArrayAttr)
+                 else [""] * len(arg.type.get_shape()))
+        shape = tuple(d if d != DYN else (names[k] or None)
+                      for k, d in enumerate(arg.type.get_shape()))
+        inputs.append(TensorSpec(name.data if isinstance(name, StringAttr) else f"input{i}",
+                                 numpy_dtype(arg.type.element_type), shape))
+    outputs: list[TensorSpec] = []
+    for j, out_type in enumerate(main.function_type.outputs.data):
+        if not isinstance(out_type, TensorType):
+            raise CompileError(f"@main result {j} has type {out_type}; a graph-level "
+                               "@main takes and returns tensors")
+        name = arg_attr(main, j, ARG_NAME_ATTR, results=True)
+        outputs.append(TensorSpec(name.data if isinstance(name, StringAttr) else f"output{j}",
+                                  numpy_dtype(out_type.element_type),
+                                  tuple(None if d == DYN else d for d in out_type.get_shape())))
+    return inputs, outputs
