@@ -8,6 +8,7 @@ import math
 import os
 import struct
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -29,9 +30,8 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Operation
 from xdsl.parser import Parser
 from xdsl.parser.core import ForwardDeclaredValue
-from xdsl.passes import ModulePass, PassPipeline
+from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import (
-    ArgSpecParseError,
     DiagnosticException,
     ParseError,
     VerifyException,
@@ -41,18 +41,18 @@ from xdsl.utils.mlir_lexer import MLIRTokenKind
 
 from compiler.context import make_context
 from compiler.errors import CompileError, InternalError, InvalidIRError, KilnError, op_location
-from compiler.importers.onnx_importer import import_onnx
+from compiler.importers.onnx import import_onnx
 from compiler.pipeline import (
     CHECK_MODES,
-    OPTIMIZE_PIPELINE,
-    expand_presets,
-    lower_pipeline,
+    lower_passes,
+    optimize_passes,
+    parse_pipeline,
+    to_tensor_pass,
 )
 from compiler.runtime.cpu import CompiledModel
 from compiler.signature import CompileStats, arg_attr, main_function, read_signature
 from dialects import weights as weight_stores
 from dialects.graph import DYN, limit_violation
-from passes.registry import all_pass_factories
 
 SUPPORTED_TARGETS = ("cpu",)
 
@@ -441,28 +441,15 @@ def parse_error_parts(e: ParseError) -> tuple[str, str | None, str]:
     return e.msg.strip(), location, context
 
 
-def run_pipeline(module: ModuleOp, spec: str, stats: CompileStats | None = None) -> None:
-    """Run a comma-separated pass pipeline; a failing pass becomes a CompileError."""
-    pipeline = parse_pipeline(spec)
-    if pipeline is None:
-        return
+def run_pipeline(module: ModuleOp, spec: str | Sequence[ModulePass],
+                 stats: CompileStats | None = None) -> None:
+    """Run a pipeline (passes, or a spec with presets); a failing pass is a CompileError."""
     ctx = make_context()
-    for p in pipeline.passes:
+    for p in parse_pipeline(spec):
         start = time.perf_counter()
         apply_pass(p, ctx, module)
         if stats is not None:
             stats.seconds[p.name] = stats.seconds.get(p.name, 0.0) + time.perf_counter() - start
-
-
-def parse_pipeline(spec: str) -> PassPipeline | None:
-    """The passes of a pipeline spec (presets expanded); None when it is empty."""
-    spec = expand_presets(spec)
-    if not spec:
-        return None
-    try:
-        return PassPipeline.parse_spec(all_pass_factories(), spec)
-    except (ValueError, TypeError, ArgSpecParseError) as e:
-        raise CompileError(f"bad pass pipeline '{spec}': {e}") from None
 
 
 def apply_pass(p: ModulePass, ctx: Context, module: ModuleOp, verify: bool = True) -> None:
@@ -492,9 +479,6 @@ def apply_pass(p: ModulePass, ctx: Context, module: ModuleOp, verify: bool = Tru
     except IRVerifyException as e:
         raise InternalError(f"running pass '{p.name}' (its output does not verify)",
                             e) from e
-
-
-_apply_pass = apply_pass  # the name before it was public
 
 
 def count_graph_ops(module: ModuleOp) -> int:
@@ -533,18 +517,17 @@ def compile(model: object, *, target: str = "cpu", pipeline: str | None = None,
     inputs, outputs = read_signature(main)
     stats.graph_ops_imported = count_graph_ops(module)
 
-    run_pipeline(module, OPTIMIZE_PIPELINE if pipeline is None else pipeline, stats)
+    run_pipeline(module, optimize_passes() if pipeline is None else pipeline, stats)
     stats.graph_ops_optimized = count_graph_ops(module)
     graph_main = main_function(module).clone()
 
-    to_tensor, rest = lower_pipeline(kernels, checks).split(",", 1)
-    run_pipeline(module, to_tensor, stats)
+    run_pipeline(module, [to_tensor_pass(checks)], stats)
     weight_names = weight_arguments(main_function(module), len(inputs))
     missing = [n for n in weight_names if n not in store]
     if missing:
         raise CompileError(f"weights {missing} are referenced by the IR but not in its "
                            f"weight store ({module.attributes.get('graph.weights')})")
-    run_pipeline(module, rest, stats)
+    run_pipeline(module, lower_passes(kernels, checks), stats)
     try:
         return CompiledModel(module, graph_main, inputs, outputs,
                              [store[n] for n in weight_names], store, stats)

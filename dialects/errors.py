@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xdsl.dialects.builtin import FileLineColLoc, NameLoc
+from xdsl.ir import Operation
+from xdsl.utils.exceptions import PassFailedException
+
 
 class KilnError(Exception):
     """Base class of all errors Kiln raises on purpose."""
@@ -85,9 +89,6 @@ def op_location(op: object) -> str | None:
     Ops parsed from .mlir text carry the position they start at; ops made by a pass have
     none, so the enclosing op's position is the best one to show.
     """
-    from xdsl.dialects.builtin import FileLineColLoc, NameLoc
-    from xdsl.ir import Operation
-
     current = op if isinstance(op, Operation) else None
     while current is not None:
         loc = current.location
@@ -102,8 +103,6 @@ def op_location(op: object) -> str | None:
 def unexpected_op(pass_name: str, op: object, expected: str, detail: str = "") -> Exception:
     """The PassFailedException a pass raises for IR it does not handle (to `raise`):
     "<pass>: expected <expected>, found <op name> (<detail>) at file:line:col"."""
-    from xdsl.utils.exceptions import PassFailedException
-
     name = getattr(op, "name", type(op).__name__)
     where = op_location(op)
     return PassFailedException(

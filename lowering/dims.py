@@ -58,7 +58,7 @@ class DimError(PassFailedException):
 
 
 class Emitter(Protocol):
-    """What these helpers need from graph_to_tensor's `_Emit`."""
+    """What these helpers need from graph_to_tensor's `Emit` (lowering/graph_to_tensor/emit.py)."""
 
     anchor: Operation
     dims: LoweringDims

@@ -23,6 +23,7 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import llvmlite.binding as lb
 from xdsl.dialects import llvm
 from xdsl.dialects.builtin import (
     DenseArrayBase,
@@ -62,8 +63,6 @@ class GemmConfig:
 def host_gemm_config() -> GemmConfig:
     """AVX-512 hosts get 6 x 64 (24 zmm accumulators); others 6 x 16 of <8 x float>."""
     try:
-        import llvmlite.binding as lb
-
         features = lb.get_host_cpu_features()
         if features.get("avx512f", False):
             return GemmConfig()

@@ -67,7 +67,7 @@ def conformance_by_op(path: Path | None) -> dict[str, tuple[int, int]]:
 
 
 def coverage_table(conformance: Path | None = None) -> str:
-    from compiler.importers.onnx_importer import MIN_OPSET, SUPPORTED_OPS
+    from compiler.importers.onnx import MIN_OPSET, SUPPORTED_OPS
 
     results = conformance_by_op(conformance)
     header = "| ONNX op | definitions (since opset) | element types |"

@@ -18,8 +18,8 @@ from xdsl.dialects.builtin import ModuleOp
 from compiler.errors import InputError
 from compiler.runtime.abi import Invoker
 from compiler.runtime.jit import JITEngine
-from compiler.shapes import ShapeCheckError, check_shapes
 from compiler.signature import CompileStats, TensorSpec
+from dialects.graph.shape_check import ShapeCheckError, check_shapes
 from dialects.weights import WeightStore
 from lowering.llvm_asserts import VALUES_SYMBOL, assert_messages
 

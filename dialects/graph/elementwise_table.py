@@ -1,4 +1,4 @@
-"""The elementwise rule table behind `graph.elementwise`.
+"""The elementwise rule table behind `graph.elementwise` (dialects/graph/elementwise.py).
 
 One `Rule` per kind says everything about an elementwise operator in one place: the ONNX
 op type(s) it imports, the ONNX attributes that become its `params` (with defaults), the
@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from math import erf
 
 import numpy as np
 from xdsl.dialects import arith, llvm, math
 from xdsl.dialects.builtin import AnyFloat, IntegerType, f64, i1
 from xdsl.ir import Attribute, SSAValue
 
-from dialects import graph as g
+from dialects.graph import base as g
 
 Lower = Callable[..., SSAValue]
 """(b, args: list[SSAValue], out: element type, params: tuple[float, ...]) -> SSAValue."""
@@ -474,8 +475,6 @@ def _np_softplus(x: np.ndarray) -> np.ndarray:
 
 
 def _np_erf(x: np.ndarray) -> np.ndarray:
-    from math import erf
-
     return np.vectorize(erf, otypes=[np.float64])(x).astype(x.dtype)
 
 
