@@ -1,12 +1,48 @@
-"""Named pass pipelines: what `compiler.compile` runs, and the presets opt-tool accepts."""
+"""Kiln's passes by name, and the pipelines `compiler.compile` runs, as pass objects.
+
+A pipeline is a list of ModulePass instances. Text specs (`opt-tool -p`, `compile(...,
+pipeline="fold,fuse")`) are parsed once, by xDSL's pass-pipeline parser, with the presets
+(O0-O3, lower) expanded into their passes; nothing edits pipeline strings.
+"""
 
 from __future__ import annotations
 
-OPTIMIZE_PIPELINE = "fold,simplify,cse,fuse,replace{conv1x1=false},fold,simplify,cse,dce"
-"""Graph-level optimizations run by `compiler.compile` by default (= O2)."""
+from collections.abc import Callable, Sequence
 
-LOWER_PIPELINE = "convert-graph-to-tensor,bufferize,lower-linalg-to-loops,convert-to-llvm"
-"""graph -> linalg on tensors -> memref -> scf loops -> llvm dialect."""
+from xdsl.passes import ModulePass, PassPipeline
+from xdsl.universe import Universe
+from xdsl.utils.arg_spec import ArgSpecParseError
+
+from dialects.errors import CompileError
+from lowering.bounds_checks import InsertBoundsChecksPass
+from lowering.bufferize import BufferizePass
+from lowering.contraction import LowerContractionsToKernelsPass
+from lowering.graph_to_tensor import ConvertGraphToTensorPass
+from lowering.linalg_to_loops import LowerLinalgToLoopsPass
+from lowering.to_llvm import ConvertToLLVMPass
+from passes.cse import GraphCSEPass
+from passes.dce import GraphDCEPass
+from passes.fold import FoldPass
+from passes.fuse import FusePass
+from passes.layout import LayoutPass
+from passes.replace import ReplacePass
+from passes.simplify import SimplifyPass
+
+KILN_PASSES: tuple[type[ModulePass], ...] = (
+    # graph-level optimizations (passes/)
+    FoldPass, FusePass, SimplifyPass, ReplacePass, LayoutPass, GraphCSEPass, GraphDCEPass,
+    # progressive lowering (lowering/)
+    ConvertGraphToTensorPass, BufferizePass, LowerContractionsToKernelsPass,
+    LowerLinalgToLoopsPass, InsertBoundsChecksPass, ConvertToLLVMPass,
+)
+
+
+def pass_factories() -> dict[str, Callable[[], type[ModulePass]]]:
+    """xDSL's passes (cse, dce, canonicalize, ...) plus Kiln's, Kiln's winning on a clash."""
+    factories = dict(Universe.get_multiverse().all_passes)
+    factories.update({p.name: (lambda p=p: p) for p in KILN_PASSES})
+    return factories
+
 
 CHECK_MODES = ("shapes", "bounds")
 """`compile(checks=...)`: "shapes" proves or checks every dim relation the kernels rely
@@ -14,40 +50,77 @@ on (the default); "bounds" also checks every load, store, view and kernel call a
 and trusts no symbolic proof (slow: for tests, fuzzing and tracking down problems)."""
 
 
-def lower_pipeline(kernels: bool = True, checks: str = "shapes") -> str:
-    """The lowering passes for `compile(kernels=..., checks=...)`."""
+def optimize_passes(level: int = 2) -> list[ModulePass]:
+    """The graph optimizations of O`level` (O2 is what `compiler.compile` runs)."""
+    if level <= 0:
+        return []
+    cleanup = [FoldPass(), SimplifyPass(), GraphCSEPass(), GraphDCEPass()]
+    if level == 1:
+        return cleanup
+    passes: list[ModulePass] = [FoldPass(), SimplifyPass(), GraphCSEPass(), FusePass(),
+                                ReplacePass(conv1x1=False), *cleanup]
+    if level >= 3:  # NHWC convolutions
+        passes += [LayoutPass(), SimplifyPass(), FoldPass(), GraphCSEPass(), GraphDCEPass()]
+    return passes
+
+
+def to_tensor_pass(checks: str = "shapes") -> ModulePass:
+    """graph -> linalg on tensors (the first lowering step; weights become arguments)."""
+    return ConvertGraphToTensorPass(check_proofs=checks == "bounds")
+
+
+def lower_passes(kernels: bool = True, checks: str = "shapes") -> list[ModulePass]:
+    """linalg on tensors -> memref -> (GEMM kernel calls) -> scf loops -> llvm dialect."""
     bounds = checks == "bounds"
-    loops = []
-    if not kernels:
-        loops.append("kernels=false")
-    if bounds:
-        loops.append("bounds=true")
-    steps = [
-        "convert-graph-to-tensor{check-proofs=true}" if bounds else "convert-graph-to-tensor",
-        "bufferize",
-        "lower-linalg-to-loops" + (f"{{{' '.join(loops)}}}" if loops else ""),
-        *(["insert-bounds-checks"] if bounds else []),
-        "convert-to-llvm",
+    return [
+        BufferizePass(),
+        *([LowerContractionsToKernelsPass(bounds=bounds)] if kernels else []),
+        LowerLinalgToLoopsPass(),
+        *([InsertBoundsChecksPass()] if bounds else []),
+        ConvertToLLVMPass(),
     ]
-    return ",".join(steps)
 
 
-PRESETS: dict[str, str] = {
-    "O0": "",
-    "O1": "fold,simplify,cse,dce",
-    "O2": OPTIMIZE_PIPELINE,
-    "O3": OPTIMIZE_PIPELINE + ",layout,simplify,fold,cse,dce",  # NHWC convolutions
-    "lower": LOWER_PIPELINE,
+PRESETS: dict[str, Callable[[], list[ModulePass]]] = {
+    "O0": lambda: optimize_passes(0),
+    "O1": lambda: optimize_passes(1),
+    "O2": lambda: optimize_passes(2),
+    "O3": lambda: optimize_passes(3),
+    "lower": lambda: [to_tensor_pass(), *lower_passes()],
 }
 
 
+def parse_pipeline(spec: str | Sequence[ModulePass]) -> list[ModulePass]:
+    """The passes of a comma-separated pipeline spec (presets expanded), or `spec` itself
+    when it is already a list of passes; a bad spec is a CompileError."""
+    if not isinstance(spec, str):
+        return list(spec)
+    passes: list[ModulePass] = []
+    for part in split_top_level(spec):
+        part = part.strip()
+        if part in PRESETS:
+            passes += PRESETS[part]()
+        elif part:
+            try:
+                passes += PassPipeline.parse_spec(pass_factories(), part).passes
+            except (ValueError, TypeError, ArgSpecParseError) as e:
+                raise CompileError(f"bad pass pipeline '{spec}': {e}") from None
+    return passes
+
+
 def expand_presets(spec: str) -> str:
-    """Replace preset names (O1, O2, lower, ...) in a comma-separated pipeline."""
-    parts = [PRESETS.get(p.strip(), p.strip()) for p in _split_top_level(spec)]
-    return ",".join(p for p in parts if p)
+    """`spec` with preset names replaced by their passes' text (for xDSL's opt driver)."""
+    parts = []
+    for part in split_top_level(spec):
+        part = part.strip()
+        if part in PRESETS:
+            parts += [str(p.pipeline_pass_spec()) for p in PRESETS[part]()]
+        elif part:
+            parts.append(part)
+    return ",".join(parts)
 
 
-def _split_top_level(spec: str) -> list[str]:
+def split_top_level(spec: str) -> list[str]:
     """Split on commas that are not inside `{...}` pass options."""
     parts, depth, current = [], 0, ""
     for ch in spec:

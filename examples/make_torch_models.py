@@ -476,7 +476,7 @@ them in eval mode with the TorchScript exporter (`torch.onnx.export(..., dynamo=
 at opset 17. BatchNormalization is kept as nodes (`TrainingMode.PRESERVE` on an eval-mode
 model), so Kiln folds it, not the exporter. Each export is checked against PyTorch with
 onnxruntime (at the example shape and one larger on every dynamic axis) before it is
-written; the output is deterministic. `test/test_real_models.py` compiles every model and
+written; the output is deterministic. `test/models/test_real_models.py` compiles every model and
 compares it with onnxruntime (rtol 1e-4), at several shapes per compile where axes are
 dynamic.
 

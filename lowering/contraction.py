@@ -1,4 +1,5 @@
-"""Contractions on memrefs -> calls of the generated GEMM kernel (part of level 4).
+"""lower-contractions-to-kernels: contractions on memrefs -> calls of the generated GEMM
+kernel (level 4, before lower-linalg-to-loops).
 
 A `linalg.generic` is a contraction when it has two f32 inputs and one f32 output
 (identity-layout memrefs), its body is `acc + (s1*x) * (s2*y)` with optional constant
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xdsl.context import Context
 from xdsl.dialects import arith, llvm, memref, scf
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
@@ -42,6 +44,7 @@ from xdsl.dialects.builtin import (
 from xdsl.dialects.linalg.ops import GenericOp, IteratorTypeAttr, YieldOp
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineExpr, AffineMap
+from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from dialects.check import AssertOp
@@ -433,3 +436,21 @@ def _im2col(op: GenericOp, maps: list[AffineMap], which: int, bounds: bool = Fal
     Rewriter.erase_op(op)
     emit_gemm_call(new, probe, new_maps, bounds)
     return True
+
+
+@dataclass(frozen=True)
+class LowerContractionsToKernelsPass(ModulePass):
+    """Lower f32 contractions on memrefs (matmul, gemm, batched, conv after an im2col
+    gather) to calls of the generated GEMM kernel; other generics are left to
+    lower-linalg-to-loops."""
+
+    name = "lower-contractions-to-kernels"
+
+    bounds: bool = False
+    """Check before every kernel call that it stays inside its three buffers (the
+    `checks="bounds"` mode; loads and stores get theirs from insert-bounds-checks)."""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for generic in [o for o in op.walk() if isinstance(o, GenericOp)]:
+            if not isinstance(generic.parent_op(), GenericOp):
+                lower_contraction(generic, self.bounds)

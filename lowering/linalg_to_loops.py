@@ -6,9 +6,9 @@ loop's induction variable. Reductions run inside the parallel loops, except that
 an input is contiguous along the output's last dim (matmul's B, a conv's input rows)
 that parallel loop goes innermost (i-k-j order), which LLVM vectorizes.
 
-f32 contractions (matmul/gemm/batched/transposed, conv after an im2col gather) are first
-lowered to calls of a generated BLIS-style kernel instead (lowering/contraction.py,
-lowering/kernels.py); `{kernels=false}` turns that off.
+f32 contractions (matmul/gemm/batched/transposed, conv after an im2col gather) become calls
+of a generated BLIS-style kernel before this pass, in lower-contractions-to-kernels
+(lowering/contraction.py); without that pass they are loop nests like any other generic.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import PassFailedException
 
 from dialects.errors import unexpected_op
-from lowering.contraction import lower_contraction
 from lowering.loop_builder import Inserter, loop_bounds
 
 
@@ -131,21 +130,8 @@ class LowerLinalgToLoopsPass(ModulePass):
 
     name = "lower-linalg-to-loops"
 
-    kernels: bool = True
-    """Lower f32 contractions (matmul, gemm, conv via im2col) to calls of the generated
-    GEMM kernel (lowering/kernels.py); False keeps every op a naive loop nest."""
-
-    bounds: bool = False
-    """Check before every GEMM kernel call that it stays inside its buffers (the
-    `checks="bounds"` mode; loads and stores get theirs from insert-bounds-checks)."""
-
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         _check_memref_level(op)
-        if self.kernels:
-
-            for generic in [g for g in op.walk() if isinstance(g, GenericOp)]:
-                if not isinstance(generic.parent_op(), GenericOp):
-                    lower_contraction(generic, self.bounds)
         PatternRewriteWalker(GreedyRewritePatternApplier([LowerLinalgPattern()]),
                              apply_recursively=False).rewrite_module(op)
 

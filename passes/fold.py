@@ -23,8 +23,8 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
 )
 
-from dialects import elementwise
 from dialects import graph as g
+from dialects.graph import elementwise_table as elementwise
 from dialects.weights import WeightStore, store_for
 from passes.rewrite import P, Rule, RuleSet, record
 

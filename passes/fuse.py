@@ -7,17 +7,16 @@ arithmetic as graph ops on the weight values; `fold` then evaluates them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from xdsl.dialects import math
 from xdsl.dialects.builtin import AnyFloat, DenseArrayBase, ModuleOp, TensorType, f32
 from xdsl.ir import Block, Operation, Region, SSAValue
 
 from dialects import graph as g
+from dialects.graph.elementwise_table import BY_KIND
+from dialects.scalar_body import ScalarBody
 from dialects.weights import store_for
-from lowering.graph_to_tensor import _Body
 from passes.fold import constant_array, materialize
 from passes.rewrite import Match, P, Rule, RuleBuilder, RulePass, attr_data
 
@@ -338,22 +337,30 @@ def _clip_bounds(op: Operation, store) -> tuple[float, float] | None:
     return bounds[0], bounds[1]
 
 
-def _act_with_params(kind: str, store):
+def splat_value(v: SSAValue, store) -> float | None:
+    a = constant_array(v, store)
+    if a is None or a.size == 0 or not np.all(a == a.reshape(-1)[0]):
+        return None
+    return float(a.reshape(-1)[0])
+
+
+def _fuse_clip(store):
+    """min(max(conv, lo), hi) with splat bounds: the importer's form of Clip (and ReLU6)."""
     def build(m: Match, b: RuleBuilder) -> SSAValue | None:
-        if kind == "clip":
-            params = _clip_bounds(m.act, store)
-        elif kind == "leaky_relu":
-            alpha = attr_data(m.act.properties.get("alpha"))
-            params = None if alpha is None else (float(alpha),)
-        else:
-            params = ()
-        if params is None:
+        lo, hi = splat_value(m.lo, store), splat_value(m.hi, store)
+        if lo is None or hi is None or m.act.results[0].type != m.op.results[0].type:
             return None
-        new = with_fields(m.op, act=kind)
-        if params:
-            new.properties["act_params"] = DenseArrayBase.from_list(f32, list(params))
+        new = with_fields(m.op, act="clip")
+        new.properties["act_params"] = DenseArrayBase.from_list(f32, [lo, hi])
         return b.insert(new)
     return build
+
+
+def _fuse_leaky_relu(m: Match, b: RuleBuilder) -> SSAValue | None:
+    (alpha,) = m.act.param_values()
+    new = with_fields(m.op, act="leaky_relu")
+    new.properties["act_params"] = DenseArrayBase.from_list(f32, [alpha])
+    return b.insert(new)
 
 
 def _gelu_kind(m: Match) -> str:
@@ -362,13 +369,18 @@ def _gelu_kind(m: Match) -> str:
 
 def _act_rules(store) -> list[Rule]:
     linear = P(LINEAR_OPS, name="op", one_use=True, where=lambda op: op.act is None)
+    lower_bound = P(g.ElementwiseOp, [linear, P(name="lo")], attrs={"kind": "max"},
+                    one_use=True)
     return [
         Rule("activation-gelu", P(g.GeluOp, [linear], name="act"),
              lambda m, b: b.insert(with_fields(m.op, act=_gelu_kind(m)))),
-        Rule("activation-clip", P("graph.clip", [linear], name="act"),
-             _act_with_params("clip", store)),
-        Rule("activation-leaky-relu", P("graph.leaky_relu", [linear], name="act"),
-             _act_with_params("leaky_relu", store)),
+        Rule("activation-clip",
+             P(g.ElementwiseOp, [lower_bound, P(name="hi")], attrs={"kind": "min"},
+               name="act"),
+             _fuse_clip(store)),
+        Rule("activation-leaky-relu",
+             P(g.ElementwiseOp, [linear], attrs={"kind": "leaky_relu"}, name="act"),
+             _fuse_leaky_relu),
     ]
 
 
@@ -446,31 +458,31 @@ def _float_result(op: Operation) -> bool:
     return isinstance(t, TensorType) and isinstance(t.element_type, AnyFloat)
 
 
-SCALAR_BY_NAME: dict[str, Callable[[_Body, list[SSAValue]], SSAValue]] = {
-    "graph.erf": lambda b, a: b.add(math.ErfOp(a[0])),
-    "graph.pow": lambda b, a: b.add(math.PowFOp(a[0], a[1])),
-    "graph.abs": lambda b, a: b.add(math.AbsFOp(a[0])),
-    "graph.log": lambda b, a: b.add(math.LogOp(a[0])),
-}
-"""Scalar bodies of elementwise ops from other dialect sections (by op name)."""
-
 _BINARY_KINDS = {g.AddOp: "add", g.SubOp: "sub", g.MulOp: "mul", g.DivOp: "div"}
 
 
 _UNARY_KINDS = ("relu", "sigmoid", "tanh", "exp", "neg", "sqrt", "gelu", "gelu_tanh")
 
 
+def _all_float(op: Operation) -> bool:
+    types = [*op.operand_types, *op.result_types]
+    return all(isinstance(t, TensorType) and isinstance(t.element_type, AnyFloat)
+               for t in types)
+
+
 def _fusible(op: Operation | None) -> bool:
-    if op is None or not op.name.startswith("graph.") or len(op.results) != 1 \
-            or not _float_result(op):
+    """An elementwise op on float tensors: a named form, a row of the elementwise table
+    (any kind), or an already fused op."""
+    if op is None or len(op.results) != 1 or not _float_result(op):
         return False
     if isinstance(op, g.ElementwiseUnaryOp):
         return g.unary_kind(op) in _UNARY_KINDS
-    return (isinstance(op, g.FusedElementwiseOp) or type(op) in _BINARY_KINDS
-            or op.name in SCALAR_BY_NAME)
+    if isinstance(op, g.ElementwiseOp):
+        return _all_float(op)
+    return isinstance(op, g.FusedElementwiseOp) or type(op) in _BINARY_KINDS
 
 
-def _emit_scalar(op: Operation, b: _Body, args: list[SSAValue]) -> SSAValue:
+def _emit_scalar(op: Operation, b: ScalarBody, args: list[SSAValue]) -> SSAValue:
     """The scalar computation of elementwise `op` on scalar `args`, appended to `b`."""
     if isinstance(op, g.FusedElementwiseOp):
         mapping: dict[SSAValue, SSAValue] = dict(zip(op.body.block.args, args, strict=True))
@@ -481,19 +493,12 @@ def _emit_scalar(op: Operation, b: _Body, args: list[SSAValue]) -> SSAValue:
             b.block.add_op(clone)
             mapping.update(zip(inner.results, clone.results, strict=True))
         raise ValueError("graph.fused body without graph.fused_yield")
-    if op.name in SCALAR_BY_NAME:
-        return SCALAR_BY_NAME[op.name](b, args)
+    if isinstance(op, g.ElementwiseOp):
+        return BY_KIND[op.kind.data].lower(b, args, g.element_type_of(op.result),
+                                          op.param_values())
     if isinstance(op, g.ElementwiseUnaryOp):
         return b.unary(g.unary_kind(op), args[0])
-    if type(op) in _BINARY_KINDS:
-        return b.binary(_BINARY_KINDS[type(op)], args[0], args[1])
-
-
-def _splat_value(v: SSAValue, store) -> float | None:
-    a = constant_array(v, store)
-    if a is None or a.size == 0 or not np.all(a == a.reshape(-1)[0]):
-        return None
-    return float(a.reshape(-1)[0])
+    return b.binary(_BINARY_KINDS[type(op)], args[0], args[1])
 
 
 def _foldable(v: SSAValue, depth: int = 8) -> bool:
@@ -522,12 +527,12 @@ def _fuse_chain(m: Match, b: RuleBuilder, store=None) -> SSAValue | None:
                 order.append(w)
     if all(_foldable(v) for v in order):
         return None  # all inputs known: `fold` evaluates the chain instead
-    splats = {v: _splat_value(v, store) for v in order}
+    splats = {v: splat_value(v, store) for v in order}
     inputs = [v for v in order if splats[v] is None]
     if not inputs:
         return None
     block = Block(arg_types=[g.element_type_of(v) for v in inputs])
-    body = _Body(block)
+    body = ScalarBody(block)
     scalars: dict[SSAValue, SSAValue] = dict(zip(inputs, block.args, strict=True))
     for v, value in splats.items():
         if value is not None:

@@ -36,8 +36,9 @@ class P:
     """A pattern on one SSA value."""
 
     op: OpSpec | None = None
-    """Class(es) or op name(s) (e.g. "graph.cast") the defining op must have; None matches
-    any value (a block argument too)."""
+    """Op class(es) the defining op must be an instance of (a table-driven kind is
+    `P(g.ElementwiseOp, attrs={"kind": ...})`); None matches any value (a block argument
+    too). Never an op name: a misspelt class fails at import, a misspelt name never would."""
     operands: Sequence[P | None] | Mapping[str, P | None] | None = None
     """Operand patterns, by position or by operand field name; None entries match anything."""
     name: str | None = None
@@ -55,13 +56,19 @@ class P:
     """Constraint on the matched value's type: the type itself or a predicate."""
 
 
-OpSpec = type[Operation] | str | tuple[type[Operation] | str, ...]
+    def __post_init__(self) -> None:
+        specs = self.op if isinstance(self.op, tuple) else (self.op,)
+        if self.op is not None and not all(
+                isinstance(s, type) and issubclass(s, Operation) for s in specs):
+            raise TypeError(f"P(op=...) takes op classes, not {self.op!r}")
+
+
+OpSpec = type[Operation] | tuple[type[Operation], ...]
 
 
 def is_op(op: Operation, spec: OpSpec) -> bool:
-    """`op` is an instance of a class in `spec`, or has one of its op names."""
-    specs = spec if isinstance(spec, tuple) else (spec,)
-    return any(op.name == s if isinstance(s, str) else isinstance(op, s) for s in specs)
+    """`op` is an instance of (one of) the class(es) in `spec`."""
+    return isinstance(op, spec)
 
 
 def attr_data(attr: Attribute | None) -> object:

@@ -61,12 +61,6 @@ RESHAPE_RULES = [
 
 # --------------------------------------------------------------------------- no-op ops
 
-NO_OP_WHEN_SAME_TYPE = ("graph.cast", "graph.identity")
-"""Ops (of other engineers' dialect sections, matched by name) that are the identity when
-their result type equals their first operand's type. (graph.dropout is not: the importer
-emits it only for a mask result or a run-time training flag that must be checked.)"""
-
-
 def _expand_is_identity(op: g.ExpandOp) -> bool:
     """A constant target that broadcasts into the input's static shape. (With a run-time
     target the same types prove nothing: a target that does not broadcast must fail.)"""
@@ -81,10 +75,13 @@ def _expand_is_identity(op: g.ExpandOp) -> bool:
         return False
 
 
-NO_OP_RULES = [Rule(f"identity-{name.removeprefix('graph.')}", P(name, [P(name="x")]), "x")
-               for name in NO_OP_WHEN_SAME_TYPE]
-NO_OP_RULES.append(Rule("identity-expand", P(g.ExpandOp, [P(name="x"), P()],
-                                             where=_expand_is_identity), "x"))
+NO_OP_RULES = [
+    # forwarding checks that the types are equal: a cast to the operand's own type
+    Rule("identity-cast", P(g.ElementwiseOp, [P(name="x")], attrs={"kind": "cast"}), "x"),
+    Rule("identity-expand", P(g.ExpandOp, [P(name="x"), P()], where=_expand_is_identity), "x"),
+]
+"""Ops that are the identity (graph.dropout is not: the importer emits it only for a mask
+result or a run-time training flag that must be checked)."""
 
 # --------------------------------------------------------------------------- transposes into gemm
 

@@ -11,9 +11,14 @@ import os
 
 os.environ.setdefault("KILN_CHECKS", "bounds")
 
-import numpy as np
-import onnx
-import pytest
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import pytest  # noqa: E402
+from xdsl.dialects.builtin import ModuleOp  # noqa: E402
+from xdsl.parser import Parser  # noqa: E402
+
+from compiler.context import make_context  # noqa: E402
+from lowering.to_llvm import ConvertToLLVMPass  # noqa: E402
 
 
 def ort_run(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -39,3 +44,14 @@ def cnn_proto() -> onnx.ModelProto:
     from examples.make_models import make_cnn
 
     return make_cnn()
+
+
+def lower_to_llvm(text: str) -> ModuleOp:
+    """Parse memref/scf-level IR text, run convert-to-llvm, and check that the result
+    verifies, prints and re-parses."""
+    ctx = make_context()
+    module = Parser(ctx, text).parse_module()
+    ConvertToLLVMPass().apply(ctx, module)
+    module.verify()
+    Parser(make_context(), str(module)).parse_module().verify()
+    return module

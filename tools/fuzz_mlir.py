@@ -281,17 +281,18 @@ _WEIGHTS = {"delete-token": 2, "duplicate-token": 1, "swap-tokens": 2, "delete-l
 # --------------------------------------------------------------------------- pipelines
 
 _KILN_PASSES = ("fold", "simplify", "fuse", "replace", "layout", "cse", "dce",
-                "convert-graph-to-tensor", "bufferize", "lower-linalg-to-loops",
-                "convert-to-llvm")
+                "convert-graph-to-tensor", "bufferize", "lower-contractions-to-kernels",
+                "lower-linalg-to-loops", "insert-bounds-checks", "convert-to-llvm")
 _BY_LEVEL: dict[str, tuple[str, ...]] = {
     "graph": ("", "fold", "simplify", "fuse", "replace", "replace{conv1x1=false}", "layout",
               "cse,dce", "O1", "O2", "O3", "convert-graph-to-tensor", "lower", "O2,lower",
               "convert-graph-to-tensor,bufferize",
-              "convert-graph-to-tensor,bufferize,lower-linalg-to-loops{kernels=false}"),
-    "tensor": ("", "bufferize", "bufferize,lower-linalg-to-loops",
-               "bufferize,lower-linalg-to-loops{kernels=false},convert-to-llvm", "cse,dce"),
-    "memref": ("", "lower-linalg-to-loops", "lower-linalg-to-loops{kernels=false}",
-               "lower-linalg-to-loops,convert-to-llvm", "convert-to-llvm"),
+              "convert-graph-to-tensor,bufferize,lower-linalg-to-loops"),
+    "tensor": ("", "bufferize", "bufferize,lower-contractions-to-kernels,lower-linalg-to-loops",
+               "bufferize,lower-linalg-to-loops,convert-to-llvm", "cse,dce"),
+    "memref": ("", "lower-linalg-to-loops", "lower-contractions-to-kernels{bounds=true}",
+               "lower-contractions-to-kernels,lower-linalg-to-loops,convert-to-llvm",
+               "lower-linalg-to-loops,insert-bounds-checks", "convert-to-llvm"),
     "llvm": ("", "convert-to-llvm"),
 }
 _GRAPH_PASSES = {"fold", "simplify", "fuse", "replace", "layout", "cse", "dce", "O0", "O1",

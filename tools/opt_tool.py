@@ -65,9 +65,9 @@ class KilnOptMain(xDSLOptMain):
         self.ctx.load_dialect(Check)
 
     def register_all_passes(self) -> None:
-        from passes.registry import all_pass_factories
+        from compiler.pipeline import pass_factories
 
-        for name, factory in all_pass_factories().items():
+        for name, factory in pass_factories().items():
             self.register_pass(name, factory)
 
     def register_all_targets(self) -> None:
@@ -80,7 +80,7 @@ class KilnOptMain(xDSLOptMain):
         super().register_all_frontends()
 
         def parse_onnx(io: IO[bytes]) -> ModuleOp:
-            from compiler.importers.onnx_importer import import_onnx
+            from compiler.importers.onnx import import_onnx
 
             path = os.path.abspath(self.args.input_file) if self.args.input_file else None
             try:

@@ -33,10 +33,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def _run_pipeline(module: ModuleOp, spec: str, ctx) -> None:
     """As compiler.compile runs passes: CompileError for a rejection, InternalError for a
     bug in a pass."""
-    from compiler.driver import apply_pass, parse_pipeline
+    from compiler.driver import apply_pass
+    from compiler.pipeline import parse_pipeline
 
-    pipeline = parse_pipeline(spec)
-    for p in pipeline.passes if pipeline is not None else ():
+    for p in parse_pipeline(spec):
         apply_pass(p, ctx, module)
 
 
@@ -45,7 +45,8 @@ def translate(
 ) -> str:
     """Parse MLIR text, run `pipeline`, return LLVM IR text or host assembly."""
     from compiler.context import make_context
-    from compiler.driver import parse_mlir_text, parse_pipeline
+    from compiler.driver import parse_mlir_text
+    from compiler.pipeline import parse_pipeline
     from compiler.runtime.llvm_translate import translate_to_llvm_ir
 
     ctx = make_context()

@@ -8,8 +8,8 @@ from xdsl.parser import Parser
 
 from compiler.context import make_context
 from compiler.driver import run_pipeline
-from compiler.importers.onnx_importer import import_onnx
-from compiler.pipeline import LOWER_PIPELINE, OPTIMIZE_PIPELINE
+from compiler.importers.onnx import import_onnx
+from compiler.pipeline import PRESETS
 
 
 def _reprint(module: ModuleOp) -> str:
@@ -19,7 +19,7 @@ def _reprint(module: ModuleOp) -> str:
     return str(reparsed)
 
 
-STAGES = ["", *OPTIMIZE_PIPELINE.split(","), *LOWER_PIPELINE.split(",")]
+STAGES = ["", *(str(p.pipeline_pass_spec()) for p in [*PRESETS["O2"](), *PRESETS["lower"]()])]
 
 
 @pytest.mark.parametrize("model_name", ["mlp", "cnn"])

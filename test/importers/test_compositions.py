@@ -1,4 +1,4 @@
-"""Ops imported as compositions (compiler/importers/onnx_compositions.py): Attention,
+"""Ops imported as compositions (compiler/importers/onnx/compositions.py): Attention,
 RotaryEmbedding, NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss — numerically through
 the JIT against onnx.reference."""
 

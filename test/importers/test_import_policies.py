@@ -1,4 +1,4 @@
-"""Conformance fixes (c1-conformance-a): per-node opset policy, LayerNormalization with
+"""Import policies: per-node opset policy, LayerNormalization with
 stash type and statistics outputs, RMSNormalization, import-time folding of shape
 computations. Numerical checks run through the JIT against onnx.reference."""
 

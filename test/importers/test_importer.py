@@ -12,7 +12,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 
 from compiler.errors import CompileError
-from compiler.importers.onnx_importer import import_onnx
+from compiler.importers.onnx import import_onnx
 from dialects import graph as g
 from dialects.weights import store_for
 from examples.make_models import make_cnn, make_mlp

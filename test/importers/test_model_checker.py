@@ -1,4 +1,4 @@
-"""The model checker (compiler/importers/onnx_checker.py): every rule rejects a malformed
+"""The model checker (compiler/importers/onnx/checker*.py): every rule rejects a malformed
 model with a CompileError that names the node, the attribute or input, and the value; none
 of them ends as an InternalError."""
 
@@ -11,7 +11,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import compiler
 from compiler.errors import CompileError, InternalError
-from compiler.importers.onnx_importer import import_onnx
+from compiler.importers.onnx import import_onnx
 
 F, I64 = TensorProto.FLOAT, TensorProto.INT64
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+from conftest import lower_to_llvm as lower
 from conftest import ort_run
 from onnx import TensorProto, helper
-from test_to_llvm import lower
 from xdsl.parser import Parser
 
 import compiler

@@ -14,11 +14,14 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.parser import Parser
 
 import compiler
 from compiler.context import make_context
 from compiler.runtime.jit import JITEngine
+from lowering.contraction import LowerContractionsToKernelsPass
 from lowering.kernels import GemmConfig, ensure_sgemm
+from lowering.linalg_to_loops import LowerLinalgToLoopsPass
 
 RNG = np.random.default_rng(1234)
 
@@ -189,12 +192,9 @@ def test_conv_residual_relu_epilogue(cnn_proto):
 
 
 def _lowered(text: str) -> str:
-    from xdsl.parser import Parser
-
-    from lowering.linalg_to_loops import LowerLinalgToLoopsPass
-
     ctx = make_context()
     module = Parser(ctx, text).parse_module()
+    LowerContractionsToKernelsPass().apply(ctx, module)
     LowerLinalgToLoopsPass().apply(ctx, module)
     module.verify()
     return str(module)

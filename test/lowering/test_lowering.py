@@ -136,7 +136,7 @@ class _KilnOracleFunctions(InterpreterFunctions):
 def lower(module: ModuleOp) -> ModuleOp:
     ctx = make_context()
     for p in (ConvertGraphToTensorPass(), BufferizePass(),
-              LowerLinalgToLoopsPass(kernels=False)):
+              LowerLinalgToLoopsPass()):
         p.apply(ctx, module)
         module.verify()
     text = re.sub(r'"[^"]*"', '""', str(module))  # run-time check messages name graph ops

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from xdsl.dialects.builtin import ModuleOp
+from conftest import lower_to_llvm as lower
 from xdsl.parser import Parser
 
 from compiler.context import make_context
@@ -15,16 +15,6 @@ from compiler.runtime.abi import Invoker, call_entry
 from compiler.runtime.jit import JITEngine
 from compiler.runtime.llvm_translate import translate_to_llvm_ir
 from lowering.to_llvm import ConvertToLLVMPass
-
-
-def lower(text: str) -> ModuleOp:
-    ctx = make_context()
-    module = Parser(ctx, text).parse_module()
-    ConvertToLLVMPass().apply(ctx, module)
-    module.verify()
-    # what the pass produces must print and re-parse
-    Parser(make_context(), str(module)).parse_module().verify()
-    return module
 
 
 def compile_mlir(text: str) -> JITEngine:

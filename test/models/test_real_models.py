@@ -13,6 +13,7 @@ These tests need neither torch nor the script, only the committed .onnx files
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -22,8 +23,7 @@ from conftest import ort_run
 import compiler
 
 RTOL, ATOL = 1e-4, 1e-5
-MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                          "examples", "models")
+MODELS_DIR = str(Path(__file__).resolve().parents[2] / "examples" / "models")
 VOCAB = 1000  # bert / gpt2 vocabulary size in make_torch_models.py
 
 

@@ -10,7 +10,7 @@ from conftest import ort_run
 from onnx import TensorProto, helper
 
 import compiler
-from compiler.importers.onnx_importer import SUPPORTED_OPS
+from compiler.importers.onnx import SUPPORTED_OPS
 
 F, I64, B = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
 RNG = np.random.default_rng(0)

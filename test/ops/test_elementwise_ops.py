@@ -367,7 +367,7 @@ def test_folding_of_table_ops():
                               [helper.make_tensor_value_info("y0", 1, [3])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     from compiler.driver import run_pipeline
-    from compiler.importers.onnx_importer import import_onnx
+    from compiler.importers.onnx import import_onnx
 
     module = import_onnx(model)
     assert '"abs"' in str(module)

@@ -16,7 +16,7 @@ from onnx.reference import ReferenceEvaluator
 
 import compiler
 from compiler.errors import InputError
-from compiler.importers.onnx_importer import import_onnx
+from compiler.importers.onnx import import_onnx
 from passes.fold import FoldPass
 
 RNG = np.random.default_rng(0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_to_llvm import lower
+from conftest import lower_to_llvm as lower
 
 from compiler.errors import InputError
 from compiler.runtime.abi import Invoker

@@ -11,7 +11,8 @@ import pytest
 
 from compiler.errors import CompileError, InputError, InternalError
 from tools import fuzz_tool
-from tools.fuzz_onnx import MUTATORS, SEEDS, onnx_case, seed_model
+from tools.fuzz_onnx import MUTATORS, onnx_case
+from tools.fuzz_seeds import SEEDS, seed_model
 
 
 def test_short_run_finds_no_failures(tmp_path, capsys):

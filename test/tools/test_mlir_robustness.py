@@ -16,7 +16,7 @@ from compiler.errors import CompileError, InternalError, InvalidIRError
 from tools import opt_tool, translate_tool
 from tools.fuzz_mlir import CATEGORIES, MlirCase, mlir_cases, run_mlir_case
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LOCATION = re.compile(r"\.mlir:\d+:\d+")
 
 

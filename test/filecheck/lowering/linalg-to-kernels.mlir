@@ -1,6 +1,6 @@
-// RUN: opt-tool %s --split-input-file -p lower-linalg-to-loops | filecheck %s
-// RUN: opt-tool %s --split-input-file -p lower-linalg-to-loops | opt-tool --split-input-file | filecheck %s
-// RUN: translate-tool --pipeline=lower-linalg-to-loops,convert-to-llvm %s | filecheck %s --check-prefix=LLVM
+// RUN: opt-tool %s --split-input-file -p lower-contractions-to-kernels,lower-linalg-to-loops | filecheck %s
+// RUN: opt-tool %s --split-input-file -p lower-contractions-to-kernels,lower-linalg-to-loops | opt-tool --split-input-file | filecheck %s
+// RUN: translate-tool --pipeline=lower-contractions-to-kernels,lower-linalg-to-loops,convert-to-llvm %s | filecheck %s --check-prefix=LLVM
 
 // A matmul generic with a transposed B (C[i,j] += 0.5 * A[i,k] * B[j,k]) becomes one
 // call of the generated GEMM kernel: sizes, aligned pointers, element strides, alpha.

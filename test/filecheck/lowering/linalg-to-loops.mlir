@@ -1,5 +1,5 @@
-// RUN: opt-tool %s --split-input-file -p 'lower-linalg-to-loops{kernels=false}' | filecheck %s
-// RUN: opt-tool %s --split-input-file -p 'lower-linalg-to-loops{kernels=false}' | opt-tool --split-input-file | filecheck %s
+// RUN: opt-tool %s --split-input-file -p lower-linalg-to-loops | filecheck %s
+// RUN: opt-tool %s --split-input-file -p lower-linalg-to-loops | opt-tool --split-input-file | filecheck %s
 
 // Matmul-like generic: loops i, k, j (reduction inside, contiguous j innermost),
 // dynamic bound from memref.dim, accumulate through memref.load/store.

@@ -1,5 +1,5 @@
-// RUN: opt-tool %s -p convert-graph-to-tensor,bufferize,lower-linalg-to-loops | filecheck %s
-// RUN: opt-tool %s -p convert-graph-to-tensor,bufferize,lower-linalg-to-loops | opt-tool | filecheck %s
+// RUN: opt-tool %s -p convert-graph-to-tensor,bufferize,lower-contractions-to-kernels,lower-linalg-to-loops | filecheck %s
+// RUN: opt-tool %s -p convert-graph-to-tensor,bufferize,lower-contractions-to-kernels,lower-linalg-to-loops | opt-tool | filecheck %s
 
 // An MLP with a dynamic batch through all three lowering passes: weights are trailing
 // memref arguments, the batch size flows from memref.dim into allocs and loop bounds,
