@@ -105,6 +105,8 @@ class Emit:
     def add(self, a: Size, b: Size) -> Size:
         if isinstance(a, int) and isinstance(b, int):
             return a + b
+        if a == 0 or b == 0:
+            return b if a == 0 else a
         return self(arith.AddiOp(self.value(a), self.value(b)))
 
     def sub(self, a: Size, b: Size) -> Size:

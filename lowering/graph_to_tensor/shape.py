@@ -28,6 +28,7 @@ from dialects.scalar_body import ScalarBody
 from dialects.symbolic import product as sym_product
 from lowering.dims import (
     LoweringDims,
+    check_equal,
 )
 from lowering.graph_to_tensor.emit import (
     PARALLEL,
@@ -108,7 +109,10 @@ class TransposePattern(RewritePattern):
 
 
 class ConcatPattern(RewritePattern):
-    """A generic over the output selecting, along `axis`, the input that covers it."""
+    """Each input inserted into its slice of the result along `axis` (tensor.insert_slice).
+
+    No input is read speculatively: a select over clamped reads of every input would read
+    an input that is empty at run time (a shape tensor sliced to nothing) out of bounds."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.ConcatOp, rewriter: PatternRewriter):
@@ -116,38 +120,41 @@ class ConcatPattern(RewritePattern):
         axis = op.axis.value.data
         inputs = list(op.inputs)
         rank = len(shape_of(op.result))
-        elt = elt_type(op.result)
         if len(inputs) == 1:
             rewriter.replace(op, [], [inputs[0]])
             return
-        along = [emit.value(emit.size(v, axis)) for v in inputs]
-        offsets: list[SSAValue] = [emit.index(0)]
-        for s in along[:-1]:
-            offsets.append(emit(arith.AddiOp(offsets[-1], s)))
+        sizes = emit.sizes(inputs[0])
         total: Size = 0
         for v in inputs:
             total = emit.add(total, emit.size(v, axis))
-        sizes = emit.sizes(inputs[0])
         sizes[axis] = total
-        dest = emit.empty(sizes, elt)
+        for k, v in enumerate(inputs[1:], 1):
+            for d in range(rank):
+                if d != axis:
+                    check_equal(emit, emit.size(v, d), sizes[d],
+                                f"dim {d} of input {k} is {{0}}, but {{1}} in input 0")
+        result = emit.empty(sizes, elt_type(op.result))
+        offset: Size = 0
+        for v in inputs:
+            length = emit.size(v, axis)
+            if length != 0:
+                result = _insert_along(emit, v, result, axis, offset)
+            offset = emit.add(offset, length)
+        rewriter.replace(op, [], [result])
 
-        def body(b: ScalarBody) -> list[SSAValue]:
-            idx = [b.linalg_index(i) for i in range(rank)]
-            result: SSAValue | None = None
-            for v, off, size in reversed(list(zip(inputs, offsets, along, strict=True))):
-                local = b.clamp(b.add(arith.SubiOp(idx[axis], off)), size)
-                read = [*idx[:axis], local, *idx[axis + 1:]]
-                val = b.add(tensor.ExtractOp(v, read, elt))
-                if result is None:
-                    result = val
-                else:
-                    end = b.add(arith.AddiOp(off, size))
-                    result = b.select(b.cmp("slt", idx[axis], end), val, result)
-            assert result is not None
-            return [result]
 
-        res = emit.generic([], [dest], [identity_map(rank)], [PARALLEL] * rank, body)
-        rewriter.replace(op, [], res)
+def _insert_along(emit: Emit, value: SSAValue, dest: SSAValue, axis: int,
+                  offset: Size) -> SSAValue:
+    """`dest` with `value` written at `offset` along `axis` (all of `value`'s other dims)."""
+    sizes = emit.sizes(value)
+    offsets: list[Size] = [0] * len(sizes)
+    offsets[axis] = offset
+    op = tensor.InsertSliceOp.get(
+        value, dest, [s if isinstance(s, int) else DYN for s in sizes],
+        [o if isinstance(o, int) else DYN for o in offsets], [1] * len(sizes),
+        offsets=[o for o in offsets if not isinstance(o, int)],
+        sizes=[s for s in sizes if not isinstance(s, int)])
+    return emit(op)
 
 
 # --------------------------------------------------------------------------- shape and

@@ -118,6 +118,22 @@ def test_concat_of_mismatched_run_time_dims(checks):
         model(_floats(4, 2), _floats(3, 3))
 
 
+def test_concat_with_an_input_empty_at_run_time(checks):
+    """torchvision ViT: a shape vector sliced to nothing joins a Concat; no input of a
+    concat is read speculatively (an empty one would be read out of bounds)."""
+    ints = [helper.make_tensor(n, TensorProto.INT64, [1], [v])
+            for n, v in (("three", 3), ("end", 2**63 - 1), ("zero", 0), ("one", 1),
+                         ("minus1", -1))]
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("Slice", ["s", "three", "end"], ["empty"]),
+             helper.make_node("Slice", ["s", "zero", "one"], ["head"]),
+             helper.make_node("Concat", ["head", "empty", "minus1"], ["target"], axis=0),
+             helper.make_node("Reshape", ["x", "target"], ["y"])]
+    proto = _model(nodes, [_value("x", ["n", 4, 6])], [_value("y", ["n", "m"])], ints)
+    model = compiler.compile(proto, checks=checks)
+    _check_against_ort(model, proto, {"x": _floats(2, 4, 6)})
+
+
 def test_position_table_shorter_than_the_sequence(checks):
     """A BERT called with seq 600 on a position table of 128: an error, not NaNs."""
     table = helper.make_tensor("table", F, [8, 4], RNG.standard_normal(32).tolist())

@@ -59,9 +59,9 @@ func.func @main(%x: tensor<?x8xf32> {graph.name = "x", graph.dims = ["n", ""]}) 
 
 // -----
 
-// Concat reads its inputs at the result's indices: the other dims must agree.
+// Concat writes each input into its slice of the result: the other dims must agree.
 // CHECK-LABEL: func.func @main
-// CHECK: check.assert {{.*}} "graph.concat: dim 0 of operand 1 is {0}, but {1} elements are read along it"
+// CHECK: check.assert {{.*}} "graph.concat: dim 0 of input 1 is {0}, but {1} in input 0"
 func.func @main(%a: tensor<?x2xf32>, %b: tensor<?x3xf32>) -> tensor<?x5xf32> {
   %y = graph.concat %a, %b {axis = 1 : i64} : (tensor<?x2xf32>, tensor<?x3xf32>) -> tensor<?x5xf32>
   func.return %y : tensor<?x5xf32>
