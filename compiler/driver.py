@@ -485,13 +485,15 @@ def count_graph_ops(module: ModuleOp) -> int:
     return sum(1 for op in module.walk() if op.name.startswith("graph."))
 
 
-def compile(model: object, *, target: str = "cpu", pipeline: str | None = None,
-            kernels: bool = True, checks: str | None = None):
+def compile(model: object, *, target: str = "cpu",
+            pipeline: str | Sequence[ModulePass] | None = None, kernels: bool = True,
+            checks: str | None = None):
     """Compile a model for `target`; return a CompiledModel callable on numpy arrays.
 
     `model` is a path to an .onnx or .mlir (graph dialect) file, ONNX bytes, an
     onnx.ModelProto, or a graph-dialect ModuleOp. `pipeline` overrides the graph
-    optimizations (a comma-separated pass list or preset: "O0", "O1", "O2").
+    optimizations (a comma-separated pass list or preset: "O0", "O1", "O2", or a list of
+    pass objects).
     `kernels=False` lowers matmul/gemm/conv to naive loop nests instead of calls of the
     generated GEMM kernel (for comparisons). `checks="bounds"` adds a run-time check to
     every memory access and trusts no symbolic shape proof (slow; a debugging aid: an
