@@ -221,6 +221,21 @@ def test_topk_k_larger_than_the_dim():
     rejects(m, "TopK node 'tk'", "input 1 'k' = [4]", "between 0 and the size of dim -1 (3)")
 
 
+# --------------------------------------------------------------------------- depth <-> space
+
+
+@pytest.mark.parametrize("shape,attrs,fragments", [
+    ([1, 8, 2, 2], {"blocksize": 0}, ["attribute 'blocksize' = 0", "must be >= 1"]),
+    ([1, 6, 2, 2], {"blocksize": 2}, ["attribute 'blocksize' = 2", "6 input channels",
+                                      "multiple of blocksize² = 4"]),
+    ([1, 8, 2, 2], {"blocksize": 2, "mode": "XYZ"}, ["attribute 'mode' = 'XYZ'"]),
+    ([8, 2, 2], {"blocksize": 2}, ["input 0 'x'", "rank 4", "[8, 2, 2]"]),
+])
+def test_depth_to_space_rules(shape, attrs, fragments):
+    m = one_node("DepthToSpace", ["x"], [shape], [None] * len(shape), **attrs)
+    rejects(m, "DepthToSpace node 'n1'", *fragments)
+
+
 # --------------------------------------------------------------------------- tensors
 
 

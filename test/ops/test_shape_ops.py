@@ -252,6 +252,31 @@ def test_resize_scales_dynamic(mode, coord, nearest):
           reference="ref", rtol=1e-4)
 
 
+# --------------------------------------------------------------------------- depth <-> space
+
+
+@pytest.mark.parametrize("mode", ["DCR", "CRD"])
+@pytest.mark.parametrize("dims", [[2, 8, 3, 2], ["n", 8, 3, 2], ["n", 8, "h", "w"],
+                                  ["n", "c", "h", "w"]])
+def test_depth_to_space(mode, dims):
+    """reshape/transpose/reshape: static, one dynamic dim (graph.reshape -1) and several
+    (a run-time shape vector for graph.reshape_dynamic)."""
+    m = make([helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=2, mode=mode)],
+             [vi("x", F, dims)], [vi("y", F, 4)], opset=13)
+    sizes = [(2, 8, 3, 2)] + ([(1, 8, 3, 2)] if dims[0] == "n" else []) + \
+        ([(3, 8, 1, 5)] if dims[2] == "h" else []) + ([(1, 12, 2, 1)] if dims[1] == "c" else [])
+    check(m, [{"x": floats(*s)} for s in sizes], reference="ref")
+
+
+def test_depth_to_space_int_and_bad_runtime_channels():
+    m = make([helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=3)],
+             [vi("x", I64, ["n", "c", "h", "w"])], [vi("y", I64, 4)], opset=13)
+    x = np.arange(2 * 18 * 2 * 3, dtype=np.int64).reshape(2, 18, 2, 3)
+    compiled = check(m, [{"x": x}], reference="ref")
+    with pytest.raises(InputError, match="cannot reshape"):
+        compiled.run({"x": np.zeros((1, 6, 2, 2), np.int64)})
+
+
 # --------------------------------------------------------------------------- dynamic models
 
 

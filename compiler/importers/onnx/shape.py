@@ -1,5 +1,6 @@
 """Shape and data-movement ops: ONNX nodes -> graph.SHAPE_OPS (and graph.reshape when
-static), Transpose, Concat, Identity and Constant.
+static), Transpose, Concat, Identity and Constant; DepthToSpace as reshape, transpose,
+reshape (run-time shape vectors where several dims are dynamic).
 
 Integer inputs that size a result (shapes, slice bounds, pads, repeats, k, depth) stay
 operands read at run time; result types use their values when they are constants
@@ -502,6 +503,74 @@ def _concat(ctx, node, attrs, opset):
     return [ctx.emit(g.ConcatOp(inputs, axis))]
 
 
+# ---- DepthToSpace / SpaceToDepth: reshape, transpose, reshape
+
+DimExpr = int | tuple[int, int, int]
+"""A reshape target entry: a size, or (i, num, den), dim i of the input * num // den."""
+
+
+def _dims_reshape(ctx, x: SSAValue, target: Sequence[DimExpr], from_: SSAValue
+                  ) -> SSAValue:
+    """Reshape `x` to `target`, whose entries read the dims of `from_`: graph.reshape
+    when at most one entry is dynamic (-1 there), else graph.reshape_dynamic on a shape
+    vector built at run time from graph.shape slices of `from_`."""
+    shape = g.shape_of(from_)
+    dims = [t if isinstance(t, int) else
+            g.DYN if shape[t[0]] == g.DYN else shape[t[0]] * t[1] // t[2] for t in target]
+    if dims.count(g.DYN) <= 1:
+        return ctx.emit(g.ReshapeOp(x, [-1 if d == g.DYN else d for d in dims]))
+    pieces: list[SSAValue] = []
+    for k, (t, d) in enumerate(zip(target, dims, strict=True)):
+        if d != g.DYN:
+            if k == 0 or dims[k - 1] == g.DYN:  # one constant per run of static entries
+                run = dims[k:]
+                run = run[:run.index(g.DYN)] if g.DYN in run else run
+                pieces.append(ctx.int_constant(run))
+            continue
+        assert not isinstance(t, int)
+        i, num, den = t
+        piece = ctx.emit(g.ShapeOp(from_, i, i + 1))
+        if num != 1:
+            piece = ctx.emit(g.MulOp(piece, ctx.int_constant([num])))
+        if den != 1:
+            piece = ctx.emit(g.DivOp(piece, ctx.int_constant([den])))
+        pieces.append(piece)
+    vector = ctx.emit(g.ConcatOp(pieces, 0))
+    return ctx.emit(g.ReshapeDynamicOp(x, vector, g.tensor_type(dims, g.element_type_of(x)),
+                                       allowzero=True))
+
+
+def _block_args(node, attrs, x: SSAValue) -> tuple[int, str]:
+    """blocksize and mode of a DepthToSpace / SpaceToDepth node on a rank-4 input."""
+    if len(g.shape_of(x)) != 4:
+        raise NodeError(f"the input must have rank 4 ([N, C, H, W]), got {x.type}")
+    b = int(attrs.get("blocksize", 0))
+    if b < 1:
+        raise NodeError(f"attribute 'blocksize' = {b}: must be >= 1")
+    mode = text(attrs.get("mode", "DCR"))
+    if mode not in ("DCR", "CRD"):
+        raise NodeError(f"attribute 'mode' = '{mode}': must be 'DCR' or 'CRD'")
+    return b, mode
+
+
+def _depth_to_space(ctx, node, attrs, opset):
+    """[N, C, H, W] -> [N, C/b², H*b, W*b]: DCR splits C as (b, b, C/b²), CRD as
+    (C/b², b, b); the block dims then interleave with H and W."""
+    x = ctx.value(node.input[0])
+    b, mode = _block_args(node, attrs, x)
+    c = g.shape_of(x)[1]
+    if c != g.DYN and c % (b * b):
+        raise NodeError(f"attribute 'blocksize' = {b}: the {c} channels are not a "
+                        f"multiple of blocksize² = {b * b}")
+    n, cb, h, w = (0, 1, 1), (1, 1, b * b), (2, 1, 1), (3, 1, 1)
+    if mode == "DCR":
+        split, perm = [n, b, b, cb, h, w], [0, 3, 4, 1, 5, 2]
+    else:
+        split, perm = [n, cb, b, b, h, w], [0, 1, 4, 2, 5, 3]
+    y = ctx.emit(g.TransposeOp(_dims_reshape(ctx, x, split, x), perm))
+    return [_dims_reshape(ctx, y, [n, cb, (2, b, 1), (3, b, 1)], x)]
+
+
 def _forward(ctx, node, attrs, opset):
     return [ctx.value(node.input[0])]
 
@@ -530,7 +599,7 @@ RULES: dict[str, Rule] = {
     "NonZero": _non_zero,
     "Scatter": _scatter,  # Scatter-9 is ScatterElements (no reduction)
     "Transpose": _transpose, "Concat": _concat, "Identity": _forward,
-    "Constant": _constant,
+    "Constant": _constant, "DepthToSpace": _depth_to_space,
 }
 
 NON_DATA_INPUTS: dict[str, tuple[int, ...]] = {

@@ -1,0 +1,36 @@
+"""One-node ONNX models of ops the importer spells as compositions of graph ops:
+`python ... OUT_DIR` writes <name>.onnx for every entry of MODELS."""
+
+import sys
+from pathlib import Path
+
+from onnx import TensorProto, helper, save
+
+F = TensorProto.FLOAT
+
+
+def _one(op: str, x_dims, y_dims, opset: int, **attrs):
+    graph = helper.make_graph(
+        [helper.make_node(op, ["x"], ["y"], **attrs)], op.lower(),
+        [helper.make_tensor_value_info("x", F, x_dims)],
+        [helper.make_tensor_value_info("y", F, y_dims)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+MODELS = {
+    "d2s_dcr": lambda: _one("DepthToSpace", [1, 8, 3, 4], [1, 2, 6, 8], 13, blocksize=2),
+    "d2s_crd": lambda: _one("DepthToSpace", [1, 8, 3, 4], [1, 2, 6, 8], 13, blocksize=2,
+                            mode="CRD"),
+    "d2s_dyn": lambda: _one("DepthToSpace", ["n", "c", "h", "w"], [None] * 4, 13,
+                            blocksize=2),
+}
+
+
+def main(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name, build in MODELS.items():
+        save(build(), out / f"{name}.onnx")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
