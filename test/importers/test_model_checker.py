@@ -236,6 +236,17 @@ def test_depth_to_space_rules(shape, attrs, fragments):
     rejects(m, "DepthToSpace node 'n1'", *fragments)
 
 
+@pytest.mark.parametrize("shape,attrs,fragments", [
+    ([1, 2, 4, 4], {"blocksize": -1}, ["attribute 'blocksize' = -1", "must be >= 1"]),
+    ([1, 2, 3, 4], {"blocksize": 2}, ["attribute 'blocksize' = 2", "input height 3"]),
+    ([1, 2, 4, 5], {"blocksize": 2}, ["attribute 'blocksize' = 2", "input width 5"]),
+    ([2, 4, 4], {"blocksize": 2}, ["input 0 'x'", "rank 4"]),
+])
+def test_space_to_depth_rules(shape, attrs, fragments):
+    m = one_node("SpaceToDepth", ["x"], [shape], [None] * len(shape), **attrs)
+    rejects(m, "SpaceToDepth node 'n1'", *fragments)
+
+
 # --------------------------------------------------------------------------- tensors
 
 

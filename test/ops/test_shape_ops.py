@@ -277,6 +277,29 @@ def test_depth_to_space_int_and_bad_runtime_channels():
         compiled.run({"x": np.zeros((1, 6, 2, 2), np.int64)})
 
 
+@pytest.mark.parametrize("mode", ["DCR", "CRD"])
+@pytest.mark.parametrize("dims", [[2, 3, 4, 6], ["n", 3, "h", 6], ["n", "c", "h", "w"]])
+def test_space_to_depth(mode, dims):
+    # mode is an attribute from opset 28; before, SpaceToDepth is DCR
+    attrs = {"mode": mode} if mode != "DCR" else {}
+    m = make([helper.make_node("SpaceToDepth", ["x"], ["y"], blocksize=2, **attrs)],
+             [vi("x", F, dims)], [vi("y", F, 4)], opset=28 if attrs else 13)
+    sizes = [(2, 3, 4, 6)] + ([(1, 3, 2, 6)] if dims[2] == "h" else []) + \
+        ([(1, 1, 6, 2)] if dims[1] == "c" else [])
+    compiled = check(m, [{"x": floats(*s)} for s in sizes], reference="ref")
+    if dims[2] == "h":
+        with pytest.raises(InputError, match="reshape"):
+            compiled.run({"x": floats(1, 3, 3, 6)})
+
+
+def test_depth_to_space_inverts_space_to_depth():
+    nodes = [helper.make_node("SpaceToDepth", ["x"], ["d"], blocksize=3),
+             helper.make_node("DepthToSpace", ["d"], ["y"], blocksize=3)]
+    m = make(nodes, [vi("x", F, ["n", 2, 6, 3])], [vi("y", F, 4)], opset=13)
+    x = floats(2, 2, 6, 3)
+    np.testing.assert_array_equal(check(m, [{"x": x}], reference="ref").run({"x": x})["y"], x)
+
+
 # --------------------------------------------------------------------------- dynamic models
 
 

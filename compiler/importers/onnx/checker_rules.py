@@ -394,7 +394,7 @@ def _cumsum(n: NodeFacts) -> Iterator[str]:
         yield from _input_axes(n, 1, n.rank(0))
 
 
-def _depth_to_space(n: NodeFacts) -> Iterator[str]:
+def _depth_space(n: NodeFacts) -> Iterator[str]:
     rank = n.rank(0)
     if rank is not None and rank != 4:
         yield n.bad_input(0, f"the input must have rank 4 ([N, C, H, W]), got shape "
@@ -406,7 +406,16 @@ def _depth_to_space(n: NodeFacts) -> Iterator[str]:
     if b < 1:
         yield n.bad_attr("blocksize", "must be >= 1")
         return
-    channels = n.static_dim(0, 1) if rank == 4 else None
+    if rank != 4:
+        return
+    if n.node.op_type == "SpaceToDepth":
+        for axis, what in ((2, "height"), (3, "width")):
+            d = n.static_dim(0, axis)
+            if d is not None and d % b:
+                yield n.bad_attr("blocksize", f"the input {what} {d} is not a multiple "
+                                 "of it")
+        return
+    channels = n.static_dim(0, 1)
     if channels is not None and channels % (b * b):
         yield n.bad_attr("blocksize", f"the {channels} input channels are not a multiple "
                          f"of blocksize² = {b * b}")
@@ -934,8 +943,8 @@ OP_RULES: dict[str, Rule] = {
     "GatherND": _gather_nd, "ScatterND": _scatter_nd, "ScatterElements": _scatter_elements,
     "Scatter": _scatter_elements, "Split": _split, "Squeeze": _squeeze,
     "Unsqueeze": _unsqueeze, "ArgMax": _arg_reduce, "ArgMin": _arg_reduce, "TopK": _topk,
-    "CumSum": _cumsum, "DepthToSpace": _depth_to_space, "OneHot": _one_hot,
-    "Transpose": _transpose, "Slice": _slice,
+    "CumSum": _cumsum, "DepthToSpace": _depth_space, "OneHot": _one_hot,
+    "SpaceToDepth": _depth_space, "Transpose": _transpose, "Slice": _slice,
     "Reshape": _reshape, "Expand": _expand, "ConstantOfShape": _constant_of_shape,
     "Tile": _tile, "Pad": _pad, "Range": _range, "Trilu": _trilu, "Clip": _clip,
     "Resize": _resize, "Dropout": _dropout, "Conv": _conv,

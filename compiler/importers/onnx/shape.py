@@ -1,6 +1,6 @@
 """Shape and data-movement ops: ONNX nodes -> graph.SHAPE_OPS (and graph.reshape when
-static), Transpose, Concat, Identity and Constant; DepthToSpace as reshape, transpose,
-reshape (run-time shape vectors where several dims are dynamic).
+static), Transpose, Concat, Identity and Constant; DepthToSpace and SpaceToDepth as reshape,
+transpose, reshape (run-time shape vectors where several dims are dynamic).
 
 Integer inputs that size a result (shapes, slice bounds, pads, repeats, k, depth) stay
 operands read at run time; result types use their values when they are constants
@@ -571,6 +571,22 @@ def _depth_to_space(ctx, node, attrs, opset):
     return [_dims_reshape(ctx, y, [n, cb, (2, b, 1), (3, b, 1)], x)]
 
 
+def _space_to_depth(ctx, node, attrs, opset):
+    """[N, C, H, W] -> [N, C*b², H/b, W/b]: H and W split as (H/b, b), (W/b, b); DCR
+    puts both block dims before C, CRD after it."""
+    x = ctx.value(node.input[0])
+    b, mode = _block_args(node, attrs, x)
+    for axis, what in ((2, "height"), (3, "width")):
+        d = g.shape_of(x)[axis]
+        if d != g.DYN and d % b:
+            raise NodeError(f"attribute 'blocksize' = {b}: the input {what} {d} is not a "
+                            "multiple of it")
+    n, c, hb, wb = (0, 1, 1), (1, 1, 1), (2, 1, b), (3, 1, b)
+    perm = [0, 3, 5, 1, 2, 4] if mode == "DCR" else [0, 1, 3, 5, 2, 4]
+    y = ctx.emit(g.TransposeOp(_dims_reshape(ctx, x, [n, c, hb, b, wb, b], x), perm))
+    return [_dims_reshape(ctx, y, [n, (1, b * b, 1), hb, wb], x)]
+
+
 def _forward(ctx, node, attrs, opset):
     return [ctx.value(node.input[0])]
 
@@ -600,6 +616,7 @@ RULES: dict[str, Rule] = {
     "Scatter": _scatter,  # Scatter-9 is ScatterElements (no reduction)
     "Transpose": _transpose, "Concat": _concat, "Identity": _forward,
     "Constant": _constant, "DepthToSpace": _depth_to_space,
+    "SpaceToDepth": _space_to_depth,
 }
 
 NON_DATA_INPUTS: dict[str, tuple[int, ...]] = {

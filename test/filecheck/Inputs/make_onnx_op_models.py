@@ -23,6 +23,11 @@ MODELS = {
                             mode="CRD"),
     "d2s_dyn": lambda: _one("DepthToSpace", ["n", "c", "h", "w"], [None] * 4, 13,
                             blocksize=2),
+    "s2d_dcr": lambda: _one("SpaceToDepth", [1, 3, 4, 6], [1, 12, 2, 3], 13, blocksize=2),
+    "s2d_crd": lambda: _one("SpaceToDepth", [1, 3, 4, 6], [1, 12, 2, 3], 28, blocksize=2,
+                            mode="CRD"),
+    "s2d_dyn_n": lambda: _one("SpaceToDepth", ["n", 3, 4, 6], ["n", 12, 2, 3], 13,
+                              blocksize=2),
 }
 
 
