@@ -444,8 +444,10 @@ def test_transpose():
 def test_concat(dynamic):
     a, b, c = rand(2, 1, 2), rand(2, 3, 2), rand(2, 2, 2)
     shapes = [(2, DYN, 2) if dynamic else t.shape for t in (a, b, c)]
+    # each input is copied into a strided view of the result, which xDSL's interpreter
+    # cannot run (its reinterpret_cast is a reshape): the JIT checks it
     check(shapes, lambda args, add: [add(graph.ConcatOp(list(args), 1))], [a, b, c],
-          [np.concatenate([a, b, c], axis=1)])
+          [np.concatenate([a, b, c], axis=1)], oracle=False)
 
 
 @pytest.mark.parametrize("axis", [0, 1])
