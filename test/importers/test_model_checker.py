@@ -247,6 +247,13 @@ def test_space_to_depth_rules(shape, attrs, fragments):
     rejects(m, "SpaceToDepth node 'n1'", *fragments)
 
 
+def test_eye_like_rules():
+    m = one_node("EyeLike", ["x"], [[2, 2]], [None, None], opset=22, dtype=99)
+    rejects(m, "EyeLike node 'n1'", "attribute 'dtype' = 99", "not a TensorProto data type")
+    m = one_node("EyeLike", ["x"], [[1, 2, 2]], [None, None], opset=22)
+    rejects(m, "EyeLike node 'n1'", "input 0 'x'", "must be 2-D", "[1, 2, 2]")
+
+
 # --------------------------------------------------------------------------- tensors
 
 

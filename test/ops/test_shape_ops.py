@@ -300,6 +300,23 @@ def test_depth_to_space_inverts_space_to_depth():
     np.testing.assert_array_equal(check(m, [{"x": x}], reference="ref").run({"x": x})["y"], x)
 
 
+# --------------------------------------------------------------------------- EyeLike
+
+
+@pytest.mark.parametrize("dims", [[3, 4], ["n", 4], ["n", "m"]])
+@pytest.mark.parametrize("k", [0, 1, -2, 5])
+@pytest.mark.parametrize("dtype", [None, TensorProto.INT32, TensorProto.BOOL,
+                                   TensorProto.DOUBLE])
+def test_eye_like(dims, k, dtype):
+    """A constant for a static shape, tril(triu(ones, k), k) for a dynamic one."""
+    attrs = {"k": k} | ({"dtype": dtype} if dtype is not None else {})
+    m = make([helper.make_node("EyeLike", ["x"], ["y"], **attrs)], [vi("x", I64, dims)],
+             [vi("y", dtype or I64, 2)], opset=22)
+    sizes = [(3, 4)] + ([(5, 4)] if dims[0] == "n" else []) + \
+        ([(2, 6), (1, 1)] if dims[1] == "m" else [])
+    check(m, [{"x": np.zeros(s, np.int64)} for s in sizes], reference="ref")
+
+
 # --------------------------------------------------------------------------- dynamic models
 
 

@@ -421,6 +421,17 @@ def _depth_space(n: NodeFacts) -> Iterator[str]:
                          f"of blocksize² = {b * b}")
 
 
+def _eye_like(n: NodeFacts) -> Iterator[str]:
+    rank = n.rank(0)
+    if rank is not None and rank != 2:
+        yield n.bad_input(0, f"the input must be 2-D, got shape "
+                          f"{format_shape(n.shape(0) or ())}")
+    dtype = n.attrs.get("dtype")
+    if isinstance(dtype, int) and (data_type_name(dtype) is None or
+                                   dtype == onnx.TensorProto.UNDEFINED):
+        yield n.bad_attr("dtype", "is not a TensorProto data type")
+
+
 def _one_hot(n: NodeFacts) -> Iterator[str]:
     yield from _axis_problem(n, "axis", n.rank(0), extra=1)
     yield from _one_element(n, 1, "depth")
@@ -943,8 +954,9 @@ OP_RULES: dict[str, Rule] = {
     "GatherND": _gather_nd, "ScatterND": _scatter_nd, "ScatterElements": _scatter_elements,
     "Scatter": _scatter_elements, "Split": _split, "Squeeze": _squeeze,
     "Unsqueeze": _unsqueeze, "ArgMax": _arg_reduce, "ArgMin": _arg_reduce, "TopK": _topk,
-    "CumSum": _cumsum, "DepthToSpace": _depth_space, "OneHot": _one_hot,
-    "SpaceToDepth": _depth_space, "Transpose": _transpose, "Slice": _slice,
+    "CumSum": _cumsum, "DepthToSpace": _depth_space, "EyeLike": _eye_like,
+    "OneHot": _one_hot, "SpaceToDepth": _depth_space, "Transpose": _transpose,
+    "Slice": _slice,
     "Reshape": _reshape, "Expand": _expand, "ConstantOfShape": _constant_of_shape,
     "Tile": _tile, "Pad": _pad, "Range": _range, "Trilu": _trilu, "Clip": _clip,
     "Resize": _resize, "Dropout": _dropout, "Conv": _conv,

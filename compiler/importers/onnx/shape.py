@@ -1,6 +1,7 @@
 """Shape and data-movement ops: ONNX nodes -> graph.SHAPE_OPS (and graph.reshape when
-static), Transpose, Concat, Identity and Constant; DepthToSpace and SpaceToDepth as reshape,
-transpose, reshape (run-time shape vectors where several dims are dynamic).
+static), Transpose, Concat, Identity and Constant; DepthToSpace and SpaceToDepth as
+reshape, transpose, reshape (run-time shape vectors where several dims are dynamic);
+EyeLike as a constant (static shape) or two graph.trilu of ones.
 
 Integer inputs that size a result (shapes, slice bounds, pads, repeats, k, depth) stay
 operands read at run time; result types use their values when they are constants
@@ -19,6 +20,7 @@ from xdsl.ir import Attribute, SSAValue
 from compiler.importers.onnx.common import (
     NodeError,
     constant_value,
+    element_type,
     extent,
     norm_axis,
     show_shape,
@@ -408,6 +410,31 @@ def _cumsum(ctx, node, attrs, opset):
                                 bool(attrs.get("reverse", 0))))]
 
 
+def _eye_like(ctx, node, attrs, opset):
+    """ONNX EyeLike: ones on diagonal k of a 2-D tensor shaped like the input, of type
+    `dtype` (the input's by default). A static shape is a constant; a dynamic one is
+    tril(triu(ones, k), k) on a graph.constant_of_shape of the input's graph.shape."""
+    x = ctx.value(node.input[0])
+    shape = g.shape_of(x)
+    if len(shape) != 2:
+        raise NodeError(f"the input must be 2-D, got {x.type}")
+    elt = g.element_type_of(x)
+    if attrs.get("dtype") is not None:
+        elt = element_type(int(attrs["dtype"]))  # type: ignore[call-overload]
+        if elt is None:
+            raise NodeError(f"attribute 'dtype' = {attrs['dtype']}: not a supported "
+                            "element type")
+    k = int(attrs.get("k", 0))  # type: ignore[call-overload]
+    dtype = _element_dtype(elt)
+    if g.DYN not in shape:
+        return [ctx.constant(np.eye(*shape, k=k, dtype=dtype))]
+    ones = ctx.emit(g.ConstantOfShapeOp(ctx.emit(g.ShapeOp(x)), typed_dense_attr(
+        np.ones(1, dtype)), g.tensor_type(shape, elt)))
+    k_value = ctx.int_constant(k)
+    upper = ctx.emit(g.TriluOp(ones, k_value, True))
+    return [ctx.emit(g.TriluOp(upper, k_value, False))]
+
+
 def _topk(ctx, node, attrs, opset):
     x, k = ctx.value(node.input[0]), ctx.value(node.input[1])
     axis = norm_axis(int(attrs.get("axis", -1)), len(g.shape_of(x)))
@@ -616,7 +643,7 @@ RULES: dict[str, Rule] = {
     "Scatter": _scatter,  # Scatter-9 is ScatterElements (no reduction)
     "Transpose": _transpose, "Concat": _concat, "Identity": _forward,
     "Constant": _constant, "DepthToSpace": _depth_to_space,
-    "SpaceToDepth": _space_to_depth,
+    "SpaceToDepth": _space_to_depth, "EyeLike": _eye_like,
 }
 
 NON_DATA_INPUTS: dict[str, tuple[int, ...]] = {

@@ -9,11 +9,11 @@ from onnx import TensorProto, helper, save
 F = TensorProto.FLOAT
 
 
-def _one(op: str, x_dims, y_dims, opset: int, **attrs):
+def _one(op: str, x_dims, y_dims, opset: int, y_type: int = F, **attrs):
     graph = helper.make_graph(
         [helper.make_node(op, ["x"], ["y"], **attrs)], op.lower(),
         [helper.make_tensor_value_info("x", F, x_dims)],
-        [helper.make_tensor_value_info("y", F, y_dims)])
+        [helper.make_tensor_value_info("y", y_type, y_dims)])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
@@ -28,6 +28,9 @@ MODELS = {
                             mode="CRD"),
     "s2d_dyn_n": lambda: _one("SpaceToDepth", ["n", 3, 4, 6], ["n", 12, 2, 3], 13,
                               blocksize=2),
+    "eye_static": lambda: _one("EyeLike", [2, 3], [2, 3], 22, k=1),
+    "eye_dyn": lambda: _one("EyeLike", ["n", 3], ["n", 3], 22, TensorProto.INT32, k=-1,
+                            dtype=TensorProto.INT32),
 }
 
 
