@@ -254,6 +254,21 @@ def test_eye_like_rules():
     rejects(m, "EyeLike node 'n1'", "input 0 'x'", "must be 2-D", "[1, 2, 2]")
 
 
+@pytest.mark.parametrize("x_shape,s_shape,attrs,fragments", [
+    ([2, 6, 3], [6], {"num_groups": 0}, ["attribute 'num_groups' = 0", "must be >= 1"]),
+    ([2, 6, 3], [6], {"num_groups": 4}, ["attribute 'num_groups' = 4",
+                                         "does not divide the 6 input channels"]),
+    ([2, "c", 3], [6], {"num_groups": 4}, ["attribute 'num_groups' = 4",
+                                           "does not divide the 6"]),
+    ([2, 6, 3], [3], {"num_groups": 3}, ["input 1 's'", "one value per channel (6)",
+                                         "[3]"]),
+])
+def test_group_normalization_rules(x_shape, s_shape, attrs, fragments):
+    m = one_node("GroupNormalization", ["x", "s", "b"], [x_shape, s_shape, [6]],
+                 [None] * 3, opset=21, **attrs)
+    rejects(m, "GroupNormalization node 'n1'", *fragments)
+
+
 # --------------------------------------------------------------------------- tensors
 
 

@@ -350,6 +350,35 @@ def test_batch_norm_inference_and_training_mode():
                opset=15, outputs=("y", "rm", "rv"), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("groups", [1, 3, 6])
+@pytest.mark.parametrize("dynamic,sizes", [
+    ((), [(2, 6, 3, 2)]),
+    ((0,), [(2, 6, 3, 2), (1, 6, 3, 2)]),  # one inferred dim: static graph.reshape
+    ((0, 2, 3), [(2, 6, 3, 2), (1, 6, 1, 5)]),  # graph.reshape_dynamic both ways
+    ((0, 1, 2), [(3, 6, 4)]),  # C dynamic in x, known from scale
+])
+def test_group_normalization(groups, dynamic, sizes):
+    """Compiled once, run on every size, against the ONNX function body."""
+    x0 = rand(*sizes[0])
+    model = node_model("GroupNormalization", {"x": x0, "s": rand(6), "b": rand(6)},
+                       {"num_groups": groups, "epsilon": 1e-3}, opset=21,
+                       dynamic={"x": dynamic})
+    compiled = compiler.compile(model)
+    for size in sizes:
+        feeds = {"x": rand(*size) * 3 + 1, "s": rand(6), "b": rand(6)}
+        want = ReferenceEvaluator(model).run(None, feeds)[0]
+        np.testing.assert_allclose(compiled.run(feeds)["y"], want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype,stash,tol", [(np.float16, 1, 2e-3), (np.float64, 1, 1e-5),
+                                             (np.float64, 11, 1e-10)])
+def test_group_normalization_stash_type(dtype, stash, tol):
+    feeds = {"x": rand(2, 4, 3).astype(dtype), "s": rand(4).astype(dtype),
+             "b": rand(4).astype(dtype)}
+    check_node("GroupNormalization", feeds, {"num_groups": 2, "stash_type": stash},
+               opset=21, reference=True, rtol=tol, atol=tol)
+
+
 def test_dropout_inference_is_identity():
     x = rand(3, 4)
     (y,) = check_node("Dropout", {"x": x}, consts={"r": np.array(0.5, np.float32)})

@@ -776,6 +776,28 @@ def _layer_norm(n: NodeFacts) -> Iterator[str]:
         yield n.bad_attr("stash_type", "is not a TensorProto data type")
 
 
+def _group_norm(n: NodeFacts) -> Iterator[str]:
+    yield from _min_rank(n, 0, 2)
+    yield from _per_channel_inputs(n, (1, 2))
+    groups = int(n.attrs.get("num_groups", 0))  # type: ignore[call-overload]
+    if groups < 1:
+        yield n.bad_attr("num_groups", "must be >= 1")
+        return
+    channels = n.static_dim(0, 1)
+    if channels is None and n.rank(1) == 1:  # a dynamic channel dim: scale has one each
+        channels = n.static_dim(1, 0)
+    if channels is not None and channels % groups:
+        yield n.bad_attr("num_groups", f"does not divide the {channels} input channels")
+    for i in (1, 2):
+        length = n.static_dim(i, 0) if n.rank(i) == 1 else None
+        if channels is not None and length is not None and length != channels:
+            yield n.bad_input(i, f"needs one value per channel ({channels}), got shape "
+                              f"{format_shape(n.shape(i) or ())}")
+    stash = n.attrs.get("stash_type")
+    if isinstance(stash, int) and data_type_name(stash) is None:
+        yield n.bad_attr("stash_type", "is not a TensorProto data type")
+
+
 def _mvn(n: NodeFacts) -> Iterator[str]:
     rank = n.rank(0)
     if "axes" in n.attrs:
@@ -964,7 +986,8 @@ OP_RULES: dict[str, Rule] = {
     "LpPool": _pool, "GlobalAveragePool": _global_pool, "GlobalMaxPool": _global_pool,
     "GlobalLpPool": _global_pool, "BatchNormalization": _batch_norm,
     "InstanceNormalization": _instance_norm, "LayerNormalization": _layer_norm,
-    "RMSNormalization": _layer_norm, "MeanVarianceNormalization": _mvn, "LRN": _lrn,
+    "RMSNormalization": _layer_norm, "GroupNormalization": _group_norm,
+    "MeanVarianceNormalization": _mvn, "LRN": _lrn,
     "LpNormalization": _lp_normalization, "Gemm": _gemm, "MatMul": _matmul,
     "LSTM": _rnn, "GRU": _rnn, "RNN": _rnn, "If": _if, "Loop": _loop, "Scan": _scan,
     "Einsum": _einsum,

@@ -1,5 +1,6 @@
 """Normalizations: BatchNormalization (inference and training), InstanceNormalization,
-MeanVarianceNormalization, LRN, LayerNormalization, RMSNormalization; and Dropout
+MeanVarianceNormalization, LRN, LayerNormalization, RMSNormalization,
+GroupNormalization (its function body: reshape, normalize, reshape, scale); and Dropout
 (the identity at inference)."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from compiler.importers.onnx.common import (
     dense_attr,
     dtype_name,
     element_type,
+    extent,
     norm_axes,
     norm_axis,
     vector_length,
@@ -180,6 +182,50 @@ def _rms_norm(ctx, node, attrs, opset):
     return [ctx.emit(g.MulOp(y, ctx.value(node.input[1])))]
 
 
+def _group_norm(ctx, node, attrs, opset):
+    """GroupNormalization-21 as its ONNX function body: x [N, C, ...] reshaped to
+    [N, G, C/G * spatial], normalized over the last dim (in stash_type), reshaped back,
+    then scale and bias per channel."""
+    if opset < 21:  # the ONNX checker rejects the deprecated GroupNormalization-18 too
+        raise NodeError("GroupNormalization-18 (per-group scale and bias) is deprecated; "
+                        "Kiln supports GroupNormalization from opset 21")
+    x, scale, bias = (ctx.value(n) for n in node.input[:3])
+    shape = g.shape_of(x)
+    if len(shape) < 2:
+        raise NodeError(f"the input must be [N, C, ...], got {x.type}")
+    groups = int(attrs.get("num_groups", 0))  # type: ignore[call-overload]
+    channels = shape[1] if shape[1] != g.DYN else vector_length(scale, "scale")
+    if channels == g.DYN:
+        raise NodeError(f"the channel dim of {x.type} (or the length of scale) must be "
+                        "static")
+    if groups < 1 or channels % groups:
+        raise NodeError(f"attribute 'num_groups' = {groups}: must be >= 1 and divide the "
+                        f"{channels} channels")
+    elt = g.element_type_of(x)
+    stash = element_type(int(attrs.get("stash_type", 1)))  # type: ignore[call-overload]
+    xs = x if stash == elt else ctx.emit(g.ElementwiseOp("cast", [x], (), stash))
+    k = extent(shape[2:])
+    inner = -1 if k == -1 else k * (channels // groups)
+    if shape[0] != g.DYN or inner != -1:  # one inferred dim at most: graph.reshape
+        xg = ctx.emit(g.ReshapeOp(xs, [-1 if shape[0] == g.DYN else shape[0], groups,
+                                       inner]))
+    else:  # ONNX Reshape [0, G, -1]: 0 copies the batch dim at run time
+        xg = ctx.emit(g.ReshapeDynamicOp(xs, ctx.int_constant([0, groups, -1]),
+                                         g.tensor_type([g.DYN, groups, g.DYN], stash)))
+    y = _normalize(ctx, xg, [2], float(attrs.get("epsilon", 1e-5)))
+    if stash != elt:
+        y = ctx.emit(g.ElementwiseOp("cast", [y], (), elt))
+    restored = [channels if i == 1 else d for i, d in enumerate(shape)]
+    if restored.count(g.DYN) <= 1:
+        y = ctx.emit(g.ReshapeOp(y, [-1 if d == g.DYN else d for d in restored]))
+    else:
+        y = ctx.emit(g.ReshapeDynamicOp(y, ctx.emit(g.ShapeOp(x)),
+                                        g.tensor_type(restored, elt), allowzero=True))
+    rank = len(shape)
+    return [ctx.emit(g.AddOp(ctx.emit(g.MulOp(y, _per_channel(ctx, scale, rank))),
+                             _per_channel(ctx, bias, rank)))]
+
+
 def _check_batch_norm(ctx: ImportContext, node: onnx.NodeProto, attrs: dict, used: set[str]
                       ) -> str | None:
     if not attrs.get("training_mode", 0) and any(o in used for o in node.output[1:]):
@@ -210,7 +256,7 @@ def _check_dropout(ctx: ImportContext, node: onnx.NodeProto, attrs: dict, used: 
 RULES: dict[str, Rule] = {
     "BatchNormalization": _batch_norm, "InstanceNormalization": _instance_norm,
     "MeanVarianceNormalization": _mvn, "LRN": _lrn, "LayerNormalization": _layer_norm_any,
-    "RMSNormalization": _rms_norm, "Dropout": _dropout,
+    "RMSNormalization": _rms_norm, "Dropout": _dropout, "GroupNormalization": _group_norm,
 }
 
 NON_DATA_INPUTS: dict[str, tuple[int, ...]] = {"Dropout": (1, 2)}
@@ -219,4 +265,5 @@ NON_DATA_INPUTS: dict[str, tuple[int, ...]] = {"Dropout": (1, 2)}
 CHECKS: dict[str, Check] = {
     "BatchNormalization": _check_batch_norm, "LayerNormalization": _check_stash_type,
     "RMSNormalization": _check_stash_type, "Dropout": _check_dropout,
+    "GroupNormalization": _check_stash_type,
 }

@@ -17,6 +17,17 @@ def _one(op: str, x_dims, y_dims, opset: int, y_type: int = F, **attrs):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
+def _group_norm(x_dims, opset: int = 21, **attrs):
+    c = x_dims[1]
+    graph = helper.make_graph(
+        [helper.make_node("GroupNormalization", ["x", "s", "b"], ["y"], **attrs)], "gn",
+        [helper.make_tensor_value_info("x", F, x_dims),
+         helper.make_tensor_value_info("s", F, [c]),
+         helper.make_tensor_value_info("b", F, [c])],
+        [helper.make_tensor_value_info("y", F, x_dims)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
 MODELS = {
     "d2s_dcr": lambda: _one("DepthToSpace", [1, 8, 3, 4], [1, 2, 6, 8], 13, blocksize=2),
     "d2s_crd": lambda: _one("DepthToSpace", [1, 8, 3, 4], [1, 2, 6, 8], 13, blocksize=2,
@@ -31,6 +42,8 @@ MODELS = {
     "eye_static": lambda: _one("EyeLike", [2, 3], [2, 3], 22, k=1),
     "eye_dyn": lambda: _one("EyeLike", ["n", 3], ["n", 3], 22, TensorProto.INT32, k=-1,
                             dtype=TensorProto.INT32),
+    "gn_static": lambda: _group_norm([2, 6, 3, 2], num_groups=3, epsilon=1e-3),
+    "gn_dyn": lambda: _group_norm(["n", 6, "h", "w"], num_groups=2),
 }
 
 
