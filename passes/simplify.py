@@ -76,8 +76,6 @@ def _expand_is_identity(op: g.ExpandOp) -> bool:
 
 
 NO_OP_RULES = [
-    # forwarding checks that the types are equal: a cast to the operand's own type
-    Rule("identity-cast", P(g.ElementwiseOp, [P(name="x")], attrs={"kind": "cast"}), "x"),
     Rule("identity-expand", P(g.ExpandOp, [P(name="x"), P()], where=_expand_is_identity), "x"),
 ]
 """Ops that are the identity (graph.dropout is not: the importer emits it only for a mask

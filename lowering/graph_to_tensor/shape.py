@@ -146,7 +146,8 @@ class ConcatPattern(RewritePattern):
 def _insert_along(emit: Emit, value: SSAValue, dest: SSAValue, axis: int,
                   offset: Size) -> SSAValue:
     """`dest` with `value` written at `offset` along `axis` (all of `value`'s other dims)."""
-    sizes = emit.sizes(value)
+    static = shape_of(value)  # the slice's type is the value's: `?` where its type has one
+    sizes = [s if static[d] != DYN else emit.value(s) for d, s in enumerate(emit.sizes(value))]
     offsets: list[Size] = [0] * len(sizes)
     offsets[axis] = offset
     op = tensor.InsertSliceOp.get(
