@@ -11,7 +11,7 @@ CONFORMANCE_MIN_PASS ?= 1365
 LIBRARY_CI ?= (bert and not distilbert) or gpt2 or llama or t5_encoder or vit
 
 .PHONY: setup library-setup demo test lint filecheck unit library-ci fuzz-ci conformance-ci \
-	conformance bench coverage library-models fuzz clean
+	conformance bench bench-realistic coverage library-models fuzz clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,11 @@ conformance: setup
 bench: setup
 	$(BIN)/bench-tool --dim batch=1 --markdown
 	$(BIN)/bench-tool --gemm 512,512,512 --gemm 1024,1024,1024
+
+# ResNet-18, MobileNetV2, LSTM, BERT-tiny, GPT-2-tiny and an MLP at real sizes, 1 and 2
+# threads (built into examples/bench_models/ by examples/make_bench_models.py when missing)
+bench-realistic: library-setup
+	$(BIN)/bench-tool --suite realistic --markdown --json .cache/bench.json
 
 fuzz: setup
 	$(BIN)/fuzz-tool --onnx 2000 --mlir 1000 --jobs 2 --examples all --keep .cache/fuzz \

@@ -3,14 +3,25 @@
     python -m tools.bench_tool                      # the bundled example models
     python -m tools.bench_tool model.onnx --dim batch=8 --repeat 50
     python -m tools.bench_tool --markdown           # a table for the README
+    python -m tools.bench_tool --suite realistic --markdown --json .cache/bench.json
     python -m tools.bench_tool --gemm 512,512,512   # a MatMul alone vs numpy's sgemm
     python -m tools.bench_tool --no-kernels         # naive loop nests (before kernels)
 
-Both runtimes use one thread and are timed in separate phases (interleaving two spinning
-thread pools distorts both). Each figure is the median of `--repeat` calls after warm-up;
-the ratio is Kiln time / onnxruntime time (lower is better for Kiln). Speed thresholds
-belong here, not in unit tests: `--max-ratio R` makes the exit status 1 when any model is
-more than R times slower than onnxruntime.
+`--suite realistic` benchmarks common architectures at real sizes (ResNet-18 and
+MobileNetV2 at 224x224, a 2-layer LSTM, BERT-tiny, GPT-2-tiny, an MNIST-sized MLP; see
+examples/make_bench_models.py), building them into examples/bench_models/ first if they are
+missing (that needs torch and torchvision), at each of `--threads` (default 1,2).
+
+For each model and thread count t, Kiln (compiled with `threads=t` where compiler.compile
+takes it; otherwise compiled once and run single-threaded, which the output says) and then
+onnxruntime (intra_op_num_threads=t, no spinning) are timed in separate phases:
+interleaving two spinning thread pools distorts both. Each figure is the median of
+`--repeat` calls after warm-up; the ratio is Kiln time / onnxruntime time (lower is better
+for Kiln), with the geometric mean per thread count. Outputs are compared: max |error| and
+the error relative to the output's scale (max |error| / max |output|); more than 1e-4 is
+flagged as a mismatch and makes the exit status 1. Speed thresholds belong here, not in unit
+tests: `--max-ratio R` makes the exit status 1 when any model is more than R times slower
+than onnxruntime at any thread count.
 """
 
 from __future__ import annotations
@@ -18,12 +29,16 @@ from __future__ import annotations
 import argparse
 import datetime
 import glob
+import inspect
+import json
+import math
 import os
 import platform
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 # numpy's BLAS on one thread too (must be set before numpy loads it)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -34,12 +49,20 @@ import numpy as np  # noqa: E402
 import compiler  # noqa: E402
 from tools.run_tool import make_inputs, median_seconds  # noqa: E402
 
+if TYPE_CHECKING:
+    import onnxruntime
+
+    from compiler.runtime.cpu import CompiledModel
+
 DEFAULT_MODELS = "examples/models/*.onnx"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MISMATCH_REL = 1e-4  # error relative to the output's scale above which outputs differ
+WARMUP = 3
 
 
 @dataclass
 class BenchResult:
-    """Median seconds per call of each runtime on one model."""
+    """Median seconds per call of each runtime on one model at one thread count."""
 
     model: str
     shapes: str
@@ -47,35 +70,113 @@ class BenchResult:
     ort: float
     compile_seconds: float
     max_abs_err: float
+    rel_err: float = 0.0
+    threads: int = 1  # onnxruntime's intra_op_num_threads, and Kiln's where it has them
+    kiln_threads: int = 1  # the thread count Kiln was compiled for
 
     @property
     def ratio(self) -> float:
         return self.kiln / self.ort
 
+    @property
+    def mismatch(self) -> bool:
+        return not self.rel_err <= MISMATCH_REL  # NaN counts as a mismatch
 
-def bench_model(path: str, dims: dict[str, int], repeat: int,
-                kernels: bool = True) -> BenchResult:
+
+@dataclass
+class Failure:
+    """A model that could not be benchmarked, with the error message."""
+
+    model: str
+    error: str
+
+
+def kiln_takes_threads() -> bool:
+    """Whether compiler.compile accepts a `threads` argument."""
+    try:
+        return "threads" in inspect.signature(compiler.compile).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def output_error(got: Sequence[np.ndarray], want: Sequence[np.ndarray]) -> tuple[float, float]:
+    """(max |got - want|, that relative to the output's scale), the worst over the outputs."""
+    abs_err = rel_err = 0.0
+    for g, w in zip(got, want, strict=True):
+        g64, w64 = np.asarray(g, dtype=np.float64), np.asarray(w, dtype=np.float64)
+        if g64.shape != w64.shape:
+            return math.inf, math.inf
+        if not g64.size:
+            continue
+        diff = float(np.max(np.abs(g64 - w64)))
+        scale = float(np.max(np.abs(w64)))
+        abs_err = max(abs_err, diff)
+        rel_err = max(rel_err, diff / scale if scale > 0 else diff)
+    return abs_err, rel_err
+
+
+def ort_session(path: str, threads: int) -> onnxruntime.InferenceSession:
+    """An onnxruntime CPU session with `threads` intra-op threads that do not spin."""
     import onnxruntime as ort
 
-    start = time.perf_counter()
-    model = compiler.compile(path, kernels=kernels)
-    compile_seconds = time.perf_counter() - start
-    feeds = make_inputs(model, {}, dims, seed=0)
-    kiln_seconds = median_seconds(lambda: model(**feeds), repeat, warmup=3)
-    got = model(**feeds)
-
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    ort_seconds = median_seconds(lambda: session.run(None, feeds), repeat, warmup=3)
-    want = session.run(None, feeds)
-    err = max(float(np.max(np.abs(g.astype(np.float64) - w))) if g.size else 0.0
-              for g, w in zip(got, want, strict=True))
-    shapes = ", ".join(f"{k}{list(v.shape)}" for k, v in feeds.items())
-    return BenchResult(os.path.basename(path), shapes, kiln_seconds, ort_seconds,
-                       compile_seconds, err)
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+def compile_kiln(path: str, kernels: bool = True, threads: int | None = None
+                 ) -> tuple[CompiledModel, float]:
+    """Compile `path` (for `threads` threads if given) and the seconds it took."""
+    kwargs: dict[str, object] = {"kernels": kernels}
+    if threads is not None:
+        kwargs["threads"] = threads
+    start = time.perf_counter()
+    model = compiler.compile(path, **kwargs)
+    return model, time.perf_counter() - start
+
+
+def time_kiln(model: CompiledModel, feeds: dict[str, np.ndarray], repeat: int
+              ) -> tuple[float, list[np.ndarray]]:
+    """Median seconds per Kiln call after warm-up, and the outputs."""
+    seconds = median_seconds(lambda: model(**feeds), repeat, warmup=WARMUP)
+    return seconds, list(model(**feeds))
+
+
+def time_ort(path: str, feeds: dict[str, np.ndarray], repeat: int, threads: int
+             ) -> tuple[float, list[np.ndarray]]:
+    """Median seconds per onnxruntime call (`threads` intra-op threads), and the outputs."""
+    session = ort_session(path, threads)
+    seconds = median_seconds(lambda: session.run(None, feeds), repeat, warmup=WARMUP)
+    return seconds, session.run(None, feeds)
+
+
+def bench_model(path: str, dims: dict[str, int], repeat: int, kernels: bool = True,
+                threads: Sequence[int] = (1,), feeds: dict[str, np.ndarray] | None = None
+                ) -> list[BenchResult]:
+    """One model at each thread count: a Kiln phase, then an onnxruntime phase.
+
+    Kiln is compiled for each thread count where compiler.compile takes `threads`, else
+    once (single-threaded) for all of them. `feeds` default to make_inputs' random ones.
+    """
+    per_thread = kiln_takes_threads()
+    results = []
+    model, compile_seconds = None, 0.0
+    for t in threads:
+        if model is None or per_thread:
+            model = None  # free the previous compile (and its thread pool) first
+            model, compile_seconds = compile_kiln(path, kernels, t if per_thread else None)
+        if feeds is None:
+            feeds = make_inputs(model, {}, dims, seed=0)
+        kiln_seconds, got = time_kiln(model, feeds, repeat)
+        ort_seconds, want = time_ort(path, feeds, repeat, t)
+        abs_err, rel_err = output_error(got, want)
+        shapes = ", ".join(f"{k}{list(v.shape)}" for k, v in feeds.items())
+        results.append(BenchResult(os.path.basename(path), shapes, kiln_seconds, ort_seconds,
+                                   compile_seconds, abs_err, rel_err, t,
+                                   t if per_thread else 1))
+    return results
 
 
 def bench_gemm(m: int, n: int, k: int, repeat: int, kernels: bool = True) -> str:
@@ -101,7 +202,7 @@ def bench_gemm(m: int, n: int, k: int, repeat: int, kernels: bool = True) -> str
             f"max|err| {err:.2g}")
 
 
-def machine_line() -> str:
+def machine_line(threads: str = "1 thread each") -> str:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -111,17 +212,130 @@ def machine_line() -> str:
                     break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} vCPU, 1 thread each"
+    return f"{cpu}, {os.cpu_count()} vCPU, {threads}"
+
+
+def realistic_models(directory: str | None = None) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """(path, inputs) of each model of examples/make_bench_models.py, built if missing.
+
+    Building imports torch, so it runs in a child process: torch's OpenMP runtime and
+    thread pool stay out of the process that is timed.
+    """
+    if ROOT not in sys.path:  # `examples` is not an installed package
+        sys.path.insert(0, ROOT)
+    from examples import make_bench_models as mbm
+
+    directory = directory or mbm.DEFAULT_DIR
+    paths = {name: os.path.join(directory, f"{name}.onnx") for name in mbm.MODELS}
+    missing = [name for name, path in paths.items() if not os.path.exists(path)]
+    if missing:
+        import concurrent.futures
+        import multiprocessing
+
+        print(f"bench-tool: building {', '.join(missing)} into {directory}", file=sys.stderr)
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+            pool.submit(mbm.ensure, directory, missing).result()
+    return [(paths[name], mbm.feeds(name)) for name in mbm.MODELS]
+
+
+def geomeans(results: Sequence[BenchResult], threads: Sequence[int]) -> dict[int, float]:
+    """Geometric mean of the Kiln / ORT ratios at each thread count (of the models run)."""
+    means = {}
+    for t in threads:
+        ratios = [r.ratio for r in results if r.threads == t]
+        if ratios:
+            means[t] = float(math.exp(sum(math.log(x) for x in ratios) / len(ratios)))
+    return means
+
+
+def _threads_text(threads: Sequence[int]) -> str:
+    if list(threads) == [1]:
+        return "1 thread each"
+    return f"{', '.join(map(str, threads))} threads each"
+
+
+def _note(per_thread: bool, threads: Sequence[int]) -> str:
+    if per_thread or list(threads) == [1]:
+        return ""
+    return ("Kiln ran single-threaded at every thread count (compiler.compile has no "
+            "`threads` parameter); onnxruntime used the thread count shown.")
+
+
+def to_json(results: Sequence[BenchResult], failures: Sequence[Failure],
+            threads: Sequence[int], repeat: int, suite: str) -> dict[str, object]:
+    """The report as a JSON-serializable dict (per model, then per thread count)."""
+    per_thread = kiln_takes_threads()
+    models: dict[str, dict[str, Any]] = {}
+    for r in results:
+        entry = models.setdefault(r.model, {"inputs": r.shapes, "threads": {}})
+        entry["threads"][str(r.threads)] = {
+            "kiln_ms": r.kiln * 1e3, "ort_ms": r.ort * 1e3, "ratio": r.ratio,
+            "max_abs_err": r.max_abs_err, "rel_err": r.rel_err, "mismatch": r.mismatch,
+            "compile_seconds": r.compile_seconds, "kiln_threads": r.kiln_threads}
+    return {
+        "date": datetime.date.today().isoformat(),
+        "machine": machine_line(_threads_text(threads)),
+        "suite": suite, "repeat": repeat, "threads": list(threads),
+        "kiln_threads_supported": per_thread, "note": _note(per_thread, threads),
+        "models": models,
+        "geomean": {str(t): g for t, g in geomeans(results, threads).items()},
+        "failures": {f.model: f.error for f in failures},
+    }
+
+
+def markdown_table(results: Sequence[BenchResult], threads: Sequence[int], repeat: int) -> str:
+    """model | inputs | Kiln/ORT per thread count | Kiln ms, ORT ms (first count) | compile s."""
+    first = threads[0]
+    lines = [f"Measured {datetime.date.today().isoformat()} on "
+             f"{machine_line(_threads_text(threads))}; median of {repeat} calls.", ""]
+    note = _note(kiln_takes_threads(), threads)
+    if note:
+        lines += [note, ""]
+    head = ["model", "inputs"] + [f"Kiln/ORT {t} thread{'s' if t > 1 else ''}" for t in threads]
+    head += [f"Kiln ms ({first}t)", f"ORT ms ({first}t)", "compile s"]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|---|---|" + "---:|" * (len(head) - 2))
+    by_model: dict[str, dict[int, BenchResult]] = {}
+    for r in results:
+        by_model.setdefault(r.model, {})[r.threads] = r
+    for name, runs in by_model.items():
+        any_run = next(iter(runs.values()))
+        cells = [name.removesuffix(".onnx"), any_run.shapes]
+        for t in threads:
+            r = runs.get(t)
+            cells.append("—" if r is None else
+                         f"{r.ratio:.2f}" + (" (MISMATCH)" if r.mismatch else ""))
+        r0 = runs.get(first)
+        cells += ["—", "—"] if r0 is None else [f"{r0.kiln * 1e3:.3f}", f"{r0.ort * 1e3:.3f}"]
+        cells.append(f"{(r0 or any_run).compile_seconds:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    means = geomeans(results, threads)
+    cells = ["geomean", ""] + [f"{means[t]:.2f}" if t in means else "—" for t in threads]
+    lines.append("| " + " | ".join(cells + ["", "", ""]) + " |")
+    return "\n".join(lines)
+
+
+def _parse_threads(parser: argparse.ArgumentParser, text: str) -> list[int]:
+    counts = text.split(",")
+    if not all(c.strip().isdigit() and int(c) > 0 for c in counts):
+        parser.error(f"--threads takes positive counts like 1,2, got '{text}'")
+    return list(dict.fromkeys(int(c) for c in counts))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench-tool", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="*", help=f"ONNX models (default {DEFAULT_MODELS})")
+    parser.add_argument("--suite", choices=["realistic"], default=None,
+                        help="realistic: the models of examples/make_bench_models.py")
     parser.add_argument("--dim", action="append", default=[], metavar="NAME=SIZE",
                         help="size of a symbolic dim (default 1)")
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--threads", default=None, metavar="T,T",
+                        help="thread counts to run at (default 1,2 with --suite, else 1)")
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--max-ratio", type=float, default=None,
                         help="exit 1 if Kiln is more than this many times slower")
     parser.add_argument("--gemm", action="append", default=[], metavar="M,N,K",
@@ -130,6 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="compile matmul/gemm/conv to naive loops (the old lowering)")
     args = parser.parse_args(argv)
     kernels = not args.no_kernels
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     if args.gemm:
         print(f"{datetime.date.today().isoformat()}  {machine_line()}  "
               f"(median of {args.repeat})")
@@ -148,16 +364,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not size.isdigit():
             parser.error(f"--dim must look like NAME=SIZE, got '{pair}'")
         dims[name] = int(size)
-    paths = args.models or sorted(glob.glob(DEFAULT_MODELS))
+    threads = _parse_threads(parser, args.threads or ("1,2" if args.suite else "1"))
+
+    runs: list[tuple[str, dict[str, np.ndarray] | None]]
+    if args.suite:
+        if args.models:
+            parser.error("--suite takes no model files")
+        runs = list(realistic_models())
+    else:
+        runs = [(p, None) for p in args.models or sorted(glob.glob(DEFAULT_MODELS))]
 
     results: list[BenchResult] = []
-    for path in paths:
+    failures: list[Failure] = []
+    for path, feeds in runs:
         try:
-            results.append(bench_model(path, dims, args.repeat, kernels))
-        except compiler.KilnError as e:
-            print(f"bench-tool: {path}: {str(e).splitlines()[0]}", file=sys.stderr)
+            results += bench_model(path, dims, args.repeat, kernels, threads, feeds)
+        except Exception as e:  # a compile error, or an input onnxruntime refuses
+            message = f"{type(e).__name__}: {e}"
+            failures.append(Failure(os.path.basename(path), message))
+            print(f"bench-tool: {path}: {message.splitlines()[0]}", file=sys.stderr)
+    for r in results:
+        if r.mismatch:
+            print(f"bench-tool: {r.model} ({r.threads} threads): outputs differ from "
+                  f"onnxruntime: max|err| {r.max_abs_err:.3g}, {r.rel_err:.3g} of the "
+                  "output's scale", file=sys.stderr)
+
     when = datetime.date.today().isoformat()
-    if args.markdown:
+    multi = bool(args.suite) or threads != [1]
+    if args.markdown and multi:
+        print(markdown_table(results, threads, args.repeat))
+    elif args.markdown:
         print(f"Measured {when} on {machine_line()}; median of {args.repeat} calls.\n")
         print("| model | inputs | Kiln ms | onnxruntime ms | Kiln / ORT | compile s |")
         print("|---|---|---:|---:|---:|---:|")
@@ -165,14 +401,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"| {r.model} | {r.shapes} | {r.kiln * 1e3:.3f} | {r.ort * 1e3:.3f} | "
                   f"{r.ratio:.2f} | {r.compile_seconds:.1f} |")
     else:
-        print(f"{when}  {machine_line()}  (median of {args.repeat})")
+        print(f"{when}  {machine_line(_threads_text(threads))}  (median of {args.repeat})")
+        note = _note(kiln_takes_threads(), threads)
+        if note:
+            print(note)
         for r in results:
-            print(f"{r.model:24s} kiln {r.kiln * 1e3:9.3f} ms   ort {r.ort * 1e3:9.3f} ms   "
-                  f"ratio {r.ratio:6.2f}   compile {r.compile_seconds:5.1f} s   "
-                  f"max|err| {r.max_abs_err:.2g}   ({r.shapes})")
+            tag = f" {r.threads}t" if multi else ""
+            print(f"{r.model + tag:24s} kiln {r.kiln * 1e3:9.3f} ms   ort {r.ort * 1e3:9.3f} ms"
+                  f"   ratio {r.ratio:6.2f}   compile {r.compile_seconds:5.1f} s   "
+                  f"max|err| {r.max_abs_err:.2g} (rel {r.rel_err:.2g})"
+                  f"{'  MISMATCH' if r.mismatch else ''}   ({r.shapes})")
+        if multi:
+            for t, g in geomeans(results, threads).items():
+                print(f"geomean Kiln/ORT at {t} thread{'s' if t > 1 else ''}: {g:.2f}")
+    if args.json:
+        report = to_json(results, failures, threads, args.repeat, args.suite or "models")
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
     if args.max_ratio is not None and any(r.ratio > args.max_ratio for r in results):
         return 1
-    return 0 if len(results) == len(paths) else 1
+    if any(r.mismatch for r in results):
+        return 1
+    return 0 if not failures else 1
 
 
 if __name__ == "__main__":
