@@ -147,3 +147,23 @@ def test_the_analysis_sees_a_planted_circle(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "SOURCES", planted)
     with pytest.raises(AssertionError, match="dialects.a <-> dialects.b"):
         test_no_import_circles()
+
+
+def _external_imports(module: str) -> Iterator[tuple[str, int]]:
+    tree = ast.parse(SOURCES[module].read_text(), str(SOURCES[module]))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from ((alias.name, node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            yield node.module, node.lineno
+            for alias in node.names:
+                yield f"{node.module}.{alias.name}", node.lineno
+
+
+def test_onnx_reference_is_only_an_oracle():
+    """Op values come from the ops' own evaluators: the compiler never runs onnx.reference
+    (tests and tools/ may, as the reference they compare against)."""
+    bad = [f"{SOURCES[m].relative_to(ROOT)}:{line}: {m} imports {name}"
+           for m in SOURCES if not m.startswith("tools")
+           for name, line in _external_imports(m) if name.startswith("onnx.reference")]
+    assert not bad, "\n".join(bad)

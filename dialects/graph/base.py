@@ -4,7 +4,8 @@ bases, DataOp)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -346,6 +347,29 @@ class GraphOp(IRDLOperation):
         default knows no result shape."""
         return [None] * len(self.results)
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+        """The result value(s) for constant operand values `args`, computed with numpy.
+
+        Used by `fold` (compile-time evaluation); the run-time semantics are the lowering's,
+        and the two are tested against each other. Ops without an evaluator raise
+        NotImplementedError: they stay in the graph and run at run time."""
+        raise NotImplementedError(f"{self.name} has no compile-time evaluator")
+
+    def fold(self, operands: Sequence[np.ndarray | None]) -> list[np.ndarray] | None:
+        """MLIR-style fold hook: the results' values when they follow from the known
+        operand values (None for an operand not known at compile time), else None.
+
+        The default needs every operand; ops whose results follow from operand types alone
+        (graph.shape, graph.size) override it."""
+        if any(a is None for a in operands):
+            return None
+        try:
+            with np.errstate(all="ignore"):
+                value = self.evaluate(list(operands))  # type: ignore[arg-type]
+        except NotImplementedError:
+            return None
+        return value if isinstance(value, list) else [value]
+
 
 class ElementwiseBinaryOp(GraphOp):
     """Binary elementwise op with numpy (multidirectional) broadcasting."""
@@ -382,6 +406,12 @@ class ElementwiseBinaryOp(GraphOp):
     def concrete_shape(self, shapes: list[Shape]) -> Shape:
         return broadcast_shapes(shapes[0], shapes[1])
 
+    NUMPY: ClassVar[Callable[[np.ndarray, np.ndarray], np.ndarray]]
+    """The op's value on numpy arrays (set by each subclass)."""
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        return type(self).NUMPY(args[0], args[1])
+
 
 class ElementwiseUnaryOp(GraphOp):
     """Unary elementwise op; result has the operand's type."""
@@ -401,6 +431,12 @@ class ElementwiseUnaryOp(GraphOp):
 
     def concrete_shape(self, shapes: list[Shape]) -> Shape:
         return shapes[0]
+
+    NUMPY: ClassVar[Callable[[np.ndarray], np.ndarray]]
+    """The op's value on a numpy array (set by each subclass)."""
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        return type(self).NUMPY(args[0])
 
 
 def shapes_compatible(expected: Sequence[int], actual: Sequence[int]) -> bool:
@@ -436,6 +472,38 @@ def verify_act(op: IRDLOperation, act: StringAttr | None) -> None:
     have = 0 if params is None else len(params.get_values())
     check(have == want, f"{op.name}: act_params must have {want} values for act "
                         f"'{act.data if act is not None else ''}', got {have}")
+
+
+def erf_array(x: np.ndarray) -> np.ndarray:
+    """erf elementwise (numpy has none; math.erf per element, compile time only)."""
+    return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+ACT_EVALUATORS: dict[str, Callable[..., np.ndarray]] = {
+    "relu": lambda x: np.maximum(x, 0),
+    "sigmoid": _sigmoid,
+    "tanh": np.tanh,
+    "gelu": lambda x: 0.5 * x * (1.0 + erf_array(x / np.sqrt(2.0))),
+    "gelu_tanh": lambda x: 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi)
+                                                    * (x + 0.044715 * x ** 3))),
+    "clip": lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
+    "leaky_relu": lambda x, alpha: np.where(x > 0, x, alpha * x),
+}
+"""numpy forms of the fused activations (ACTIVATIONS), parameters from `act_params`."""
+
+
+def apply_act(op: Operation, y: np.ndarray) -> np.ndarray:
+    """`y` through `op`'s fused activation (its `act` / `act_params`), if any."""
+    act = op.properties.get("act")
+    if act is None:
+        return y
+    params = op.properties.get("act_params")
+    values = [] if params is None else [float(v) for v in params.get_values()]
+    return ACT_EVALUATORS[act.data](y, *values)
 
 
 def int_prop(value: int) -> IntegerAttr:

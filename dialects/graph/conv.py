@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, StringAttr, TensorType, i64
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.irdl import (
@@ -25,6 +27,7 @@ from dialects.graph.base import (
     DYN,
     GraphOp,
     Shape,
+    apply_act,
     check,
     check_at_least,
     check_flag,
@@ -172,6 +175,17 @@ class ConvOp(GraphOp):
             raise ValueError(f"the input is too small for the kernel: output {list(out)}")
         return out
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        rest = iter(args[2:])
+        bias = next(rest) if self.bias is not None else None
+        residual = next(rest) if self.residual is not None else None
+        if not self.is_nhwc:
+            return _conv_nchw(self, args[0], args[1], bias, residual)
+        # channels-last (the layout pass): evaluate channels-first, move channels back last
+        residual = None if residual is None else np.moveaxis(residual, -1, 1)
+        y = _conv_nchw(self, np.moveaxis(args[0], -1, 1), args[1], bias, residual)
+        return np.moveaxis(y, 1, -1)
+
 
 def _check_output_size(op: Operation, shape: Sequence[int]) -> None:
     """Windows larger than the padded input leave no output element."""
@@ -259,6 +273,36 @@ class PoolOp(GraphOp):
             raise ValueError(f"the input is too small for the window: output {list(out)}")
         return out
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        """MaxPool / AvgPool (LpPool and MaxPoolIndices override this)."""
+        x = args[0]
+        kernel, strides = ints(self.kernel_shape), ints(self.strides)
+        pads, dilations = ints(self.pads), ints(self.dilations)
+        out, extra = self._window_extents(x.shape)
+        n = len(kernel)
+        crop = (slice(None), slice(None), *(slice(0, o) for o in out))
+        axes = tuple(range(-n, 0))
+        if isinstance(self, MaxPoolOp):
+            win = _windows(_pad(x, pads, -np.inf, extra), kernel, strides, dilations)
+            return win.max(axis=axes)[crop]
+        total = _windows(_pad(x, pads, 0.0, extra), kernel, strides, dilations).sum(axis=axes)
+        ones = np.ones((1, 1, *x.shape[2:]), dtype=np.float32)
+        counted = _pad(ones, pads, 1.0 if self.count_include_pad.value.data else 0.0)
+        counted = _pad(counted, [0] * (2 * n), 0.0, extra)
+        count = _windows(counted, kernel, strides, dilations).sum(axis=axes)
+        return (total / count)[crop]
+
+    def _window_extents(self, x: Sequence[int]) -> tuple[Shape, list[int]]:
+        """The output's spatial dims, and how far ceil_mode windows run past the end padding
+        (padded further, never counted)."""
+        kernel, strides = ints(self.kernel_shape), ints(self.strides)
+        pads, dilations = ints(self.pads), ints(self.dilations)
+        out = self.result_shape()[2:]
+        n = len(kernel)
+        extra = [max(0, (out[i] - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1
+                     - (x[2 + i] + pads[i] + pads[n + i])) for i in range(n)]
+        return out, extra
+
 
 @irdl_op_definition
 class MaxPoolOp(PoolOp):
@@ -303,6 +347,9 @@ class GlobalAvgPoolOp(GraphOp):
         x = shapes[0]
         return (x[0], x[1], *[1] * (len(x) - 2))
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        return args[0].mean(axis=tuple(range(2, args[0].ndim)), keepdims=True)
+
 
 @irdl_op_definition
 class LpPoolOp(PoolOp):
@@ -310,6 +357,16 @@ class LpPoolOp(PoolOp):
 
     name = "graph.lp_pool"
     p = prop_def(IntegerAttr, default_value=IntegerAttr(2, i64))
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        x, p = args[0], self.p.value.data
+        kernel, strides = ints(self.kernel_shape), ints(self.strides)
+        pads, dilations = ints(self.pads), ints(self.dilations)
+        out, extra = self._window_extents(x.shape)
+        win = _windows(_pad(np.abs(x) ** p, pads, 0.0, extra), kernel, strides, dilations)
+        total = win.sum(axis=tuple(range(-len(kernel), 0)))
+        crop = (slice(None), slice(None), *(slice(0, o) for o in out))
+        return (total ** (1.0 / p))[crop]
 
 
 def conv_transpose_out_dim(size: int, kernel: int, stride: int, pad_total: int,
@@ -409,6 +466,30 @@ class ConvTransposeOp(GraphOp):
             raise ValueError(f"the padding leaves no output: {list(out)}")
         return out
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        x, w = args[0], args[1]
+        strides, pads, dil = ints(self.strides), ints(self.pads), ints(self.dilations)
+        group = self.group.value.data
+        n = x.ndim - 2
+        out = self.result_shape()
+        cg, fg = w.shape[0] // group, w.shape[1]
+        full = [max((x.shape[2 + i] - 1) * strides[i] + (w.shape[2 + i] - 1) * dil[i] + 1,
+                    pads[i] + out[2 + i]) for i in range(n)]
+        y = np.zeros((x.shape[0], fg * group, *full), dtype=x.dtype)
+        for k in np.ndindex(*w.shape[2:]):
+            region = tuple(slice(k[i] * dil[i], k[i] * dil[i] + (x.shape[2 + i] - 1) * strides[i]
+                                 + 1, strides[i]) for i in range(n))
+            for gi in range(group):
+                xs = x[:, gi * cg:(gi + 1) * cg]
+                ws = w[(slice(gi * cg, (gi + 1) * cg), slice(None), *k)]
+                part = np.einsum("nc...,cf->nf...", xs, ws)
+                y[(slice(None), slice(gi * fg, (gi + 1) * fg), *region)] += part
+        crop = tuple(slice(pads[i], pads[i] + out[2 + i]) for i in range(n))
+        y = y[(slice(None), slice(None), *crop)]
+        if self.bias is not None:
+            y = y + args[2].reshape(1, -1, *[1] * n)
+        return y
+
 
 @irdl_op_definition
 class MaxPoolIndicesOp(PoolOp):
@@ -431,3 +512,61 @@ class MaxPoolIndicesOp(PoolOp):
                         "ceil_mode": IntegerAttr(int(ceil_mode), i64),
                         "storage_order": IntegerAttr(storage_order, i64)},
             result_types=[tensor_type(shape, i64)])
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        x = args[0]
+        kernel, strides = ints(self.kernel_shape), ints(self.strides)
+        pads, dilations = ints(self.pads), ints(self.dilations)
+        out, extra = self._window_extents(x.shape)
+        n = len(kernel)
+        spatial = x.shape[2:]
+        order = "F" if self.storage_order.value.data else "C"
+        offset = np.arange(int(np.prod(spatial))).reshape(spatial, order=order)
+        base = np.arange(x.shape[0] * x.shape[1]).reshape(x.shape[:2]) * offset.size
+        flat = (base.reshape(*x.shape[:2], *[1] * n) + offset).astype(np.float64)
+        vals = _windows(_pad(x, pads, -np.inf, extra), kernel, strides, dilations)
+        idx = _windows(_pad(flat, pads, -1.0, extra), kernel, strides, dilations)
+        vals = vals.reshape(*vals.shape[:2 + n], -1)
+        best = np.expand_dims(np.argmax(vals, axis=-1), -1)
+        chosen = np.take_along_axis(idx.reshape(*idx.shape[:2 + n], -1), best, axis=-1)[..., 0]
+        crop = (slice(None), slice(None), *(slice(0, o) for o in out))
+        return chosen[crop].astype(np.int64)
+
+
+# --------------------------------------------------------------------------- evaluators
+
+
+def _windows(x: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
+             dilations: Sequence[int]) -> np.ndarray:
+    """[N, C, *out, *kernel] windows of an already padded [N, C, *spatial] array."""
+    n = len(kernel)
+    extent = [(k - 1) * d + 1 for k, d in zip(kernel, dilations, strict=True)]
+    w = sliding_window_view(x, extent, axis=tuple(range(2, 2 + n)))
+    index = (slice(None), slice(None), *(slice(None, None, s) for s in strides),
+             *(slice(None, None, d) for d in dilations))
+    return w[index]
+
+
+def _pad(x: np.ndarray, pads: Sequence[int], value: float,
+         extra: Sequence[int] | None = None) -> np.ndarray:
+    n = len(pads) // 2
+    extra = extra or [0] * n
+    widths = [(0, 0), (0, 0)] + [(pads[i], pads[n + i] + extra[i]) for i in range(n)]
+    return np.pad(x, widths, constant_values=value)
+
+
+def _conv_nchw(op: ConvOp, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
+               residual: np.ndarray | None) -> np.ndarray:
+    strides, pads, dilations = ints(op.strides), ints(op.pads), ints(op.dilations)
+    group, n = op.group.value.data, x.ndim - 2
+    win = _windows(_pad(x, pads, 0.0), w.shape[2:], strides, dilations)
+    cg, og = x.shape[1] // group, w.shape[0] // group
+    axes = ([1, *range(2 + n, 2 + 2 * n)], [1, *range(2, 2 + n)])
+    parts = [np.tensordot(win[:, i * cg:(i + 1) * cg], w[i * og:(i + 1) * og], axes=axes)
+             for i in range(group)]
+    y = np.moveaxis(np.concatenate(parts, axis=-1), -1, 1)
+    if bias is not None:
+        y = y + bias.reshape(1, -1, *[1] * n)
+    if residual is not None:
+        y = y + residual
+    return apply_act(op, y)

@@ -147,6 +147,11 @@ class SplitOp(DataOp):
             sizes = even_splits(x[axis], len(self.results))
         return [(*x[:axis], s, *x[axis + 1:]) for s in sizes]
 
+    def evaluate(self, args: list[np.ndarray]) -> list[np.ndarray]:
+        axis = self.axis.value.data
+        sizes = [shape_of(r)[axis] for r in self.results]
+        return np.split(args[0], np.cumsum(sizes)[:-1], axis=axis)
+
 
 def even_splits(n: int, parts: int) -> list[int]:
     """ONNX num_outputs splitting: ceil(n / parts) each, the last one gets the rest."""
@@ -195,6 +200,13 @@ class SliceOp(DataOp):
             out[a] = len(range(*slice(s, e, t).indices(shapes[0][a])))
         return tuple(out)
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        x, starts, ends, axes, steps = args
+        index = [slice(None)] * x.ndim
+        for s, e, a, t in zip(starts, ends, axes, steps, strict=True):
+            index[int(a) % x.ndim] = slice(int(s), int(e), int(t))
+        return x[tuple(index)]
+
 
 @irdl_op_definition
 class GatherOp(DataOp):
@@ -223,6 +235,9 @@ class GatherOp(DataOp):
         axis = self.axis.value.data
         x = shapes[0]
         return (*x[:axis], *shapes[1], *x[axis + 1:])
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        return np.take(args[0], args[1], axis=self.axis.value.data)
 
 
 @irdl_op_definition
@@ -253,6 +268,11 @@ class GatherElementsOp(DataOp):
                                      if k != axis):
             raise ValueError(f"indices {list(ind)} do not fit data {list(x)}")
         return ind
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        axis = self.axis.value.data
+        ind = np.where(args[1] < 0, args[1] + args[0].shape[axis], args[1])
+        return np.take_along_axis(args[0], ind, axis=axis)
 
 
 @irdl_op_definition
@@ -440,6 +460,10 @@ class RangeOp(DataOp):
         """Sized by values (the declared type if static)."""
         return None
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        start, limit, delta = (a.item() for a in args)
+        return np.arange(start, limit, delta).astype(args[0].dtype)
+
 
 @irdl_op_definition
 class ConstantOfShapeOp(DataOp):
@@ -470,6 +494,10 @@ class ConstantOfShapeOp(DataOp):
         """Sized by values (the declared type if static)."""
         return None
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        value = array_from_dense(self.value).reshape(-1)[0]
+        return np.full([int(v) for v in args[0]], value)
+
 
 @irdl_op_definition
 class TriluOp(DataOp):
@@ -496,6 +524,10 @@ class TriluOp(DataOp):
 
     def concrete_shape(self, shapes: list[Shape]) -> Shape:
         return shapes[0]
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        k = int(args[1].reshape(-1)[0])
+        return (np.triu if self.upper.value.data else np.tril)(args[0], k)
 
 
 @irdl_op_definition
@@ -528,6 +560,15 @@ class CumSumOp(DataOp):
 
     def concrete_shape(self, shapes: list[Shape]) -> Shape:
         return shapes[0]
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        x = args[0]
+        axis = int(args[1].reshape(-1)[0]) % x.ndim
+        y = np.flip(x, axis) if self.reverse.value.data else x
+        out = np.cumsum(y, axis=axis, dtype=x.dtype)
+        if self.exclusive.value.data:
+            out = out - y
+        return np.flip(out, axis) if self.reverse.value.data else out
 
 
 @irdl_op_definition
@@ -708,3 +749,7 @@ class NonZeroOp(DataOp):
     def concrete_shape(self, shapes: list[Shape]) -> Shape | None:
         """Sized by values (the declared type if static)."""
         return None
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        x = args[0]
+        return np.array(np.nonzero(x), dtype=np.int64).reshape(x.ndim, -1)

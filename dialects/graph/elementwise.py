@@ -4,9 +4,11 @@ rows of elementwise_table.py), GELU and the fused elementwise chains of the opti
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import numpy as np
+from xdsl.dialects.arith import CMPF_COMPARISON_OPERATIONS
 from xdsl.dialects.builtin import DenseArrayBase, StringAttr, TensorType, f64
 from xdsl.ir import Attribute, Region, SSAValue
 from xdsl.irdl import (
@@ -25,6 +27,7 @@ from xdsl.traits import Commutative, HasParent, IsolatedFromAbove, IsTerminator,
 from xdsl.utils.exceptions import VerifyException
 
 from dialects.graph.base import (
+    ACT_EVALUATORS,
     ElementwiseBinaryOp,
     ElementwiseUnaryOp,
     GraphOp,
@@ -32,6 +35,7 @@ from dialects.graph.base import (
     broadcast_shapes,
     check,
     element_type_of,
+    erf_array,
     is_float_type,
     numpy_dtype_of,
     shape_of,
@@ -40,7 +44,18 @@ from dialects.graph.base import (
 )
 from dialects.graph.elementwise_table import BY_KIND
 
+NumpyFn = Callable[..., np.ndarray]
+
 # --------------------------------------------------------------------------- elementwise
+
+
+def onnx_divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """ONNX Div: true division for floats, division truncating toward zero for integers."""
+    if a.dtype.kind in "iu":
+        safe = np.where(b == 0, 1, b).astype(b.dtype)
+        q = a // safe
+        return np.where((a % safe != 0) & ((a < 0) != (safe < 0)), q + 1, q).astype(a.dtype)
+    return np.divide(a, b)
 
 
 @irdl_op_definition
@@ -48,6 +63,7 @@ class AddOp(ElementwiseBinaryOp):
     """Elementwise addition with broadcasting."""
 
     name = "graph.add"
+    NUMPY: ClassVar[NumpyFn] = np.add
     traits = traits_def(Pure(), Commutative())
 
 
@@ -56,6 +72,7 @@ class SubOp(ElementwiseBinaryOp):
     """Elementwise subtraction with broadcasting."""
 
     name = "graph.sub"
+    NUMPY: ClassVar[NumpyFn] = np.subtract
 
 
 @irdl_op_definition
@@ -63,6 +80,7 @@ class MulOp(ElementwiseBinaryOp):
     """Elementwise multiplication with broadcasting."""
 
     name = "graph.mul"
+    NUMPY: ClassVar[NumpyFn] = np.multiply
     traits = traits_def(Pure(), Commutative())
 
 
@@ -71,6 +89,7 @@ class DivOp(ElementwiseBinaryOp):
     """Elementwise division with broadcasting."""
 
     name = "graph.div"
+    NUMPY: ClassVar[NumpyFn] = staticmethod(onnx_divide)
 
 
 @irdl_op_definition
@@ -78,6 +97,7 @@ class ReluOp(ElementwiseUnaryOp):
     """max(x, 0)."""
 
     name = "graph.relu"
+    NUMPY: ClassVar[NumpyFn] = ACT_EVALUATORS["relu"]
 
 
 @irdl_op_definition
@@ -85,6 +105,7 @@ class SigmoidOp(ElementwiseUnaryOp):
     """1 / (1 + exp(-x))."""
 
     name = "graph.sigmoid"
+    NUMPY: ClassVar[NumpyFn] = ACT_EVALUATORS["sigmoid"]
 
 
 @irdl_op_definition
@@ -92,6 +113,7 @@ class TanhOp(ElementwiseUnaryOp):
     """Hyperbolic tangent."""
 
     name = "graph.tanh"
+    NUMPY: ClassVar[NumpyFn] = np.tanh
 
 
 @irdl_op_definition
@@ -99,6 +121,7 @@ class ExpOp(ElementwiseUnaryOp):
     """e^x."""
 
     name = "graph.exp"
+    NUMPY: ClassVar[NumpyFn] = np.exp
 
 
 @irdl_op_definition
@@ -106,6 +129,7 @@ class NegOp(ElementwiseUnaryOp):
     """-x."""
 
     name = "graph.neg"
+    NUMPY: ClassVar[NumpyFn] = np.negative
 
 
 @irdl_op_definition
@@ -113,6 +137,7 @@ class SqrtOp(ElementwiseUnaryOp):
     """Square root."""
 
     name = "graph.sqrt"
+    NUMPY: ClassVar[NumpyFn] = np.sqrt
 
 
 # ------------------------------------------------------------------ table-driven elementwise
@@ -189,6 +214,10 @@ class ElementwiseOp(GraphOp):
         """Numpy broadcasting of any number of operands."""
         return broadcast_shapes(*shapes)
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        dtype = numpy_dtype_of(element_type_of(self.result))
+        return BY_KIND[self.kind.data].evaluate(args, self.param_values(), dtype)
+
 
 # --------------------------------------------------------------------------- optimizer ops
 # Ops created by the graph optimizer (passes/fuse.py, passes/layout.py) or imported from
@@ -214,6 +243,9 @@ class GeluOp(ElementwiseUnaryOp):
         if self.approximate is not None:
             check(self.approximate.data in ("none", "tanh"),
                   "graph.gelu: approximate must be \"none\" or \"tanh\"")
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        return ACT_EVALUATORS[unary_kind(self)](args[0])
 
 
 def unary_kind(op: ElementwiseUnaryOp) -> str:
@@ -287,6 +319,38 @@ class FusedElementwiseOp(GraphOp):
 
     def concrete_shape(self, shapes: list[Shape]) -> Shape:
         return broadcast_shapes(*shapes)
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        """Interpret the scalar body on whole arrays (numpy broadcasting does the rest)."""
+        block = self.body.block
+        env: dict[SSAValue, np.ndarray] = dict(zip(block.args, args, strict=True))
+        for inner in block.ops:
+            if isinstance(inner, FusedYieldOp):
+                return np.broadcast_to(env[inner.operands[0]], self.result_shape())
+            operands = [env[v] for v in inner.operands]
+            if inner.name == "arith.constant":
+                value = np.float32(inner.properties["value"].value.data)
+            elif inner.name == "arith.cmpf":
+                predicate = inner.properties["predicate"].value.data
+                value = _CMPF[CMPF_COMPARISON_OPERATIONS[predicate]](*operands)
+            elif inner.name in _SCALAR_FNS:
+                value = _SCALAR_FNS[inner.name](*operands)
+            else:
+                raise NotImplementedError(f"{inner.name} in a graph.fused body")
+            env[inner.results[0]] = np.asarray(value)
+        raise NotImplementedError("graph.fused body without graph.fused_yield")
+
+
+_SCALAR_FNS: dict[str, Callable[..., np.ndarray]] = {
+    "arith.addf": np.add, "arith.subf": np.subtract, "arith.mulf": np.multiply,
+    "arith.divf": np.divide, "arith.maximumf": np.maximum, "arith.minimumf": np.minimum,
+    "arith.negf": np.negative, "arith.select": np.where, "math.exp": np.exp,
+    "math.tanh": np.tanh, "math.sqrt": np.sqrt, "math.erf": erf_array,
+    "math.powf": np.power, "math.log": np.log, "math.absf": np.abs,
+    "math.rsqrt": lambda x: 1.0 / np.sqrt(x)}
+"""numpy forms of the scalar ops a graph.fused body may hold (for its evaluator)."""
+_CMPF = {"ogt": np.greater, "oge": np.greater_equal, "olt": np.less, "ole": np.less_equal,
+         "oeq": np.equal, "one": np.not_equal}
 
 
 ELEMENTWISE_BINARY_OPS: tuple[type[ElementwiseBinaryOp], ...] = (AddOp, SubOp, MulOp, DivOp)

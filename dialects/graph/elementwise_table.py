@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from math import erf
 
 import numpy as np
 from xdsl.dialects import arith, llvm, math
@@ -474,10 +473,6 @@ def _np_softplus(x: np.ndarray) -> np.ndarray:
     return np.log(np.exp(x) + 1).astype(x.dtype)
 
 
-def _np_erf(x: np.ndarray) -> np.ndarray:
-    return np.vectorize(erf, otypes=[np.float64])(x).astype(x.dtype)
-
-
 # --------------------------------------------------------------------------- the table
 
 
@@ -505,7 +500,7 @@ RULES: tuple[Rule, ...] = (
     _float_unary("asinh", "Asinh", math.AsinhOp, np.arcsinh),
     _float_unary("acosh", "Acosh", math.AcoshOp, np.arccosh),
     _float_unary("atanh", "Atanh", math.AtanhOp, np.arctanh),
-    _float_unary("erf", "Erf", math.ErfOp, _np_erf),
+    _float_unary("erf", "Erf", math.ErfOp, g.erf_array),
     # binary and variadic arithmetic
     Rule("pow", ("Pow",), 2, NUMERIC, _pow, _np_pow, signature="pow"),
     Rule("mod", ("Mod",), 2, NUMERIC, _mod, _np_mod, params=(("fmod", 0),)),

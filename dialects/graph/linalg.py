@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from xdsl.dialects.builtin import (
     DenseArrayBase,
     FloatAttr,
@@ -33,6 +34,7 @@ from dialects.graph.base import (
     DYN,
     GraphOp,
     Shape,
+    apply_act,
     broadcast_shapes,
     check,
     check_flag,
@@ -106,6 +108,10 @@ class MatMulOp(GraphOp):
         out = MatMulOp.infer_shape(shapes[0], shapes[1])
         return _with_bias(out, shapes[2] if self.bias is not None else None)
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        y = np.matmul(args[0], args[1])
+        return apply_act(self, y if self.bias is None else y + args[2])
+
 
 @irdl_op_definition
 class GemmOp(GraphOp):
@@ -176,6 +182,12 @@ class GemmOp(GraphOp):
         out = GemmOp.infer_shape(shapes[0], shapes[1], bool(self.trans_a.value.data),
                                  bool(self.trans_b.value.data))
         return _with_bias(out, shapes[2] if self.c is not None else None)
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        a = args[0].T if self.trans_a.value.data else args[0]
+        b = args[1].T if self.trans_b.value.data else args[1]
+        y = self.alpha.value.data * (a @ b)
+        return apply_act(self, y if self.c is None else y + self.beta.value.data * args[2])
 
 
 def parse_einsum(equation: str) -> tuple[list[str], str]:
@@ -249,6 +261,9 @@ class EinsumOp(GraphOp):
         terms, out = parse_einsum(self.equation.data)
         sizes = einsum_sizes(terms, shapes)
         return tuple(sizes[c] for c in out)
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        return np.einsum(self.equation.data, *args)
 
 
 def _with_bias(result: Shape, bias: Shape | None) -> Shape:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from xdsl.dialects.builtin import FloatAttr, IntegerAttr, IntegerType, TensorType, f32, i1, i64
 from xdsl.ir import SSAValue
 from xdsl.irdl import (
@@ -75,6 +76,12 @@ class BatchNormOp(GraphOp):
                 raise ValueError(f"per-channel operand of shape {list(s)}, expected [{channels}]")
         return shapes[0]
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        x, scale, bias, mean, var = args
+        shape = (1, -1, *[1] * (x.ndim - 2))
+        inv = scale / np.sqrt(var + self.epsilon.value.data)
+        return (x - mean.reshape(shape)) * inv.reshape(shape) + bias.reshape(shape)
+
 
 @irdl_op_definition
 class SoftmaxOp(GraphOp):
@@ -102,6 +109,11 @@ class SoftmaxOp(GraphOp):
 
     def concrete_shape(self, shapes: list[Shape]) -> Shape:
         return shapes[0]
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        axis = self.axis.value.data
+        e = np.exp(args[0] - args[0].max(axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
 
 
 @irdl_op_definition
@@ -154,6 +166,19 @@ class LayerNormOp(GraphOp):
                 raise ValueError(f"scale/bias of shape {list(s)} do not broadcast to {list(tail)}")
         return shapes[0]
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        x = args[0]
+        axes = tuple(range(self.axis.value.data, x.ndim))
+        mean = x.mean(axis=axes, keepdims=True)
+        var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+        y = (x - mean) / np.sqrt(var + self.epsilon.value.data)
+        rest = iter(args[1:])
+        if self.scale is not None:
+            y = y * next(rest)
+        if self.bias is not None:
+            y = y + next(rest)
+        return y
+
 
 class AxisNormOp(GraphOp):
     """A normalization along one `axis` whose result has the input's type."""
@@ -187,12 +212,24 @@ class LogSoftmaxOp(AxisNormOp):
 
     name = "graph.log_softmax"
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        axis = self.axis.value.data
+        s = args[0] - args[0].max(axis=axis, keepdims=True)
+        return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
+
 
 @irdl_op_definition
 class HardmaxOp(AxisNormOp):
     """1 where x is the first maximum along `axis`, else 0."""
 
     name = "graph.hardmax"
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        axis = self.axis.value.data
+        idx = np.expand_dims(np.argmax(args[0], axis=axis), axis)
+        out = np.zeros_like(args[0])
+        np.put_along_axis(out, idx, 1, axis=axis)
+        return out
 
 
 @irdl_op_definition
@@ -227,6 +264,15 @@ class LRNOp(GraphOp):
 
     def concrete_shape(self, shapes: list[Shape]) -> Shape:
         return shapes[0]
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        x = args[0]
+        size = self.size.value.data
+        lo, hi = (size - 1) // 2, size - 1 - (size - 1) // 2
+        sq = np.pad(x * x, [(0, 0), (lo, hi)] + [(0, 0)] * (x.ndim - 2))
+        total = sum(sq[:, i:i + x.shape[1]] for i in range(size))
+        base = self.bias.value.data + self.alpha.value.data / size * total
+        return x / base ** self.beta.value.data
 
 
 @irdl_op_definition

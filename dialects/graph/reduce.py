@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, StringAttr, TensorType, i64
 from xdsl.ir import SSAValue
 from xdsl.irdl import (
@@ -121,6 +122,14 @@ class ReduceOp(GraphOp):
             return None  # the axes are data: the kernel computes the shape
         return reduce_shape(shapes[0], ints(self.axes), bool(self.keepdims.value.data))
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        x = args[0]
+        if self.axes_input is not None:
+            axes = tuple(sorted({int(a) % x.ndim for a in args[1].reshape(-1)}))
+        else:
+            axes = ints(self.axes)
+        return _reduce_numpy(self.kind.data, x, axes, bool(self.keepdims.value.data))
+
 
 ARG_REDUCE_KINDS = ("max", "min")
 
@@ -171,3 +180,45 @@ class ArgReduceOp(GraphOp):
         if shapes[0][self.axis.value.data] == 0:
             raise ValueError("arg-reduction over an empty axis")
         return reduce_shape(shapes[0], [self.axis.value.data], bool(self.keepdims.value.data))
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        x, axis = args[0], self.axis.value.data
+        fn = np.argmax if self.kind.data == "max" else np.argmin
+        if self.select_last_index.value.data:
+            idx = x.shape[axis] - 1 - fn(np.flip(x, axis=axis), axis=axis)
+        else:
+            idx = fn(x, axis=axis)
+        if self.keepdims.value.data:
+            idx = np.expand_dims(idx, axis)
+        return idx.astype(np.int64)
+
+
+def _reduce_numpy(kind: str, x: np.ndarray, axes: tuple[int, ...],
+                  keepdims: bool) -> np.ndarray:
+    """ONNX ReduceX semantics on numpy arrays."""
+    kw = {"axis": axes, "keepdims": keepdims}
+    match kind:
+        case "sum":
+            return np.sum(x, **kw)
+        case "mean":
+            return np.mean(x, **kw)
+        case "max":
+            return np.max(x, **kw)
+        case "min":
+            return np.min(x, **kw)
+        case "prod":
+            return np.prod(x, **kw)
+        case "l1":
+            return np.sum(np.abs(x), **kw)
+        case "l2":
+            return np.sqrt(np.sum(x * x, **kw))
+        case "log_sum":
+            return np.log(np.sum(x, **kw))
+        case "log_sum_exp":
+            m = np.max(x, axis=axes, keepdims=True)
+            m = np.where(np.isinf(m), 0, m)
+            y = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+            return y if keepdims else np.squeeze(y, axis=axes)
+        case "sum_square":
+            return np.sum(x * x, **kw)
+    raise ValueError(f"unknown reduction {kind}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+import numpy as np
 from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, TensorType, i64
 from xdsl.ir import Attribute, SSAValue
 from xdsl.irdl import (
@@ -101,6 +102,9 @@ class ReshapeOp(GraphOp):
     def concrete_shape(self, shapes: list[Shape]) -> Shape:
         return ReshapeOp.infer_shape(shapes[0], ints(self.shape))
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        return args[0].reshape(self.result_shape())
+
 
 def _product(values: Sequence[int]) -> int:
     result = 1
@@ -140,6 +144,9 @@ class TransposeOp(GraphOp):
 
     def concrete_shape(self, shapes: list[Shape]) -> Shape:
         return tuple(shapes[0][p] for p in ints(self.perm))
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        return np.transpose(args[0], ints(self.perm))
 
 
 @irdl_op_definition
@@ -191,6 +198,9 @@ class ConcatOp(GraphOp):
                 raise ValueError(f"inputs {list(first)} and {list(s)} differ outside axis {axis}")
         return (*first[:axis], sum(s[axis] for s in shapes), *first[axis + 1:])
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(args, axis=self.axis.value.data)
+
 
 @irdl_op_definition
 class ShapeOp(DataOp):
@@ -222,6 +232,11 @@ class ShapeOp(DataOp):
     def concrete_shape(self, shapes: list[Shape]) -> Shape:
         return (max(0, self.end.value.data - self.start.value.data),)
 
+    def fold(self, operands: Sequence[np.ndarray | None]) -> list[np.ndarray] | None:
+        """Known from the input's type when the dims read are static."""
+        dims = shape_of(self.input)[self.start.value.data:self.end.value.data]
+        return None if DYN in dims else [np.array(dims, dtype=np.int64)]
+
 
 @irdl_op_definition
 class SizeOp(DataOp):
@@ -241,6 +256,11 @@ class SizeOp(DataOp):
 
     def concrete_shape(self, shapes: list[Shape]) -> Shape:
         return ()
+
+    def fold(self, operands: Sequence[np.ndarray | None]) -> list[np.ndarray] | None:
+        """Known from the input's type when it is static."""
+        dims = shape_of(self.input)
+        return None if DYN in dims else [np.array(_product(dims), dtype=np.int64)]
 
 
 @irdl_op_definition
@@ -288,6 +308,12 @@ class ReshapeDynamicOp(DataOp):
             raise ValueError(f"cannot reshape {total} elements into {target}")
         return tuple(target)
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        shape = [int(t) for t in args[1]]
+        if not self.allowzero.value.data:
+            shape = [args[0].shape[i] if t == 0 else t for i, t in enumerate(shape)]
+        return args[0].reshape(shape)
+
 
 class _AxesOp(DataOp):
     """Squeeze/unsqueeze: a reshape that removes/inserts size-1 dims at `axes`."""
@@ -312,6 +338,9 @@ class _AxesOp(DataOp):
             raise VerifyException(f"{self.name}: {e}") from e
         check(shapes_compatible(expected, self.result_shape()),
               f"{self.name}: result shape should be {list(expected)}")
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        return args[0].reshape(self.result_shape())
 
 
 @irdl_op_definition
@@ -369,6 +398,9 @@ class _AxesDynamicOp(DataOp):
         check(len(self.result_shape()) == want,
               f"{self.name}: {n[0]} axes on rank {rank} give rank {want}, the result has "
               f"rank {len(self.result_shape())}")
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        return args[0].reshape(self.result_shape())
 
 
 @irdl_op_definition
@@ -429,6 +461,9 @@ class FlattenOp(DataOp):
         axis = self.axis.value.data
         return (_product(shapes[0][:axis]), _product(shapes[0][axis:]))
 
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        return args[0].reshape(self.result_shape())
+
 
 @irdl_op_definition
 class ExpandOp(DataOp):
@@ -454,6 +489,10 @@ class ExpandOp(DataOp):
         if target is None:
             return None
         return broadcast_shapes(shapes[0], target)
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        shape = np.broadcast_shapes(args[0].shape, tuple(int(v) for v in args[1]))
+        return np.broadcast_to(args[0], shape).copy()
 
 
 @irdl_op_definition
@@ -481,3 +520,6 @@ class TileOp(DataOp):
         if repeats is None:
             return None
         return tuple(d * r for d, r in zip(shapes[0], repeats, strict=True))
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        return np.tile(args[0], [int(r) for r in args[1]])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, StringAttr, TensorType
 from xdsl.ir import Operation
 from xdsl.irdl import (
@@ -43,6 +44,9 @@ class ConstantOp(GraphOp):
 
     def concrete_shape(self, shapes: list[Shape]) -> Shape:
         return shape_of(self.result)
+
+    def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
+        return array_from_dense(self.value)
 
 
 @irdl_op_definition

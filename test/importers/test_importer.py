@@ -16,13 +16,13 @@ from compiler.importers.onnx import import_onnx
 from dialects import graph as g
 from dialects.weights import store_for
 from examples.make_models import make_cnn, make_mlp
-from passes.fold import constant_array, evaluate
+from passes.fold import constant_array
 
 DYN = g.DYN
 
 
 def run_graph(module: ModuleOp, *inputs: np.ndarray) -> list[np.ndarray]:
-    """Interpret @main with the fold pass's numpy evaluators (a reference, not the runtime)."""
+    """Interpret @main with the ops' numpy evaluators (a reference, not the runtime)."""
     store = store_for(module)
     main = next(op for op in module.ops if isinstance(op, func.FuncOp))
     env = dict(zip(main.body.block.args, inputs, strict=True))
@@ -32,7 +32,7 @@ def run_graph(module: ModuleOp, *inputs: np.ndarray) -> list[np.ndarray]:
         if isinstance(op, (g.ConstantOp, g.WeightOp)):
             env[op.results[0]] = constant_array(op.results[0], store)
         else:
-            env[op.results[0]] = evaluate(op, [env[v] for v in op.operands])
+            env[op.results[0]] = op.evaluate([env[v] for v in op.operands])
     raise AssertionError("no func.return")
 
 

@@ -118,11 +118,9 @@ def test_fused_elementwise_runs_and_folds():
     m = a * b
     expected = np.where(m > 0.5, np.vectorize(erf)(m), 0.5).astype(np.float32)
     assert_close(run_all(parse(FUSED), {"a": a, "b": b}, "O0")[0], expected)
-    # the fold evaluator interprets the body the same way
-    from passes.fold import _eval_fused
-
+    # the op's own evaluator (used by fold) interprets the body the same way
     (fused,) = ops(parse(FUSED), "graph.fused")
-    assert_close(_eval_fused(fused, [a, b]), expected)
+    assert_close(fused.evaluate([a, b]), expected)
 
 
 CONV = """
@@ -220,9 +218,9 @@ def bert():
 
 
 def interpret(module, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """Run a graph module with the fold pass's numpy evaluators (fast, graph-level)."""
+    """Run a graph module with the ops' numpy evaluators (fast, graph-level)."""
     from dialects.weights import store_for
-    from passes.fold import constant_array, evaluate
+    from passes.fold import constant_array
 
     store = store_for(module)
     main = next(op for op in module.walk() if op.name == "func.func")
@@ -232,7 +230,7 @@ def interpret(module, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
             return [env[v] for v in op.operands]
         known = constant_array(op.results[0], store)
         env[op.results[0]] = known if known is not None else \
-            np.asarray(evaluate(op, [env[v] for v in op.operands]), np.float32)
+            np.asarray(op.evaluate([env[v] for v in op.operands]), np.float32)
     raise AssertionError("no func.return")
 
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 from onnx import numpy_helper
-from onnx.reference import ReferenceEvaluator
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     ArrayAttr,
@@ -239,40 +238,80 @@ class ImportContext:
     # ---- import-time folding of small shape computations
 
     def _fold_shape_computations(self) -> None:
-        """Evaluate (with onnx.reference, at compile time) the small integer computations of
-        the top-level graph whose inputs are constants or shapes of statically shaped
-        tensors, so that handlers see them as constants (e.g. a Reshape target built from
-        Shape/Slice/Concat, ReduceMean axes from Range)."""
+        """Evaluate at compile time the small integer computations of the top-level graph
+        whose inputs are constants or shapes of statically shaped tensors, so that rules
+        see them as constants (e.g. a Reshape target built from Shape/Slice/Concat,
+        ReduceMean axes from Range).
+
+        Each such node is imported by its own rule into a scratch block whose graph ops
+        are then evaluated by their `fold` hooks: the values come from the same op
+        semantics the `fold` pass uses, not from a second evaluator."""
         for node in self.graph.node:
-            if node.domain or node.op_type not in _FOLDABLE_OPS:
+            if node.domain or node.op_type not in _FOLDABLE_OPS or \
+                    node.op_type not in self.table.rules:
                 continue
             if any(o in self.consts for o in node.output if o):
                 continue
+            unknown: dict[str, tuple[int, ...]] = {}
             if node.op_type in ("Shape", "Size"):
                 shape = self.inferred.get(node.input[0])
-                if shape is None or any(d is None or d < 0 for d in shape) or \
-                        int(np.prod(shape, dtype=object)) > _FOLD_MAX_ELEMENTS:
+                if shape is None or any(d is None or d < 0 for d in shape):
                     continue
-                inputs = {node.input[0]: np.zeros(shape, dtype=np.int8)}
+                unknown[node.input[0]] = tuple(int(d) for d in shape)  # type: ignore[arg-type]
             else:
                 names = [n for n in node.input if n]
                 if not names or any(n not in self.consts for n in names):
                     continue
                 inputs = {n: self.consts[n] for n in names}
-                if any(a.size > _FOLD_MAX_ELEMENTS for a in inputs.values()):
+                if any(a.size > _FOLD_MAX_ELEMENTS for a in inputs.values()) or \
+                        not _small_fold_result(node, inputs):
                     continue
-            if not _small_fold_result(node, inputs):
-                continue
-            try:
-                ref = ReferenceEvaluator(node, opsets={"": self.opsets.get("ai.onnx", 0)})
-                outputs = ref.run(None, inputs)
-            except Exception:
-                continue
-            for name, value in zip(node.output, outputs, strict=False):
-                value = np.asarray(value)
-                if (name and value.dtype.name in g.ELEMENT_TYPES
+            for name, value in zip(node.output, self._evaluate_node(node, unknown),
+                                   strict=False):
+                if (name and value is not None and value.dtype.name in g.ELEMENT_TYPES
                         and value.size <= _FOLD_MAX_ELEMENTS and value.dtype.kind in "iub"):
                     self.consts[name] = value
+
+    def _evaluate_node(self, node: onnx.NodeProto, unknown: Mapping[str, Sequence[int]]
+                       ) -> list[np.ndarray | None]:
+        """The values of `node`'s outputs where its rule's graph ops fold (None where not),
+        with the inputs named in `unknown` as values of that static shape and unknown
+        contents. The context's block, values and weights are untouched."""
+        saved = self.block, self.values, self.weights
+        self.block, self.values, self.weights = Block(), {}, weights.WeightStore()
+        try:
+            for name, shape in unknown.items():
+                self.values[name] = self.block.insert_arg(TensorType(f32, shape), 0)
+            outputs = self.table.rules[node.op_type](
+                self, node, _attrs(node), self.opsets.get("ai.onnx", 0))
+            known: dict[SSAValue, np.ndarray] = {}
+            for op in self.block.ops:
+                if isinstance(op, g.WeightOp):
+                    known[op.result] = self.weights[op.weight_name.data]
+                    continue
+                if not isinstance(op, g.GraphOp):
+                    return []
+                values = op.fold([known.get(v) for v in op.operands])
+                if values is None:
+                    return []
+                known.update(zip(op.results, values, strict=True))
+            results: list[np.ndarray | None] = []
+            for v in outputs:
+                value = known.get(v)
+                if value is not None:
+                    value = np.asarray(value).astype(g.numpy_dtype_of(g.element_type_of(v)))
+                    shape = g.shape_of(v)
+                    if len(shape) != value.ndim or any(
+                            d not in (g.DYN, n) for d, n in zip(shape, value.shape,
+                                                                strict=True)):
+                        raise ValueError(f"folded {list(value.shape)}, typed {shape}")
+                results.append(value)
+            return results
+        except (NodeError, NotImplementedError, ValueError, TypeError, IndexError,
+                KeyError, VerifyException):
+            return []
+        finally:
+            self.block, self.values, self.weights = saved
 
     def _check_io(self) -> None:
         """Every graph input and output is a tensor of a supported element type, and every
