@@ -50,9 +50,11 @@ from compiler.pipeline import (
     to_tensor_pass,
 )
 from compiler.runtime.cpu import CompiledModel
+from compiler.runtime.jit import load_openmp
 from compiler.signature import CompileStats, arg_attr, main_function, read_signature
 from dialects import weights as weight_stores
 from dialects.graph import DYN, limit_violation
+from passes.profile import InsertProfileMarksPass
 
 SUPPORTED_TARGETS = ("cpu",)
 
@@ -487,7 +489,7 @@ def count_graph_ops(module: ModuleOp) -> int:
 
 def compile(model: object, *, target: str = "cpu",
             pipeline: str | Sequence[ModulePass] | None = None, kernels: bool = True,
-            checks: str | None = None):
+            checks: str | None = None, threads: int | None = None, profile: bool = False):
     """Compile a model for `target`; return a CompiledModel callable on numpy arrays.
 
     `model` is a path to an .onnx or .mlir (graph dialect) file, ONNX bytes, an
@@ -499,6 +501,10 @@ def compile(model: object, *, target: str = "cpu",
     every memory access and trusts no symbolic shape proof (slow; a debugging aid: an
     out-of-bounds access becomes an InputError instead of silent garbage); the default
     is `$KILN_CHECKS`, else "shapes" (the test suite sets KILN_CHECKS=bounds).
+    `threads` is how many threads large kernels split their work over; the default is
+    `$KILN_NUM_THREADS`, else the cores this process may run on. Results are the same for
+    any thread count. `profile=True` times every graph op: `model.profile(inputs)`
+    returns the per-op table (run-tool --profile prints it).
     """
     if target not in SUPPORTED_TARGETS:
         raise CompileError(f"unknown target '{target}'; supported: {', '.join(SUPPORTED_TARGETS)}")
@@ -507,7 +513,7 @@ def compile(model: object, *, target: str = "cpu",
     if checks not in CHECK_MODES:
         raise CompileError(f"unknown checks mode '{checks}'; supported: "
                            f"{', '.join(CHECK_MODES)}")
-    stats = CompileStats()
+    stats = CompileStats(threads=resolve_threads(threads))
     start = time.perf_counter()
     module = load_graph_module(model)
     store = weight_stores.store_for(module)
@@ -522,6 +528,8 @@ def compile(model: object, *, target: str = "cpu",
     run_pipeline(module, optimize_passes() if pipeline is None else pipeline, stats)
     stats.graph_ops_optimized = count_graph_ops(module)
     graph_main = main_function(module).clone()
+    if profile:
+        run_pipeline(module, [InsertProfileMarksPass()], stats)
 
     run_pipeline(module, [to_tensor_pass(checks)], stats)
     weight_names = weight_arguments(main_function(module), len(inputs))
@@ -529,7 +537,7 @@ def compile(model: object, *, target: str = "cpu",
     if missing:
         raise CompileError(f"weights {missing} are referenced by the IR but not in its "
                            f"weight store ({module.attributes.get('graph.weights')})")
-    run_pipeline(module, lower_passes(kernels, checks), stats)
+    run_pipeline(module, lower_passes(kernels, checks, stats.threads), stats)
     try:
         return CompiledModel(module, graph_main, inputs, outputs,
                              [store[n] for n in weight_names], store, stats)
@@ -537,6 +545,26 @@ def compile(model: object, *, target: str = "cpu",
         raise
     except Exception as e:  # LLVM translation or code generation tripped over the IR
         raise InternalError("generating native code", e) from e
+
+
+def resolve_threads(threads: int | None) -> int:
+    """The thread count to compile for: `threads`, else $KILN_NUM_THREADS, else the cores
+    this process may use; 1 when libgomp cannot be loaded."""
+    if threads is None:
+        env = os.environ.get("KILN_NUM_THREADS", "")
+        if env and not env.isdigit():
+            raise CompileError(f"KILN_NUM_THREADS must be a positive integer, got '{env}'")
+        threads = int(env) if env else available_cores()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise CompileError(f"threads must be a positive integer, got {threads!r}")
+    return threads if threads == 1 or load_openmp() else 1
+
+
+def available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def weight_arguments(tensor_main: func.FuncOp, num_inputs: int) -> list[str]:

@@ -25,12 +25,14 @@ from passes.dce import GraphDCEPass
 from passes.fold import FoldPass
 from passes.fuse import FusePass
 from passes.layout import LayoutPass
+from passes.profile import InsertProfileMarksPass
 from passes.replace import ReplacePass
 from passes.simplify import SimplifyPass
 
 KILN_PASSES: tuple[type[ModulePass], ...] = (
     # graph-level optimizations (passes/)
     FoldPass, FusePass, SimplifyPass, ReplacePass, LayoutPass, GraphCSEPass, GraphDCEPass,
+    InsertProfileMarksPass,
     # progressive lowering (lowering/)
     ConvertGraphToTensorPass, BufferizePass, LowerContractionsToKernelsPass,
     LowerLinalgToLoopsPass, InsertBoundsChecksPass, ConvertToLLVMPass,
@@ -69,12 +71,13 @@ def to_tensor_pass(checks: str = "shapes") -> ModulePass:
     return ConvertGraphToTensorPass(check_proofs=checks == "bounds")
 
 
-def lower_passes(kernels: bool = True, checks: str = "shapes") -> list[ModulePass]:
+def lower_passes(kernels: bool = True, checks: str = "shapes",
+                 threads: int = 1) -> list[ModulePass]:
     """linalg on tensors -> memref -> (GEMM kernel calls) -> scf loops -> llvm dialect."""
     bounds = checks == "bounds"
     return [
         BufferizePass(),
-        *([LowerContractionsToKernelsPass(bounds=bounds)] if kernels else []),
+        *([LowerContractionsToKernelsPass(bounds=bounds, threads=threads)] if kernels else []),
         LowerLinalgToLoopsPass(),
         *([InsertBoundsChecksPass()] if bounds else []),
         ConvertToLLVMPass(),

@@ -33,6 +33,8 @@ class CompileStats:
     seconds: dict[str, float] = field(default_factory=dict)
     graph_ops_imported: int = 0
     graph_ops_optimized: int = 0
+    threads: int = 1
+    """Threads the compiled kernels use (1 where libgomp is missing)."""
 
 
 def numpy_dtype(element_type: Attribute) -> np.dtype:

@@ -253,12 +253,12 @@ class _Strides:
 
 
 def emit_gemm_call(op: GenericOp, c: Contraction, maps: list[AffineMap],
-                   bounds: bool = False) -> None:
+                   bounds: bool = False, threads: int = 1) -> None:
     """Replace the contraction `op` by batch loops around the kernel call; with `bounds`,
     check before each call that the kernel stays inside its three buffers."""
     module = op.get_toplevel_object()
     assert isinstance(module, ModuleOp)
-    kernel = ensure_sgemm(module)
+    kernel = ensure_sgemm(module, threads=threads)
     ins = Inserter(InsertPoint.before(op))
     bounds = loop_bounds(op, ins)
     operands = list(op.operands)
@@ -363,7 +363,7 @@ def _gather_layout(c_maps: list[AffineMap], which: int, iters: list[str],
     return batch + private + k
 
 
-def lower_contraction(op: GenericOp, bounds: bool = False) -> bool:
+def lower_contraction(op: GenericOp, bounds: bool = False, threads: int = 1) -> bool:
     """Lower `op` to a kernel call (after an im2col gather if needed); False if it is
     not a contraction the kernel handles."""
     if (len(op.inputs) != 2 or len(op.outputs) != 1 or op.results
@@ -377,14 +377,15 @@ def lower_contraction(op: GenericOp, bounds: bool = False) -> bool:
         c = classify(op, maps)
         if c is None:
             return False
-        emit_gemm_call(op, c, maps, bounds)
+        emit_gemm_call(op, c, maps, bounds, threads)
         return True
     if len(impure) != 1 or _body_alpha(op) is None:
         return False
-    return _im2col(op, maps, impure[0], bounds)
+    return _im2col(op, maps, impure[0], bounds, threads)
 
 
-def _im2col(op: GenericOp, maps: list[AffineMap], which: int, bounds: bool = False) -> bool:
+def _im2col(op: GenericOp, maps: list[AffineMap], which: int, bounds: bool = False,
+            threads: int = 1) -> bool:
     iters = [str(it.data) for it in op.get_iterator_types()]
     out_dims = [r.position for r in maps[2].results]  # type: ignore[union-attr]
     layout = _gather_layout(maps, which, iters, out_dims)
@@ -434,7 +435,7 @@ def _im2col(op: GenericOp, maps: list[AffineMap], which: int, bounds: bool = Fal
     ins(new)
     Rewriter.insert_op(memref.DeallocOp.get(col), InsertPoint.after(op))
     Rewriter.erase_op(op)
-    emit_gemm_call(new, probe, new_maps, bounds)
+    emit_gemm_call(new, probe, new_maps, bounds, threads)
     return True
 
 
@@ -450,7 +451,10 @@ class LowerContractionsToKernelsPass(ModulePass):
     """Check before every kernel call that it stays inside its three buffers (the
     `checks="bounds"` mode; loads and stores get theirs from insert-bounds-checks)."""
 
+    threads: int = 1
+    """Threads the GEMM kernel splits large products over (libgomp; 1: no threads)."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for generic in [o for o in op.walk() if isinstance(o, GenericOp)]:
             if not isinstance(generic.parent_op(), GenericOp):
-                lower_contraction(generic, self.bounds)
+                lower_contraction(generic, self.bounds, self.threads)

@@ -41,6 +41,12 @@ from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
 PTR = llvm.LLVMPointerType()
 SGEMM = "kiln_sgemm_f32"
+SGEMM_SERIAL = "kiln_sgemm_f32_serial"
+SGEMM_WORKER = "kiln_sgemm_f32_worker"
+
+PARALLEL_MIN_MACS = 1 << 18
+"""Products with fewer multiply-adds run on the calling thread: waking the team (~1 us)
+and splitting the packing would cost more than the second core gains."""
 
 
 @dataclass(frozen=True)
@@ -218,14 +224,26 @@ def _declare(module: ModuleOp, name: str, inputs: list[Attribute], output: Attri
 
 
 def ensure_sgemm(module: ModuleOp, cfg: GemmConfig | None = None,
-                 linkage: str = "internal") -> str:
-    """Add @kiln_sgemm_f32 (and malloc/free declarations) to `module` once."""
+                 linkage: str = "internal", threads: int = 1) -> str:
+    """Add @kiln_sgemm_f32 (and the declarations it needs) to `module` once.
+
+    With `threads` > 1 it splits large products over that many libgomp threads (the
+    process must have libgomp loaded: compiler/runtime/jit.py `load_openmp`)."""
     for op in module.ops:
         if isinstance(op, llvm.FuncOp) and op.sym_name.data == SGEMM:
             return SGEMM
+    cfg = cfg or host_gemm_config()
     _declare(module, "malloc", [i64], PTR)
     _declare(module, "free", [PTR], llvm.LLVMVoidType())
-    module.body.block.add_op(build_sgemm(cfg or host_gemm_config(), linkage))
+    if threads <= 1:
+        module.body.block.add_op(build_sgemm(cfg, linkage))
+        return SGEMM
+    _declare(module, "GOMP_parallel", [PTR, PTR, i32, i32], llvm.LLVMVoidType())
+    _declare(module, "omp_get_thread_num", [], i32)
+    _declare(module, "omp_get_num_threads", [], i32)
+    module.body.block.add_op(build_sgemm(cfg, "internal", SGEMM_SERIAL))
+    module.body.block.add_op(build_sgemm_worker(cfg))
+    module.body.block.add_op(build_sgemm_parallel(threads, linkage))
     return SGEMM
 
 
@@ -236,7 +254,7 @@ SGEMM_ARGS: list[Attribute] = [i64, i64, i64,             # M, N, K
                                f32]                       # alpha
 
 
-def build_sgemm(cfg: GemmConfig, linkage: str = "internal") -> llvm.FuncOp:
+def build_sgemm(cfg: GemmConfig, linkage: str = "internal", name: str = SGEMM) -> llvm.FuncOp:
     vw, nv, mr, nr = cfg.vw, cfg.nv, cfg.mr, cfg.nr
     kc_max, mc_max, nc_max = cfg.kc, cfg.mc, cfg.nc
     vec = VectorType(f32, [vw])
@@ -423,4 +441,75 @@ def build_sgemm(cfg: GemmConfig, linkage: str = "internal") -> llvm.FuncOp:
 
     fn.add(llvm.CallOp("free", a_raw))
     fn.add(llvm.CallOp("free", b_raw))
+    return fn.finish(name, linkage=linkage)
+
+
+# --------------------------------------------------------------------------- threads
+# @kiln_sgemm_f32(args) with threads: small products call the serial kernel directly;
+# large ones store the arguments in a stack context and run GOMP_parallel(worker, ctx, T),
+# each worker calling the serial kernel on its slice of C: rows (in MR steps) when M >= N,
+# else columns (in NR steps), so that the operand packed twice is the smaller one. Every
+# element of C sees the same K blocking and FMA order as in the serial kernel, so results
+# are bit-identical for any thread count.
+
+_CTX_SLOTS = len(SGEMM_ARGS)
+
+
+def build_sgemm_parallel(threads: int, linkage: str = "internal") -> llvm.FuncOp:
+    fn = _Fn(SGEMM_ARGS)
+    args = list(fn.args)
+    m_, n_, k_ = args[:3]
+    macs = fn.muli(fn.muli(m_, n_), k_)
+
+    def serial() -> None:
+        fn.add(llvm.CallOp(SGEMM_SERIAL, *args))
+
+    def parallel() -> None:
+        ctx = fn.add(llvm.AllocaOp(fn.const(_CTX_SLOTS), i64, alignment=8))
+        for i, v in enumerate(args[:-1]):
+            fn.store(v, fn.gep(ctx, i, i64))
+        bits = fn.add(llvm.ZExtOp(fn.add(llvm.BitcastOp(args[-1], i32)), i64))
+        fn.store(bits, fn.gep(ctx, _CTX_SLOTS - 1, i64))
+        worker = fn.add(llvm.AddressOfOp(SGEMM_WORKER, PTR))
+        fn.add(llvm.CallOp("GOMP_parallel", worker, ctx, fn.const(threads, i32),
+                           fn.const(0, i32)))
+
+    fn.if_(fn.icmp("slt", macs, PARALLEL_MIN_MACS), serial, parallel)
     return fn.finish(SGEMM, linkage=linkage)
+
+
+def build_sgemm_worker(cfg: GemmConfig) -> llvm.FuncOp:
+    fn = _Fn([PTR])
+    ctx = fn.args[0]
+    vals = [fn.load(fn.gep(ctx, i, i64), i64) for i in range(_CTX_SLOTS)]
+    alpha = fn.add(llvm.BitcastOp(fn.add(llvm.TruncOp(vals[-1], i32)), f32))
+    (m_, n_, k_, a, a_off, sam, sak, b, b_off, sbk, sbn, c, c_off, ldc) = vals[:-1]
+    team = fn.add(llvm.SExtOp(fn.add(llvm.CallOp("omp_get_num_threads", return_type=i32)),
+                              i64))
+    me = fn.add(llvm.SExtOp(fn.add(llvm.CallOp("omp_get_thread_num", return_type=i32)),
+                            i64))
+
+    def share(total: SSAValue, step: int) -> tuple[SSAValue, SSAValue]:
+        """This thread's [start, start + count) of `total`, in multiples of `step`."""
+        units = fn.add(llvm.SDivOp(fn.v(fn.addi(total, step - 1)), fn.const(step)))
+        per = fn.add(llvm.SDivOp(fn.v(fn.addi(units, fn.subi(team, 1))), team))
+        start = fn.muli(fn.muli(me, per), step)
+        count = fn.mini(fn.subi(total, start), fn.muli(per, step))
+        return start, count
+
+    def rows() -> None:
+        start, count = share(m_, cfg.mr)
+        fn.if_(fn.icmp("sgt", count, 0), lambda: fn.add(llvm.CallOp(
+            SGEMM_SERIAL, count, n_, k_, a, fn.v(fn.addi(a_off, fn.muli(start, sam))), sam,
+            sak, b, b_off, sbk, sbn, c, fn.v(fn.addi(c_off, fn.muli(start, ldc))), ldc,
+            alpha)))
+
+    def cols() -> None:
+        start, count = share(n_, cfg.nr)
+        fn.if_(fn.icmp("sgt", count, 0), lambda: fn.add(llvm.CallOp(
+            SGEMM_SERIAL, m_, count, k_, a, a_off, sam, sak, b,
+            fn.v(fn.addi(b_off, fn.muli(start, sbn))), sbk, sbn, c,
+            fn.v(fn.addi(c_off, start)), ldc, alpha)))
+
+    fn.if_(fn.icmp("sge", m_, n_), rows, cols)
+    return fn.finish(SGEMM_WORKER)

@@ -83,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=10, help="timed runs (median shown)")
     parser.add_argument("--pipeline", default=None, help="graph optimization pipeline")
+    parser.add_argument("--profile", action="store_true",
+                        help="time each graph op over --repeat runs and print the table")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="kernel threads (default: $KILN_NUM_THREADS or all cores)")
     parser.add_argument("--checks", choices=["shapes", "bounds"], default=None,
                         help="bounds: check every memory access at run time (slow; to "
                              "track down a wrong result)")
@@ -99,13 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--dim sizes must be integers")
     try:
         start = time.perf_counter()
-        model = compiler.compile(args.model, pipeline=args.pipeline, checks=args.checks)
+        model = compiler.compile(args.model, pipeline=args.pipeline, checks=args.checks,
+                                 threads=args.threads, profile=args.profile)
         compile_seconds = time.perf_counter() - start
         feeds = make_inputs(model, _parse_pairs(args.input, "--input"), dims, args.seed)
         start = time.perf_counter()
         outputs = model(**feeds)
         first_seconds = time.perf_counter() - start
         run_seconds = median_seconds(lambda: model(**feeds), max(args.repeat, 1))
+        profile = model.profile(**feeds, repeat=max(args.repeat, 1)) if args.profile else None
     except KilnError as e:
         print(f"run-tool: {e}", file=sys.stderr)
         return 1
@@ -128,7 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"time:    compile {compile_seconds * 1e3:.1f} ms (jit "
           f"{model.stats.seconds.get('jit', 0) * 1e3:.1f} ms), first run "
           f"{first_seconds * 1e3:.3f} ms, median of {args.repeat} runs "
-          f"{run_seconds * 1e3:.3f} ms")
+          f"{run_seconds * 1e3:.3f} ms (threads {model.stats.threads})")
+    if profile is not None:
+        print()
+        print(profile.table())
+        print()
     if not args.check:
         return 0
     if not args.model.endswith(".onnx"):

@@ -18,6 +18,7 @@ from xdsl.dialects.builtin import ModuleOp
 from compiler.errors import InputError
 from compiler.runtime.abi import Invoker
 from compiler.runtime.jit import JITEngine
+from compiler.runtime.profile import Profile, counters, measure, profile_ops
 from compiler.signature import CompileStats, TensorSpec
 from dialects.graph.shape_check import ShapeCheckError, check_shapes
 from dialects.weights import WeightStore
@@ -37,6 +38,9 @@ class CompiledModel:
                  inputs: list[TensorSpec], outputs: list[TensorSpec],
                  weight_arrays: list[np.ndarray], store: WeightStore, stats: CompileStats):
         start = time.perf_counter()
+        self._profile_ops = profile_ops(llvm_module)
+        if self._profile_ops is not None:
+            counters()  # registers @kiln_profile_mark before the JIT resolves symbols
         self._engine = JITEngine(llvm_module)
         self.stats = stats
         self.stats.seconds["jit"] = time.perf_counter() - start
@@ -66,6 +70,18 @@ class CompiledModel:
         # wrong dim must be an InputError, not a MemoryError from copying it
         arrays = [a if a.flags.c_contiguous else np.array(a, order="C") for a in arrays]
         return self._invoker(*arrays, *self._weights)
+
+    def profile(self, *args: object, repeat: int = 10, **kwargs: object) -> Profile:
+        """Per-op times of `repeat` calls on these inputs (after one warm-up call); needs a
+        model compiled with `profile=True`. `print(model.profile(x))` shows the table."""
+        if self._profile_ops is None:
+            raise InputError("this model was compiled without profiling: compile it with "
+                             "compiler.compile(..., profile=True)")
+        if repeat < 1:
+            raise InputError(f"repeat must be at least 1, got {repeat}")
+        shapes = [a.shape for a in self._bind(args, kwargs)]
+        return measure(lambda: self(*args, **kwargs), self._profile_ops, self._graph_main,
+                       shapes, repeat)
 
     def run(self, feeds: Mapping[str, object]) -> dict[str, np.ndarray]:
         """Run with inputs by name; return outputs by name."""

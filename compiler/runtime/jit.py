@@ -239,6 +239,20 @@ class JITEngine:
         return self._tm.emit_assembly(llvm.parse_assembly(self._opt_text))
 
 
+@functools.cache
+def load_openmp() -> bool:
+    """Load libgomp into the process for the threaded kernels (they call GOMP_parallel);
+    False where it cannot be found, and then Kiln runs on one thread."""
+    for name in ("libgomp.so.1", "libgomp.so", "libgomp.1.dylib"):
+        try:
+            llvm.load_library_permanently(name)
+        except RuntimeError:
+            continue
+        if llvm.address_of_symbol("GOMP_parallel"):
+            return True
+    return False
+
+
 _SHN_UNDEF, _STB_WEAK, _SHT_SYMTAB = 0, 2, 2
 # the GOT is RuntimeDyld's own; nothing else is defined for the object by the JIT
 _JIT_PROVIDED = frozenset({"_GLOBAL_OFFSET_TABLE_"})

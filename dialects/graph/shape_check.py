@@ -32,11 +32,20 @@ def check_shapes(main: func.FuncOp,
     the declared type is fully static. Raises ShapeCheckError naming the first op whose
     constraints fail.
     """
+    known = concrete_shapes(main, input_shapes)
+    ret = main.body.block.last_op
+    if not isinstance(ret, func.ReturnOp):
+        raise ShapeCheckError("@main has no func.return")
+    return [known[v] for v in ret.arguments]
+
+
+def concrete_shapes(main: func.FuncOp,
+                    input_shapes: Sequence[Shape]) -> dict[SSAValue, Shape | None]:
+    """The concrete shape of every value of `main`'s body for `input_shapes` (None where
+    it depends on tensor values); ShapeCheckError as in check_shapes."""
     known: dict[SSAValue, Shape | None] = dict(
         zip(main.args, (tuple(s) for s in input_shapes), strict=True))
     for op in main.body.block.ops:
-        if isinstance(op, func.ReturnOp):
-            return [known[v] for v in op.arguments]
         if not op.results:
             continue
         operand_shapes = [known.get(v) for v in op.operands]
@@ -53,7 +62,7 @@ def check_shapes(main: func.FuncOp,
             results = computed if isinstance(computed, list) else [computed]
         for value, shape in zip(op.results, results, strict=True):
             known[value] = _reconcile(op, value, shape, operand_shapes)
-    raise ShapeCheckError("@main has no func.return")
+    return known
 
 
 def _reconcile(op: Operation, value: SSAValue, shape: Sequence[int] | None,

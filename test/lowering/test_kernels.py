@@ -18,7 +18,7 @@ from xdsl.parser import Parser
 
 import compiler
 from compiler.context import make_context
-from compiler.runtime.jit import JITEngine
+from compiler.runtime.jit import JITEngine, load_openmp
 from lowering.contraction import LowerContractionsToKernelsPass
 from lowering.kernels import GemmConfig, ensure_sgemm
 from lowering.linalg_to_loops import LowerLinalgToLoopsPass
@@ -26,9 +26,9 @@ from lowering.linalg_to_loops import LowerLinalgToLoopsPass
 RNG = np.random.default_rng(1234)
 
 
-def _kernel(cfg: GemmConfig):
+def _kernel(cfg: GemmConfig, threads: int = 1):
     module = ModuleOp([])
-    ensure_sgemm(module, cfg, linkage="external")
+    ensure_sgemm(module, cfg, linkage="external", threads=threads)
     engine = JITEngine(module)
     fn = ctypes.CFUNCTYPE(None, *([ctypes.c_int64] * 14 + [ctypes.c_float]))(
         engine.address_of("kiln_sgemm_f32"))
@@ -63,6 +63,54 @@ def test_kernel_matches_numpy(sgemm, m, n, k, ta, tb):
     want = c + 0.75 * (a.astype(np.float64) @ b.astype(np.float64))
     _call(sgemm, a, b, c, 0.75)
     np.testing.assert_allclose(c, want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
+@pytest.fixture(scope="module")
+def threaded_sgemms():
+    """The host kernel serial and split over 2 and 3 threads (3 > the 2 cores here: the
+    team need not match the machine)."""
+    if not load_openmp():
+        pytest.skip("libgomp is not available")
+    kernels = [_kernel(GemmConfig(), t) for t in (1, 2, 3)]
+    yield [fn for _, fn in kernels]
+    del kernels
+
+
+@pytest.mark.parametrize("m,n,k", [(64, 64, 64), (300, 70, 50), (70, 300, 50), (1, 4096, 80),
+                                   (2000, 1, 300), (7, 129, 1000), (131, 7, 1000)])
+def test_threaded_kernel_is_bit_identical(threaded_sgemms, m, n, k):
+    """Rows (M >= N) or columns split over the team; every element sees the serial
+    kernel's K blocking and FMA order, so the results equal the serial ones bit for bit."""
+    a = RNG.standard_normal((m, k)).astype(np.float32)
+    b = RNG.standard_normal((k, n)).astype(np.float32)
+    outs = []
+    for fn in threaded_sgemms:
+        c = np.full((m, n + 3), 7.0, np.float32)  # ldc > n: the padding stays untouched
+        _call(fn, a, b, c[:, :n], alpha=0.5)
+        assert np.all(c[:, n:] == 7.0)
+        outs.append(c[:, :n])
+    np.testing.assert_allclose(outs[0], 7.0 + 0.5 * (a @ b), rtol=1e-4, atol=1e-3)
+    for out in outs[1:]:
+        assert np.array_equal(out, outs[0])
+
+
+def test_compile_threads_option():
+    if not load_openmp():
+        pytest.skip("libgomp is not available")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["y"])], "mm",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [96, 200]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, [200, 150])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [96, 150])])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    a = RNG.standard_normal((96, 200)).astype(np.float32)
+    b = RNG.standard_normal((200, 150)).astype(np.float32)
+    one, two = compiler.compile(proto, threads=1), compiler.compile(proto, threads=2)
+    assert (one.stats.threads, two.stats.threads) == (1, 2)
+    assert "GOMP_parallel" in two.llvm_ir and "GOMP_parallel" not in one.llvm_ir
+    assert np.array_equal(one(a=a, b=b)[0], two(a=a, b=b)[0])
+    with pytest.raises(compiler.CompileError, match="threads must be a positive integer"):
+        compiler.compile(proto, threads=0)
 
 
 def test_kernel_writes_only_inside_c(sgemm):
