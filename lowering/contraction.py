@@ -24,31 +24,37 @@ Anything else returns False and keeps the naive loop nest.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import arith, llvm, memref, scf
+from xdsl.dialects import arith, func, llvm, memref, scf
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
     AffineMapAttr,
     ArrayAttr,
+    DictionaryAttr,
     Float32Type,
     FloatAttr,
     IndexType,
+    IntegerAttr,
     MemRefType,
     ModuleOp,
     NoneAttr,
+    StringAttr,
     f32,
     i64,
 )
 from xdsl.dialects.linalg.ops import GenericOp, IteratorTypeAttr, YieldOp
-from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.ir import Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineExpr, AffineMap
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from dialects.check import AssertOp
-from lowering.kernels import ensure_sgemm
+from lowering.graph_to_tensor.emit import WEIGHT_ARG_ATTR
+from lowering.kernels import PTR, ensure_packed_sgemm, ensure_sgemm
+from lowering.linalg_to_loops import loop_order
 from lowering.loop_builder import Inserter, loop_bounds
 
 
@@ -259,6 +265,7 @@ def emit_gemm_call(op: GenericOp, c: Contraction, maps: list[AffineMap],
     module = op.get_toplevel_object()
     assert isinstance(module, ModuleOp)
     kernel = ensure_sgemm(module, threads=threads)
+    check_reach = bounds
     ins = Inserter(InsertPoint.before(op))
     bounds = loop_bounds(op, ins)
     operands = list(op.operands)
@@ -309,7 +316,7 @@ def emit_gemm_call(op: GenericOp, c: Contraction, maps: list[AffineMap],
         return ins(arith.IndexCastOp(v, i64))
 
     offsets = [offset(c.a), offset(c.b), offset(2)]
-    if bounds:
+    if check_reach:
         one = ins.const(1)
         reach = [(c.a, offsets[0], [(m_size, sam), (k_size, sak)]),
                  (c.b, offsets[1], [(k_size, sbk), (n_size, sbn)]),
@@ -320,8 +327,60 @@ def emit_gemm_call(op: GenericOp, c: Contraction, maps: list[AffineMap],
             addrs[c.a], offsets[0], sam, sak,
             addrs[c.b], offsets[1], sbk, sbn,
             addrs[2], offsets[2], ldc]
-    ins(llvm.CallOp(kernel, *[i64v(v) for v in args], alpha))
+    args64 = [i64v(v) for v in args]
+    if not _constant_weight_b(op, c, maps):
+        ins(llvm.CallOp(kernel, *args64, alpha))
+        Rewriter.erase_op(op)
+        return
+    # B is a weight the same at every call: pack it once, on the first call, into a
+    # buffer this call site keeps in a global (freed with the compiled model)
+    pack, packed = ensure_packed_sgemm(module, threads=threads)
+    slot = _new_packed_slot(module)
+    where = ins(llvm.AddressOfOp(slot, PTR))
+    unpacked = ins(arith.CmpiOp(ins(llvm.LoadOp(where, i64)), ins(arith.ConstantOp(
+        IntegerAttr(0, i64))), "eq"))
+    then = Block()
+    address = llvm.CallOp(pack, *args64[1:3], *args64[7:11], return_type=i64)
+    then.add_op(address)
+    then.add_op(llvm.StoreOp(address.results[0], where))
+    then.add_op(scf.YieldOp())
+    ins(scf.IfOp(unpacked, [], Region(then), Region(Block([scf.YieldOp()]))))
+    zero = ins(arith.ConstantOp(IntegerAttr(0, i64)))
+    ins(llvm.CallOp(packed, *args64, alpha, ins(llvm.LoadOp(where, i64)), zero, args64[1]))
     Rewriter.erase_op(op)
+
+
+PACKED_SLOTS_ATTR = "kiln.packed_weights"
+"""Module attribute: the globals holding prepacked weights (the runtime frees them)."""
+
+
+def _new_packed_slot(module: ModuleOp) -> str:
+    names = module.attributes.get(PACKED_SLOTS_ATTR)
+    existing = list(names.data) if isinstance(names, ArrayAttr) else []
+    name = f"kiln_packed_b_{len(existing)}"
+    # common: zero-initialized and visible to the runtime, which frees the buffer
+    module.body.block.add_op(llvm.GlobalOp(i64, name, "common", value=None, alignment=8))
+    module.attributes[PACKED_SLOTS_ATTR] = ArrayAttr([*existing, StringAttr(name)])
+    return name
+
+
+def _constant_weight_b(op: GenericOp, c: Contraction, maps: list[AffineMap]) -> bool:
+    """Whether B is a weight argument of the function and every call reads the same
+    part of it (no batch loop moves B's offset), so it can be packed once."""
+    b = op.operands[c.b]
+    if not isinstance(b, BlockArgument) or not isinstance(b.owner.parent_op(),
+                                                           func.FuncOp):
+        return False
+    fn = b.owner.parent_op()
+    assert isinstance(fn, func.FuncOp)
+    attrs = fn.arg_attrs.data[b.index] if fn.arg_attrs is not None else None
+    if not isinstance(attrs, DictionaryAttr) or WEIGHT_ARG_ATTR not in attrs.data:
+        return False
+    shape = b.type.get_shape()  # type: ignore[union-attr]
+    for pos, r in enumerate(maps[c.b].results):
+        if isinstance(r, AffineDimExpr) and r.position in c.batch and shape[pos] != 1:
+            return False
+    return True
 
 
 def _check_kernel_reach(ins, buffer: SSAValue, strides: _Strides, offset: SSAValue,
@@ -340,6 +399,25 @@ def _check_kernel_reach(ins, buffer: SSAValue, strides: _Strides, offset: SSAVal
     ok = ins(arith.OrIOp(empty, ins(arith.CmpiOp(last, total, "slt"))))
     ins(AssertOp(ok, "out-of-bounds access: the GEMM kernel would reach element {0} of a "
                  "buffer of {1} elements", [last, total]))
+
+
+def _worth_a_kernel(op: GenericOp, c: Contraction, maps: list[AffineMap]) -> bool:
+    """Whether the GEMM kernel beats the loop nest. Not for a single row (M == 1: a
+    vector-matrix product, e.g. a depthwise conv per channel or a classifier at batch 1)
+    whose output's last dim is contiguous in an input: the kernel would repack all of B
+    per call for one row of output, while lower-linalg-to-loops runs the reduction outside
+    that unit-stride parallel loop, which LLVM vectorizes."""
+    out = op.outputs[0].type
+    assert isinstance(out, MemRefType)
+    shape = out.get_shape()
+    sizes = {r.position: shape[i] for i, r in enumerate(maps[2].results)
+             if isinstance(r, AffineDimExpr)}
+    m_sizes = [sizes.get(d, DYNAMIC_INDEX) for d in c.m]
+    if DYNAMIC_INDEX in m_sizes or math.prod(m_sizes) > 1:
+        return True
+    iterators = [str(it.data) for it in op.get_iterator_types()]
+    innermost = loop_order(maps, 2, iterators)[-1]
+    return iterators[innermost] != "parallel"
 
 
 def _gather_layout(c_maps: list[AffineMap], which: int, iters: list[str],
@@ -375,7 +453,7 @@ def lower_contraction(op: GenericOp, bounds: bool = False, threads: int = 1) -> 
     impure = [i for i in range(2) if not _pure(maps[i])]
     if not impure:
         c = classify(op, maps)
-        if c is None:
+        if c is None or not _worth_a_kernel(op, c, maps):
             return False
         emit_gemm_call(op, c, maps, bounds, threads)
         return True
@@ -394,7 +472,7 @@ def _im2col(op: GenericOp, maps: list[AffineMap], which: int, bounds: bool = Fal
     new_maps = list(maps)
     new_maps[which] = AffineMap(n_loops, 0, tuple(AffineExpr.dimension(d) for d in layout))
     probe = classify(op, new_maps)
-    if probe is None:
+    if probe is None or not _worth_a_kernel(op, probe, new_maps):
         return False
 
     ins = Inserter(InsertPoint.before(op))

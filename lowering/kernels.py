@@ -41,8 +41,10 @@ from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
 PTR = llvm.LLVMPointerType()
 SGEMM = "kiln_sgemm_f32"
-SGEMM_SERIAL = "kiln_sgemm_f32_serial"
+SGEMM_CORE = "kiln_sgemm_f32_core"
 SGEMM_WORKER = "kiln_sgemm_f32_worker"
+SGEMM_PACKED = "kiln_sgemm_f32_packed"
+SGEMM_PACK_B = "kiln_sgemm_f32_pack_b"
 
 PARALLEL_MIN_MACS = 1 << 18
 """Products with fewer multiply-adds run on the calling thread: waking the team (~1 us)
@@ -225,26 +227,49 @@ def _declare(module: ModuleOp, name: str, inputs: list[Attribute], output: Attri
 
 def ensure_sgemm(module: ModuleOp, cfg: GemmConfig | None = None,
                  linkage: str = "internal", threads: int = 1) -> str:
-    """Add @kiln_sgemm_f32 (and the declarations it needs) to `module` once.
+    """Add @kiln_sgemm_f32 (and what it calls) to `module` once.
 
     With `threads` > 1 it splits large products over that many libgomp threads (the
     process must have libgomp loaded: compiler/runtime/jit.py `load_openmp`)."""
     for op in module.ops:
         if isinstance(op, llvm.FuncOp) and op.sym_name.data == SGEMM:
             return SGEMM
+    _ensure_core(module, cfg or host_gemm_config(), threads)
+    module.body.block.add_op(build_sgemm_plain(linkage))
+    return SGEMM
+
+
+def ensure_packed_sgemm(module: ModuleOp, cfg: GemmConfig | None = None,
+                        threads: int = 1) -> tuple[str, str]:
+    """Add (once) @kiln_sgemm_f32_pack_b and @kiln_sgemm_f32_packed (B prepacked, see
+    build_pack_b) to `module`; their names."""
     cfg = cfg or host_gemm_config()
+    if cfg.nc % cfg.nr:
+        raise ValueError(f"prepacked B needs NC ({cfg.nc}) to be a multiple of NR ({cfg.nr})")
+    _ensure_core(module, cfg, threads)
+    if not any(isinstance(op, llvm.FuncOp) and op.sym_name.data == SGEMM_PACK_B
+               for op in module.ops):
+        module.body.block.add_op(build_pack_b(cfg))
+    return SGEMM_PACK_B, SGEMM_PACKED
+
+
+def _ensure_core(module: ModuleOp, cfg: GemmConfig, threads: int) -> None:
+    """@kiln_sgemm_f32_packed: the serial kernel itself, or with threads a dispatcher
+    over it (@kiln_sgemm_f32_core) and its worker."""
+    if any(isinstance(op, llvm.FuncOp) and op.sym_name.data == SGEMM_PACKED
+           for op in module.ops):
+        return
     _declare(module, "malloc", [i64], PTR)
     _declare(module, "free", [PTR], llvm.LLVMVoidType())
     if threads <= 1:
-        module.body.block.add_op(build_sgemm(cfg, linkage))
-        return SGEMM
+        module.body.block.add_op(build_sgemm(cfg, name=SGEMM_PACKED))
+        return
     _declare(module, "GOMP_parallel", [PTR, PTR, i32, i32], llvm.LLVMVoidType())
     _declare(module, "omp_get_thread_num", [], i32)
     _declare(module, "omp_get_num_threads", [], i32)
-    module.body.block.add_op(build_sgemm(cfg, "internal", SGEMM_SERIAL))
+    module.body.block.add_op(build_sgemm(cfg))
     module.body.block.add_op(build_sgemm_worker(cfg))
-    module.body.block.add_op(build_sgemm_parallel(threads, linkage))
-    return SGEMM
+    module.body.block.add_op(build_sgemm_parallel(threads))
 
 
 SGEMM_ARGS: list[Attribute] = [i64, i64, i64,             # M, N, K
@@ -254,13 +279,65 @@ SGEMM_ARGS: list[Attribute] = [i64, i64, i64,             # M, N, K
                                f32]                       # alpha
 
 
-def build_sgemm(cfg: GemmConfig, linkage: str = "internal", name: str = SGEMM) -> llvm.FuncOp:
+def _pack_b(fn: _Fn, cfg: GemmConfig, b: SSAValue, sbk: SSAValue, sbn: SSAValue,
+            bbuf: SSAValue, jc: int | SSAValue, nc: SSAValue, pc: int | SSAValue,
+            kc: SSAValue) -> None:
+    """Copy B[pc:pc+kc, jc:jc+nc] into `bbuf` as kc x NR micro-panels, zero-padded."""
+    nr, nv, vw = cfg.nr, cfg.nv, cfg.vw
+    vec = VectorType(f32, [vw])
+    zero_f = fn.const(0.0, f32)
+
+    def panel(jr: SSAValue, _: list[SSAValue]) -> None:
+        dst = fn.gep(bbuf, fn.muli(jr, kc))
+        full = fn.and1(fn.icmp("sle", fn.addi(jr, nr), nc), fn.icmp("eq", sbn, 1))
+        col0 = fn.addi(jc, jr)
+
+        def fast() -> None:
+            def row(k: SSAValue, _: list[SSAValue]) -> None:
+                src = fn.gep(b, fn.addi(fn.muli(fn.addi(pc, k), sbk), col0))
+                d = fn.gep(dst, fn.muli(k, nr))
+                for v in range(nv):
+                    x = fn.load(fn.gep(src, v * vw), vec, 4)
+                    fn.store(x, fn.gep(d, v * vw), 64)
+            fn.loop(0, kc, 1, row)
+
+        def slow() -> None:
+            ncols = fn.mini(fn.subi(nc, jr), nr)
+            src0 = fn.gep(b, fn.muli(pc, sbk))
+
+            def col(j: SSAValue, _: list[SSAValue]) -> None:
+                src = fn.gep(src0, fn.muli(fn.addi(col0, j), sbn))
+                d = fn.gep(dst, j)
+
+                def row(k: SSAValue, _: list[SSAValue]) -> None:
+                    fn.store(fn.load(fn.gep(src, fn.muli(k, sbk))), fn.gep(d, fn.muli(k, nr)))
+                fn.loop(0, kc, 1, row)
+            fn.loop(0, ncols, 1, col)
+
+            def pad(j: SSAValue, _: list[SSAValue]) -> None:
+                d = fn.gep(dst, j)
+
+                def row(k: SSAValue, _: list[SSAValue]) -> None:
+                    fn.store(zero_f, fn.gep(d, fn.muli(k, nr)))
+                fn.loop(0, kc, 1, row)
+            fn.loop(ncols, nr, 1, pad)
+
+        fn.if_(full, fast, slow)
+    fn.loop(0, nc, nr, panel)
+
+
+
+def build_sgemm(cfg: GemmConfig, linkage: str = "internal",
+                name: str = SGEMM_CORE) -> llvm.FuncOp:
+    """The serial kernel over PACKED_ARGS: B prepacked by build_pack_b when the packed
+    address is not 0, else packed here block by block (one function for both, so that
+    LLVM optimizes the big micro-kernel code once)."""
     vw, nv, mr, nr = cfg.vw, cfg.nv, cfg.mr, cfg.nr
     kc_max, mc_max, nc_max = cfg.kc, cfg.mc, cfg.nc
     vec = VectorType(f32, [vw])
-    fn = _Fn(SGEMM_ARGS)
+    fn = _Fn(PACKED_ARGS)
     (m_, n_, k_, a_addr, a_off, sam, sak, b_addr, b_off, sbk, sbn,
-     c_addr, c_off, ldc, alpha) = fn.args
+     c_addr, c_off, ldc, alpha) = fn.args[:len(SGEMM_ARGS)]
     a = fn.gep(fn.add(llvm.IntToPtrOp(a_addr)), a_off)
     b = fn.gep(fn.add(llvm.IntToPtrOp(b_addr)), b_off)
     c = fn.gep(fn.add(llvm.IntToPtrOp(c_addr)), c_off)
@@ -296,48 +373,13 @@ def build_sgemm(cfg: GemmConfig, linkage: str = "internal", name: str = SGEMM) -
         raw = fn.add(llvm.CallOp("malloc", fn.v(nbytes), return_type=malloc_ty))
         return raw, fn.align64(raw)
 
-    b_raw, bbuf = scratch(fn.muli(kcap, ncap))
+    packed_raw, col0, n_total = fn.args[len(SGEMM_ARGS):]
+    packed = fn.icmp("ne", packed_raw, 0)
+    packed_b = fn.align64(fn.add(llvm.IntToPtrOp(packed_raw)))
+    n_round = fn.muli(fn.add(llvm.SDivOp(fn.v(fn.addi(n_total, nr - 1)), fn.const(nr))), nr)
+    b_raw, bbuf = scratch(fn.select(packed, fn.const(0), fn.v(fn.muli(kcap, ncap))))
     a_raw, abuf = scratch(fn.muli(kcap, mcap))
     tile = fn.add(llvm.AllocaOp(fn.const(mr * nr), f32, alignment=64))
-
-    def pack_b(jc: SSAValue, nc: SSAValue, pc: SSAValue, kc: SSAValue) -> None:
-        def panel(jr: SSAValue, _: list[SSAValue]) -> None:
-            dst = fn.gep(bbuf, fn.muli(jr, kc))
-            full = fn.and1(fn.icmp("sle", fn.addi(jr, nr), nc), fn.icmp("eq", sbn, 1))
-            col0 = fn.addi(jc, jr)
-
-            def fast() -> None:
-                def row(k: SSAValue, _: list[SSAValue]) -> None:
-                    src = fn.gep(b, fn.addi(fn.muli(fn.addi(pc, k), sbk), col0))
-                    d = fn.gep(dst, fn.muli(k, nr))
-                    for v in range(nv):
-                        x = fn.load(fn.gep(src, v * vw), vec, 4)
-                        fn.store(x, fn.gep(d, v * vw), 64)
-                fn.loop(0, kc, 1, row)
-
-            def slow() -> None:
-                ncols = fn.mini(fn.subi(nc, jr), nr)
-                src0 = fn.gep(b, fn.muli(pc, sbk))
-
-                def col(j: SSAValue, _: list[SSAValue]) -> None:
-                    src = fn.gep(src0, fn.muli(fn.addi(col0, j), sbn))
-                    d = fn.gep(dst, j)
-
-                    def row(k: SSAValue, _: list[SSAValue]) -> None:
-                        fn.store(fn.load(fn.gep(src, fn.muli(k, sbk))), fn.gep(d, fn.muli(k, nr)))
-                    fn.loop(0, kc, 1, row)
-                fn.loop(0, ncols, 1, col)
-
-                def pad(j: SSAValue, _: list[SSAValue]) -> None:
-                    d = fn.gep(dst, j)
-
-                    def row(k: SSAValue, _: list[SSAValue]) -> None:
-                        fn.store(zero_f, fn.gep(d, fn.muli(k, nr)))
-                    fn.loop(0, kc, 1, row)
-                fn.loop(ncols, nr, 1, pad)
-
-            fn.if_(full, fast, slow)
-        fn.loop(0, nc, nr, panel)
 
     def pack_a(ic: SSAValue, mc: SSAValue, pc: SSAValue, kc: SSAValue) -> None:
         last = fn.subi(mc, 1)
@@ -412,12 +454,21 @@ def build_sgemm(cfg: GemmConfig, linkage: str = "internal", name: str = SGEMM) -
 
         fn.if_(full, store_full, store_edge)
 
+    def packed_panel(col: SSAValue, pc: SSAValue, kc: SSAValue) -> SSAValue:
+        """Where build_pack_b put the panel of B columns col..col+NR, rows pc..pc+kc."""
+        block = fn.muli(fn.add(llvm.SDivOp(fn.v(col), fn.const(nc_max))), nc_max)
+        width = fn.mini(fn.subi(n_round, block), nc_max)
+        offset = fn.addi(fn.addi(fn.muli(block, k_), fn.muli(pc, width)),
+                         fn.muli(fn.subi(col, block), kc))
+        return fn.gep(packed_b, offset)
+
     def jc_loop(jc: SSAValue, _: list[SSAValue]) -> None:
         nc = fn.mini(fn.subi(n_, jc), nc_max)
 
         def pc_loop(pc: SSAValue, _: list[SSAValue]) -> None:
             kc = fn.mini(fn.subi(k_, pc), kc_max)
-            pack_b(jc, nc, pc, kc)
+            fn.if_(packed, lambda: None,
+                   lambda: _pack_b(fn, cfg, b, sbk, sbn, bbuf, jc, nc, pc, kc))
 
             def ic_loop(ic: SSAValue, _: list[SSAValue]) -> None:
                 mc = fn.mini(fn.subi(m_, ic), mc_max)
@@ -425,7 +476,9 @@ def build_sgemm(cfg: GemmConfig, linkage: str = "internal", name: str = SGEMM) -
 
                 def jr_loop(jr: SSAValue, _: list[SSAValue]) -> None:
                     ncols = fn.mini(fn.subi(nc, jr), nr)
-                    pb = fn.gep(bbuf, fn.muli(jr, kc))
+                    pb = fn.select(packed, packed_panel(fn.addi(col0, fn.addi(jc, jr)), pc,
+                                                        kc),
+                                   fn.gep(bbuf, fn.muli(jr, kc)))
                     ccol = fn.addi(jc, jr)
 
                     def ir_loop(ir: SSAValue, _: list[SSAValue]) -> None:
@@ -444,6 +497,46 @@ def build_sgemm(cfg: GemmConfig, linkage: str = "internal", name: str = SGEMM) -
     return fn.finish(name, linkage=linkage)
 
 
+def build_sgemm_plain(linkage: str = "internal") -> llvm.FuncOp:
+    """@kiln_sgemm_f32(SGEMM_ARGS): the packed entry with no packed B (B packed per call)."""
+    fn = _Fn(SGEMM_ARGS)
+    fn.add(llvm.CallOp(SGEMM_PACKED, *fn.args, fn.const(0), fn.const(0), fn.args[1]))
+    return fn.finish(SGEMM, linkage=linkage)
+
+
+PACKED_ARGS: list[Attribute] = [*SGEMM_ARGS, i64, i64, i64]  # packed B, col0, N of B
+"""The prepacked-B kernel's arguments: the plain ones (B's address and strides unused),
+the address build_pack_b returned, the first column of B this call covers, B's N."""
+
+
+def build_pack_b(cfg: GemmConfig) -> llvm.FuncOp:
+    """@kiln_sgemm_f32_pack_b(N, K, b, b_off, sbk, sbn) -> the malloc'ed address of all of
+    B in the kernel's panel layout: for each NC-column block J, for each KC-row block,
+    its kc x NR panels, at J*NC*K + pc*width_J + (col - J*NC)*kc floats (after 64-byte
+    alignment); width_J is the block's width rounded up to NR."""
+    nr, nc_max, kc_max = cfg.nr, cfg.nc, cfg.kc
+    fn = _Fn([i64] * 6)
+    n_, k_, b_addr, b_off, sbk, sbn = fn.args
+    b = fn.gep(fn.add(llvm.IntToPtrOp(b_addr)), b_off)
+    n_round = fn.muli(fn.add(llvm.SDivOp(fn.v(fn.addi(n_, nr - 1)), fn.const(nr))), nr)
+    nbytes = fn.addi(fn.muli(fn.muli(n_round, k_), 4), 64)
+    raw = fn.add(llvm.CallOp("malloc", fn.v(nbytes), return_type=PTR))
+    base = fn.align64(raw)
+
+    def block(jc: SSAValue, _: list[SSAValue]) -> None:
+        nc = fn.mini(fn.subi(n_, jc), nc_max)
+        width = fn.mini(fn.subi(n_round, jc), nc_max)
+
+        def rows(pc: SSAValue, _: list[SSAValue]) -> None:
+            kc = fn.mini(fn.subi(k_, pc), kc_max)
+            dst = fn.gep(base, fn.addi(fn.muli(jc, k_), fn.muli(pc, width)))
+            _pack_b(fn, cfg, b, sbk, sbn, dst, jc, nc, pc, kc)
+        fn.loop(0, k_, kc_max, rows)
+    fn.loop(0, n_, nc_max, block)
+    fn.add(llvm.ReturnOp(fn.add(llvm.PtrToIntOp(raw, i64))))
+    return fn.finish(SGEMM_PACK_B, ret=i64)
+
+
 # --------------------------------------------------------------------------- threads
 # @kiln_sgemm_f32(args) with threads: small products call the serial kernel directly;
 # large ones store the arguments in a stack context and run GOMP_parallel(worker, ctx, T),
@@ -452,38 +545,39 @@ def build_sgemm(cfg: GemmConfig, linkage: str = "internal", name: str = SGEMM) -
 # element of C sees the same K blocking and FMA order as in the serial kernel, so results
 # are bit-identical for any thread count.
 
-_CTX_SLOTS = len(SGEMM_ARGS)
-
-
-def build_sgemm_parallel(threads: int, linkage: str = "internal") -> llvm.FuncOp:
-    fn = _Fn(SGEMM_ARGS)
+def build_sgemm_parallel(threads: int) -> llvm.FuncOp:
+    serial_name, name = SGEMM_CORE, SGEMM_PACKED
+    fn = _Fn(PACKED_ARGS)
     args = list(fn.args)
     m_, n_, k_ = args[:3]
     macs = fn.muli(fn.muli(m_, n_), k_)
 
     def serial() -> None:
-        fn.add(llvm.CallOp(SGEMM_SERIAL, *args))
+        fn.add(llvm.CallOp(serial_name, *args))
 
     def parallel() -> None:
-        ctx = fn.add(llvm.AllocaOp(fn.const(_CTX_SLOTS), i64, alignment=8))
-        for i, v in enumerate(args[:-1]):
+        ctx = fn.add(llvm.AllocaOp(fn.const(len(args)), i64, alignment=8))
+        for i, v in enumerate(args):
+            if v.type == f32:
+                v = fn.add(llvm.ZExtOp(fn.add(llvm.BitcastOp(v, i32)), i64))
             fn.store(v, fn.gep(ctx, i, i64))
-        bits = fn.add(llvm.ZExtOp(fn.add(llvm.BitcastOp(args[-1], i32)), i64))
-        fn.store(bits, fn.gep(ctx, _CTX_SLOTS - 1, i64))
         worker = fn.add(llvm.AddressOfOp(SGEMM_WORKER, PTR))
         fn.add(llvm.CallOp("GOMP_parallel", worker, ctx, fn.const(threads, i32),
                            fn.const(0, i32)))
 
     fn.if_(fn.icmp("slt", macs, PARALLEL_MIN_MACS), serial, parallel)
-    return fn.finish(SGEMM, linkage=linkage)
+    return fn.finish(name)
 
 
 def build_sgemm_worker(cfg: GemmConfig) -> llvm.FuncOp:
+    arg_types, serial_name = PACKED_ARGS, SGEMM_CORE
     fn = _Fn([PTR])
     ctx = fn.args[0]
-    vals = [fn.load(fn.gep(ctx, i, i64), i64) for i in range(_CTX_SLOTS)]
-    alpha = fn.add(llvm.BitcastOp(fn.add(llvm.TruncOp(vals[-1], i32)), f32))
-    (m_, n_, k_, a, a_off, sam, sak, b, b_off, sbk, sbn, c, c_off, ldc) = vals[:-1]
+    vals = [fn.load(fn.gep(ctx, i, i64), i64) for i in range(len(arg_types))]
+    alpha_at = len(SGEMM_ARGS) - 1
+    alpha = fn.add(llvm.BitcastOp(fn.add(llvm.TruncOp(vals[alpha_at], i32)), f32))
+    (m_, n_, k_, a, a_off, sam, sak, b, b_off, sbk, sbn, c, c_off, ldc) = vals[:alpha_at]
+    extra = vals[alpha_at + 1:]  # the packed B's address, first column, N
     team = fn.add(llvm.SExtOp(fn.add(llvm.CallOp("omp_get_num_threads", return_type=i32)),
                               i64))
     me = fn.add(llvm.SExtOp(fn.add(llvm.CallOp("omp_get_thread_num", return_type=i32)),
@@ -500,16 +594,17 @@ def build_sgemm_worker(cfg: GemmConfig) -> llvm.FuncOp:
     def rows() -> None:
         start, count = share(m_, cfg.mr)
         fn.if_(fn.icmp("sgt", count, 0), lambda: fn.add(llvm.CallOp(
-            SGEMM_SERIAL, count, n_, k_, a, fn.v(fn.addi(a_off, fn.muli(start, sam))), sam,
+            serial_name, count, n_, k_, a, fn.v(fn.addi(a_off, fn.muli(start, sam))), sam,
             sak, b, b_off, sbk, sbn, c, fn.v(fn.addi(c_off, fn.muli(start, ldc))), ldc,
-            alpha)))
+            alpha, *extra)))
 
     def cols() -> None:
         start, count = share(n_, cfg.nr)
+        more = [extra[0], fn.v(fn.addi(extra[1], start)), extra[2]]
         fn.if_(fn.icmp("sgt", count, 0), lambda: fn.add(llvm.CallOp(
-            SGEMM_SERIAL, m_, count, k_, a, a_off, sam, sak, b,
+            serial_name, m_, count, k_, a, a_off, sam, sak, b,
             fn.v(fn.addi(b_off, fn.muli(start, sbn))), sbk, sbn, c,
-            fn.v(fn.addi(c_off, start)), ldc, alpha)))
+            fn.v(fn.addi(c_off, start)), ldc, alpha, *more)))
 
     fn.if_(fn.icmp("sge", m_, n_), rows, cols)
     return fn.finish(SGEMM_WORKER)

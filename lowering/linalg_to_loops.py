@@ -48,7 +48,7 @@ def _dims_in(expr: AffineExpr) -> set[int]:
     return {e.position for e in expr.dfs() if isinstance(e, AffineDimExpr)}
 
 
-def _loop_order(maps: Sequence[AffineMap], n_inputs: int, iterators: Sequence[str]) -> list[int]:
+def loop_order(maps: Sequence[AffineMap], n_inputs: int, iterators: Sequence[str]) -> list[int]:
     """Parallel loops, then reductions; the output's last dim innermost when an input
     is contiguous along it (i-k-j for matmul-like nests)."""
     parallel = [d for d, it in enumerate(iterators) if it == "parallel"]
@@ -86,7 +86,7 @@ class LowerLinalgPattern(RewritePattern):
 
         ivs: list[SSAValue | None] = [None] * n_loops
         zero, one = ins.const(0), ins.const(1)
-        order = _loop_order(maps, n_inputs, iterators)
+        order = loop_order(maps, n_inputs, iterators)
         for d in order:
             body = Block(arg_types=[IndexType()])
             yield_op = scf.YieldOp()

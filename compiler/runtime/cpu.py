@@ -7,13 +7,14 @@ the one native call into the JIT-compiled `_kiln_entry_main`.
 
 from __future__ import annotations
 
+import ctypes
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp
 
 from compiler.errors import InputError
 from compiler.runtime.abi import Invoker
@@ -22,9 +23,12 @@ from compiler.runtime.profile import Profile, counters, measure, profile_ops
 from compiler.signature import CompileStats, TensorSpec
 from dialects.graph.shape_check import ShapeCheckError, check_shapes
 from dialects.weights import WeightStore
+from lowering.contraction import PACKED_SLOTS_ATTR
 from lowering.llvm_asserts import VALUES_SYMBOL, assert_messages
 
 _SHAPE_CACHE_SIZE = 64
+_free = ctypes.CDLL(None).free
+_free.argtypes, _free.restype = [ctypes.c_void_p], None
 
 
 class CompiledModel:
@@ -55,8 +59,19 @@ class CompiledModel:
             + [(w.dtype, w.ndim) for w in weight_arrays],
             [(spec.dtype, len(spec.shape)) for spec in outputs],
             assert_messages(llvm_module), self._engine.optional_address(VALUES_SYMBOL))
+        slots = llvm_module.attributes.get(PACKED_SLOTS_ATTR)
+        self._packed_slots = [self._engine.address_of(a.data) for a in slots.data] \
+            if isinstance(slots, ArrayAttr) else []  # type: ignore[union-attr]
         self._shape_cache: OrderedDict[tuple[tuple[int, ...], ...], None] = OrderedDict()
         self._input_index = {spec.name: i for i, spec in enumerate(inputs)}
+
+    def __del__(self) -> None:
+        # the weights the kernels packed on first use (malloc'ed by the generated code)
+        for address in getattr(self, "_packed_slots", ()):
+            cell = ctypes.c_int64.from_address(address)
+            if cell.value:
+                _free(cell.value)
+                cell.value = 0
 
     @property
     def llvm_ir(self) -> str:

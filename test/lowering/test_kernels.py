@@ -12,7 +12,8 @@ import ctypes
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
+from xdsl.dialects import llvm
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 
@@ -20,7 +21,7 @@ import compiler
 from compiler.context import make_context
 from compiler.runtime.jit import JITEngine, load_openmp
 from lowering.contraction import LowerContractionsToKernelsPass
-from lowering.kernels import GemmConfig, ensure_sgemm
+from lowering.kernels import GemmConfig, ensure_packed_sgemm, ensure_sgemm
 from lowering.linalg_to_loops import LowerLinalgToLoopsPass
 
 RNG = np.random.default_rng(1234)
@@ -92,6 +93,73 @@ def test_threaded_kernel_is_bit_identical(threaded_sgemms, m, n, k):
     np.testing.assert_allclose(outs[0], 7.0 + 0.5 * (a @ b), rtol=1e-4, atol=1e-3)
     for out in outs[1:]:
         assert np.array_equal(out, outs[0])
+
+
+def _packed_kernels(cfg: GemmConfig, threads: int):
+    module = ModuleOp([])
+    ensure_sgemm(module, cfg, linkage="external", threads=threads)
+    ensure_packed_sgemm(module, cfg, threads=threads)
+    for op in module.ops:  # reachable from ctypes
+        if op.sym_name.data in ("kiln_sgemm_f32_pack_b", "kiln_sgemm_f32_packed"):
+            op.linkage = llvm.LinkageAttr("external")
+    engine = JITEngine(module)
+    pack = ctypes.CFUNCTYPE(ctypes.c_int64, *[ctypes.c_int64] * 6)(
+        engine.address_of("kiln_sgemm_f32_pack_b"))
+    packed = ctypes.CFUNCTYPE(None, *([ctypes.c_int64] * 14 + [ctypes.c_float]
+                                      + [ctypes.c_int64] * 3))(
+        engine.address_of("kiln_sgemm_f32_packed"))
+    return engine, pack, packed
+
+
+@pytest.mark.parametrize("cfg", [GemmConfig(), GemmConfig(vw=8, nv=2, kc=7, mc=12, nc=48)],
+                         ids=["host", "tiny-blocks"])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("m,n,k,tb", [(1, 1000, 300, True), (4, 1024, 256, True),
+                                      (6, 64, 1, False), (97, 130, 600, False),
+                                      (300, 70, 50, True), (2, 4100, 70, False)])
+def test_prepacked_b_matches_the_plain_kernel(cfg, threads, m, n, k, tb):
+    """B packed once (all NC x KC blocks, build_pack_b) then used by the packed kernel
+    (and its row/column split over threads) gives the plain kernel's bits."""
+    if threads > 1 and not load_openmp():
+        pytest.skip("libgomp is not available")
+    engine, pack, packed = _packed_kernels(cfg, threads)
+    _, plain = _kernel(cfg)
+    a = RNG.standard_normal((m, k)).astype(np.float32)
+    b = RNG.standard_normal((n, k)).astype(np.float32).T if tb else \
+        RNG.standard_normal((k, n)).astype(np.float32)
+    isz = 4
+    address = pack(n, k, b.ctypes.data, 0, b.strides[0] // isz, b.strides[1] // isz)
+    got = np.zeros((m, n), np.float32)
+    packed(m, n, k, a.ctypes.data, 0, k, 1, 0, 0, 0, 0, got.ctypes.data, 0, n, 0.5,
+           address, 0, n)
+    want = np.zeros((m, n), np.float32)
+    _call(plain, a, b, want, alpha=0.5)
+    ctypes.CDLL(None).free(ctypes.c_void_p(address))
+    assert np.array_equal(got, want)
+    np.testing.assert_allclose(got, 0.5 * (a @ b), rtol=1e-4, atol=1e-3)
+    del engine
+
+
+def test_model_weights_are_packed_once_and_freed():
+    """A Gemm's weight is B: packed on the first call into the call site's global, reused
+    by later calls (same results), freed when the model goes away."""
+    w = RNG.standard_normal((40, 300)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w"], ["y"], transB=1)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 300])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 40])],
+        [numpy_helper.from_array(w, "w")])
+    model = compiler.compile(helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)]))
+    assert "kiln_sgemm_f32_pack_b" in model.llvm_ir
+    slots = model._packed_slots
+    assert len(slots) == 1 and ctypes.c_int64.from_address(slots[0]).value == 0
+    for rows in (1, 7, 64, 7):
+        x = RNG.standard_normal((rows, 300)).astype(np.float32)
+        np.testing.assert_allclose(model(x=x)[0], x @ w.T, rtol=1e-4, atol=1e-4)
+        assert ctypes.c_int64.from_address(slots[0]).value != 0
+    model.__del__()
+    assert ctypes.c_int64.from_address(slots[0]).value == 0
 
 
 def test_compile_threads_option():

@@ -2,24 +2,25 @@
 // RUN: translate-tool --pipeline="lower-contractions-to-kernels{threads=2},lower-linalg-to-loops,convert-to-llvm" %s | filecheck %s --check-prefix=LLVM
 // RUN: opt-tool %s -p lower-contractions-to-kernels | filecheck %s --check-prefix=SERIAL
 
-// With threads, @kiln_sgemm_f32 keeps its signature (call sites do not change) and
-// becomes a dispatcher: small products call the serial kernel, large ones GOMP_parallel
-// with a worker that calls the serial kernel on its rows or columns of C.
+// With threads, @kiln_sgemm_f32 keeps its signature (call sites do not change); the entry
+// it calls, @kiln_sgemm_f32_packed, becomes a dispatcher: small products call the serial
+// kernel (@kiln_sgemm_f32_core), large ones GOMP_parallel with a worker that calls the
+// serial kernel on its rows or columns of C.
 // CHECK-LABEL: func.func @matmul
 // CHECK: llvm.call @kiln_sgemm_f32(
 // CHECK-DAG: llvm.func @GOMP_parallel(!llvm.ptr, !llvm.ptr, i32, i32)
 // CHECK-DAG: llvm.func @omp_get_thread_num() -> i32
 // CHECK-DAG: llvm.func @omp_get_num_threads() -> i32
-// CHECK-DAG: llvm.func internal @kiln_sgemm_f32_serial(
+// CHECK-DAG: llvm.func internal @kiln_sgemm_f32_core(
 // CHECK-DAG: llvm.func internal @kiln_sgemm_f32_worker(%{{.*}}: !llvm.ptr)
 // CHECK-DAG: llvm.func internal @kiln_sgemm_f32(
 // CHECK-DAG: llvm.mlir.addressof @kiln_sgemm_f32_worker
 // CHECK-DAG: llvm.call @omp_get_thread_num()
-// LLVM: define internal void @"kiln_sgemm_f32"(
+// LLVM-DAG: define internal void @"kiln_sgemm_f32_packed"(
 // LLVM-DAG: call ccc void @"GOMP_parallel"({{.*}}@"kiln_sgemm_f32_worker", {{.*}}, i32 2, i32 0)
-// LLVM-DAG: call ccc void @"kiln_sgemm_f32_serial"(
+// LLVM-DAG: call ccc void @"kiln_sgemm_f32_core"(
 // SERIAL-NOT: GOMP_parallel
-// SERIAL-NOT: kiln_sgemm_f32_serial
+// SERIAL-NOT: kiln_sgemm_f32_core
 // SERIAL: llvm.func internal @kiln_sgemm_f32(
 // SERIAL-NOT: GOMP_parallel
 func.func @matmul(%a: memref<256x256xf32>, %b: memref<256x256xf32>, %c: memref<256x256xf32>) {
