@@ -59,6 +59,7 @@ from lowering.llvm_casts import (
     uitofp,
     widen_float,
 )
+from lowering.llvm_math import exp_f32, tanh_f32
 from lowering.llvm_types import (
     ALIGNED,
     ALLOCATED,
@@ -475,6 +476,10 @@ _MATH_LIBM: dict[str, str] = {
 }
 
 
+# f32 functions Kiln computes inline (lowering/llvm_math.py: vectorizable, no libm call)
+_INLINE_F32 = {"math.exp": exp_f32, "math.tanh": tanh_f32}
+
+
 @dataclass
 class MathToLLVM(RewritePattern):
     """math ops -> llvm intrinsics, or libm calls where LLVM has no intrinsic."""
@@ -491,6 +496,8 @@ class MathToLLVM(RewritePattern):
             return
         if op.name == "math.fma" and is_narrow_float(t):
             res = narrow_fma(b, *args)
+        elif op.name in _INLINE_F32 and t == f32:
+            res = _INLINE_F32[op.name](b, args[0])
         elif op.name in _MATH_NAMED_INTRINSICS:
             name = f"{_MATH_NAMED_INTRINSICS[op.name]}.{type_suffix(t)}"
             res = b.add(llvm.CallIntrinsicOp(name, args, [t]))
