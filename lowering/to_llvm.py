@@ -59,7 +59,7 @@ from lowering.llvm_casts import (
     uitofp,
     widen_float,
 )
-from lowering.llvm_math import exp_f32, tanh_f32
+from lowering.llvm_math import erf_f32, exp_f32, tanh_f32
 from lowering.llvm_types import (
     ALIGNED,
     ALLOCATED,
@@ -477,7 +477,7 @@ _MATH_LIBM: dict[str, str] = {
 
 
 # f32 functions Kiln computes inline (lowering/llvm_math.py: vectorizable, no libm call)
-_INLINE_F32 = {"math.exp": exp_f32, "math.tanh": tanh_f32}
+_INLINE_F32 = {"math.exp": exp_f32, "math.tanh": tanh_f32, "math.erf": erf_f32}
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
@@ -37,7 +39,8 @@ def _ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("op_type,fn,lo,hi,max_ulps", [
     ("Exp", np.exp, -110.0, 90.0, 1.5), ("Tanh", np.tanh, -12.0, 12.0, 1.5),
-    ("Sigmoid", lambda x: 1.0 / (1.0 + np.exp(-x)), -30.0, 30.0, 3.0)])
+    ("Sigmoid", lambda x: 1.0 / (1.0 + np.exp(-x)), -30.0, 30.0, 3.0),
+    ("Erf", np.vectorize(math.erf, otypes=[np.float64]), -6.0, 6.0, 3.5)])
 def test_accuracy_over_the_range(op_type, fn, lo, hi, max_ulps):
     x = _inputs(lo, hi)
     model = _unary(op_type, x.size)
@@ -47,15 +50,19 @@ def test_accuracy_over_the_range(op_type, fn, lo, hi, max_ulps):
         finite = np.isfinite(want.astype(np.float32))
     assert np.array_equal(np.isinf(got), ~finite & ~np.isnan(want))
     assert np.max(_ulps(got[finite], want[finite])) <= max_ulps  # sigmoid: + 1/(1+e)
+    if op_type == "Erf":
+        assert np.max(np.abs(got - want)) < 2e-7
     if op_type != "Sigmoid":
-        assert "expf" not in model.llvm_ir and "tanhf" not in model.llvm_ir
+        assert not any(f in model.llvm_ir for f in ("expf", "tanhf", "erff"))
 
 
-@pytest.mark.parametrize("op_type", ["Exp", "Tanh"])
+@pytest.mark.parametrize("op_type", ["Exp", "Tanh", "Erf"])
 def test_special_values(op_type):
     x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0], np.float32)
     got = _unary(op_type, x.size)(x)[0]
+    fn = {"Exp": np.exp, "Tanh": np.tanh,
+          "Erf": np.vectorize(math.erf, otypes=[np.float32])}[op_type]
     with np.errstate(over="ignore"):
-        want = (np.exp if op_type == "Exp" else np.tanh)(x)
+        want = fn(x)
     np.testing.assert_array_equal(got, want)
     assert np.signbit(got[4]) == np.signbit(want[4])
