@@ -68,7 +68,10 @@ class Invoker:
     """A prepared caller of one `_kiln_entry_*` function with fixed arg/result specs."""
 
     def __init__(self, address: int, args: Sequence[Spec], results: Sequence[Spec],
-                 check_messages: Sequence[str] = (), check_values_address: int = 0):
+                 check_messages: Sequence[str] = (), check_values_address: int = 0,
+                 fixed: Sequence[np.ndarray] = ()):
+        """`fixed`: arrays passed as the last arguments of every call (a model's weights);
+        their descriptors are written once here, and calls pass only the others."""
         self.check_messages = list(check_messages)
         # the values a failing check.assert reported (lowering/llvm_asserts.py)
         self._check_values = (
@@ -96,35 +99,53 @@ class Invoker:
             for i, (d, r) in enumerate(self.arg_specs)
             if r is None
         }
+        self._fixed = [np.ascontiguousarray(a) for a in fixed]  # alive as long as we are
+        n_free = len(self.arg_specs) - len(self._fixed)
+        self._free_words = offsets[n_free] if self._fixed else self._arg_words
+        self._all_specs = self.arg_specs
+        self._fixed_ptrs: set[int] = set()
+        if self._fixed:
+            words = self._words(self._fixed, n_free, [], self._fixed_ptrs)
+            self._buf[self._free_words : self._arg_words] = words
+        self.arg_specs = self.arg_specs[:n_free]
+
+    def _words(self, args: Sequence[object], first: int, keep: list[np.ndarray],
+               ptrs: set[int]) -> list[int]:
+        """Descriptor words of array arguments `first`, `first + 1`, ... (0 for scalars);
+        their data pointers go into `ptrs`."""
+        specs = self._all_specs[first:]
+        words: list[int] = []
+        for i, (a, (dtype, rank)) in enumerate(zip(args, specs, strict=False)):
+            if rank is None:
+                words.append(0)
+                continue
+            if not isinstance(a, np.ndarray):
+                raise InputError(f"argument {first + i}: expected a numpy array, got "
+                                 f"{type(a).__name__}")
+            if a.dtype != dtype or a.ndim != rank:
+                raise InputError(
+                    f"argument {first + i}: expected {dtype} of rank {rank}, got {a.dtype} "
+                    f"of rank {a.ndim}")
+            if not a.flags.c_contiguous:
+                a = np.ascontiguousarray(a)
+                keep.append(a)
+            ptr = data_pointer(a)
+            ptrs.add(ptr)
+            shape = a.shape
+            words += (ptr, ptr, 0, *shape, *_row_major(shape))
+        return words
 
     def __call__(self, *args: object) -> list[np.ndarray]:
         specs = self.arg_specs
         if len(args) != len(specs):
             raise InputError(f"expected {len(specs)} arguments, got {len(args)}")
-        words: list[int] = []
         keep: list[np.ndarray] = []  # contiguous copies must outlive the call
-        arg_ptrs: set[int] = set()
-        for i, (a, (dtype, rank)) in enumerate(zip(args, specs, strict=True)):
-            if rank is None:
-                words.append(0)
-                continue
-            if not isinstance(a, np.ndarray):
-                raise InputError(f"argument {i}: expected a numpy array, got {type(a).__name__}")
-            if a.dtype != dtype or a.ndim != rank:
-                raise InputError(
-                    f"argument {i}: expected {dtype} of rank {rank}, got {a.dtype} of rank {a.ndim}"
-                )
-            if not a.flags.c_contiguous:
-                a = np.ascontiguousarray(a)
-                keep.append(a)
-            ptr = data_pointer(a)
-            arg_ptrs.add(ptr)
-            shape = a.shape
-            words += (ptr, ptr, 0, *shape, *_row_major(shape))
+        arg_ptrs = set(self._fixed_ptrs)
+        words = self._words(args, 0, keep, arg_ptrs)
         with self._lock:
             buf = self._buf
             if words:
-                buf[: self._arg_words] = words
+                buf[: self._free_words] = words
             for i, view in self._scalar_views.items():
                 view[0] = args[i]
             status = self._fn(self._slots_addr)

@@ -58,7 +58,8 @@ class CompiledModel:
             [(spec.dtype, len(spec.shape)) for spec in inputs]
             + [(w.dtype, w.ndim) for w in weight_arrays],
             [(spec.dtype, len(spec.shape)) for spec in outputs],
-            assert_messages(llvm_module), self._engine.optional_address(VALUES_SYMBOL))
+            assert_messages(llvm_module), self._engine.optional_address(VALUES_SYMBOL),
+            fixed=weight_arrays)
         slots = llvm_module.attributes.get(PACKED_SLOTS_ATTR)
         self._packed_slots = [self._engine.address_of(a.data) for a in slots.data] \
             if isinstance(slots, ArrayAttr) else []  # type: ignore[union-attr]
@@ -84,7 +85,7 @@ class CompiledModel:
         # contiguous copies only after the shapes passed: a broadcast view with a huge
         # wrong dim must be an InputError, not a MemoryError from copying it
         arrays = [a if a.flags.c_contiguous else np.array(a, order="C") for a in arrays]
-        return self._invoker(*arrays, *self._weights)
+        return self._invoker(*arrays)
 
     def profile(self, *args: object, repeat: int = 10, **kwargs: object) -> Profile:
         """Per-op times of `repeat` calls on these inputs (after one warm-up call); needs a
