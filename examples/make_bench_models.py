@@ -83,15 +83,15 @@ def _vision(factory: str, seed: int) -> Callable[[], Any]:
         import torch
 
         from examples.make_library_models import (
-            _calibrate_batch_norm,
-            _import_torchvision,
-            _randomize,
+            calibrate_batch_norm,
+            import_torchvision,
+            randomize,
         )
 
-        tv = _import_torchvision()
+        tv = import_torchvision()
         torch.manual_seed(seed)
-        model = _randomize(getattr(tv.models, factory)(weights=None, num_classes=1000))
-        return _calibrate_batch_norm(model, 224, seed)
+        model = randomize(getattr(tv.models, factory)(weights=None, num_classes=1000))
+        return calibrate_batch_norm(model, 224, seed)
 
     return make
 
@@ -117,20 +117,20 @@ def _lstm(seed: int) -> Any:
 def _bert_tiny(seed: int) -> Any:
     import torch
 
-    from examples.make_torch_models import Bert, _randomize
+    from examples.make_torch_models import Bert, randomize
 
     torch.manual_seed(seed)
-    return _randomize(Bert(vocab=VOCAB, max_pos=128, hidden=128, heads=2, layers=2,
+    return randomize(Bert(vocab=VOCAB, max_pos=128, hidden=128, heads=2, layers=2,
                            intermediate=512))
 
 
 def _gpt2_tiny(seed: int) -> Any:
     import torch
 
-    from examples.make_torch_models import GPT2, _randomize
+    from examples.make_torch_models import GPT2, randomize
 
     torch.manual_seed(seed)
-    return _randomize(GPT2(vocab=VOCAB, max_pos=64, hidden=128, heads=4, layers=2))
+    return randomize(GPT2(vocab=VOCAB, max_pos=64, hidden=128, heads=4, layers=2))
 
 
 def _mlp(seed: int) -> Any:
@@ -228,12 +228,9 @@ def ensure(directory: str = DEFAULT_DIR, names: list[str] | None = None,
     for name in names or list(MODELS):
         path = os.path.join(directory, f"{name}.onnx")
         if force or not os.path.exists(path):
-            os.makedirs(directory, exist_ok=True)
-            data = export(name).SerializeToString()
-            tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)  # atomic: a reader never sees half a file
+            from examples.make_library_models import write_atomically
+
+            write_atomically(path, export(name).SerializeToString())
         paths[name] = path
     return paths
 

@@ -82,7 +82,7 @@ def _seed(seed: int) -> None:
 
 def _transformer(config_class: str, model_class: str, seed: int, **config: object):
     def make():
-        _import_torchvision()  # transformers imports it when installed
+        import_torchvision()  # transformers imports it when installed
         import transformers
 
         _seed(seed)
@@ -90,7 +90,7 @@ def _transformer(config_class: str, model_class: str, seed: int, **config: objec
         # eager attention: the sdpa path exports the same math, but eager is what every
         # exporter version handles
         cfg._attn_implementation = "eager"
-        return _randomize(getattr(transformers, model_class)(cfg)).eval()
+        return randomize(getattr(transformers, model_class)(cfg)).eval()
     return make
 
 
@@ -116,7 +116,7 @@ class _T5Full:
         return Wrapper().eval()
 
 
-def _randomize(model):
+def randomize(model):
     """Non-trivial normalization: random affine parameters and BatchNorm statistics."""
     import torch
     from torch import nn
@@ -138,7 +138,7 @@ def _randomize(model):
 # --------------------------------------------------------------------------- torchvision
 
 
-def _import_torchvision():
+def import_torchvision():
     """torchvision's model definitions beside a CPU torch build (NOTES.md).
 
     The index's torchvision wheel is a CUDA build whose compiled ops do not load beside the
@@ -165,7 +165,7 @@ def _import_torchvision():
     return torchvision
 
 
-def _calibrate_batch_norm(model, image_size: int, seed: int):
+def calibrate_batch_norm(model, image_size: int, seed: int):
     """Running statistics from a few train-mode passes over random images.
 
     torchvision's default statistics (mean 0, var 1) with random weights make activations
@@ -189,7 +189,7 @@ def _calibrate_batch_norm(model, image_size: int, seed: int):
 
 def _vision(factory: str, seed: int, calibration_size: int, **kwargs: object):
     def make():
-        tv = _import_torchvision()
+        tv = import_torchvision()
         _seed(seed)
         if factory == "vit":
             from torchvision.models.vision_transformer import VisionTransformer
@@ -197,8 +197,8 @@ def _vision(factory: str, seed: int, calibration_size: int, **kwargs: object):
             model = VisionTransformer(**kwargs)
         else:
             model = getattr(tv.models, factory)(weights=None, **kwargs)
-        _randomize(model)
-        return _calibrate_batch_norm(model, calibration_size, seed)
+        randomize(model)
+        return calibrate_batch_norm(model, calibration_size, seed)
     return make
 
 
@@ -312,7 +312,7 @@ def available() -> str | None:
     for module in ("torch", "transformers", "torchvision"):
         try:
             if module == "torchvision":
-                _import_torchvision()
+                import_torchvision()
             else:
                 __import__(module)
         except Exception as e:  # an ImportError, or torchvision's op registration
@@ -407,13 +407,18 @@ def model_path(name: str, directory: str = DEFAULT_DIR) -> str:
     """The exported file of `name` under `directory`, exported first if it is not there."""
     path = os.path.join(directory, f"{name}.onnx")
     if not os.path.exists(path):
-        os.makedirs(directory, exist_ok=True)
-        data = export(name).SerializeToString()
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)  # atomic: parallel test workers never see half a file
+        write_atomically(path, export(name).SerializeToString())
     return path
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file and a rename: parallel test workers
+    and readers never see half a file."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> None:

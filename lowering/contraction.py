@@ -265,16 +265,15 @@ def emit_gemm_call(op: GenericOp, c: Contraction, maps: list[AffineMap],
     module = op.get_toplevel_object()
     assert isinstance(module, ModuleOp)
     kernel = ensure_sgemm(module, threads=threads)
-    check_reach = bounds
     ins = Inserter(InsertPoint.before(op))
-    bounds = loop_bounds(op, ins)
+    sizes = loop_bounds(op, ins)
     operands = list(op.operands)
     strides = [_Strides(ins, v) for v in operands]
 
     def prod(dims: list[int]) -> SSAValue:
         v = ins.const(1)
         for d in dims:
-            v = bounds[d] if v is ins.const(1) else ins(arith.MuliOp(v, bounds[d]))
+            v = sizes[d] if v is ins.const(1) else ins(arith.MuliOp(v, sizes[d]))
         return v
 
     def group_stride(i: int, group: list[int]) -> SSAValue:
@@ -297,7 +296,7 @@ def emit_gemm_call(op: GenericOp, c: Contraction, maps: list[AffineMap],
         body = Block(arg_types=[IndexType()])
         yield_op = scf.YieldOp()
         body.add_op(yield_op)
-        loop = scf.ForOp(zero, bounds[d], one, [], body)
+        loop = scf.ForOp(zero, sizes[d], one, [], body)
         ins(loop)
         if j == 0:
             ins.hoist = InsertPoint.before(loop)
@@ -316,7 +315,7 @@ def emit_gemm_call(op: GenericOp, c: Contraction, maps: list[AffineMap],
         return ins(arith.IndexCastOp(v, i64))
 
     offsets = [offset(c.a), offset(c.b), offset(2)]
-    if check_reach:
+    if bounds:
         one = ins.const(1)
         reach = [(c.a, offsets[0], [(m_size, sam), (k_size, sak)]),
                  (c.b, offsets[1], [(k_size, sbk), (n_size, sbn)]),

@@ -27,6 +27,12 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 _free = _libc.free
 _free.argtypes = [ctypes.c_void_p]
 _free.restype = None
+
+
+def free_native(address: int) -> None:
+    """free() a buffer that the generated code malloc'ed."""
+    _free(address)
+
 # the entry returns 0, or the 1-based id of a failed run-time check (lowering/llvm_asserts.py)
 _ENTRY_TYPE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
 _from_buffer = ctypes.c_char.from_buffer

@@ -17,7 +17,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp
 
 from compiler.errors import InputError
-from compiler.runtime.abi import Invoker
+from compiler.runtime.abi import Invoker, free_native
 from compiler.runtime.jit import JITEngine
 from compiler.runtime.profile import Profile, counters, measure, profile_ops
 from compiler.signature import CompileStats, TensorSpec
@@ -27,8 +27,6 @@ from lowering.contraction import PACKED_SLOTS_ATTR
 from lowering.llvm_asserts import VALUES_SYMBOL, assert_messages
 
 _SHAPE_CACHE_SIZE = 64
-_free = ctypes.CDLL(None).free
-_free.argtypes, _free.restype = [ctypes.c_void_p], None
 
 
 class CompiledModel:
@@ -71,7 +69,7 @@ class CompiledModel:
         for address in getattr(self, "_packed_slots", ()):
             cell = ctypes.c_int64.from_address(address)
             if cell.value:
-                _free(cell.value)
+                free_native(cell.value)
                 cell.value = 0
 
     @property

@@ -276,9 +276,7 @@ class PoolOp(GraphOp):
     def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
         """MaxPool / AvgPool (LpPool and MaxPoolIndices override this)."""
         x = args[0]
-        kernel, strides = ints(self.kernel_shape), ints(self.strides)
-        pads, dilations = ints(self.pads), ints(self.dilations)
-        out, extra = self._window_extents(x.shape)
+        kernel, strides, pads, dilations, out, extra = self._window(x.shape)
         n = len(kernel)
         crop = (slice(None), slice(None), *(slice(0, o) for o in out))
         axes = tuple(range(-n, 0))
@@ -292,16 +290,18 @@ class PoolOp(GraphOp):
         count = _windows(counted, kernel, strides, dilations).sum(axis=axes)
         return (total / count)[crop]
 
-    def _window_extents(self, x: Sequence[int]) -> tuple[Shape, list[int]]:
-        """The output's spatial dims, and how far ceil_mode windows run past the end padding
-        (padded further, never counted)."""
+    def _window(self, x: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...],
+                                                  tuple[int, ...], tuple[int, ...], Shape,
+                                                  list[int]]:
+        """kernel, strides, pads, dilations, the output's spatial dims, and how far
+        ceil_mode windows run past the end padding (padded further, never counted)."""
         kernel, strides = ints(self.kernel_shape), ints(self.strides)
         pads, dilations = ints(self.pads), ints(self.dilations)
         out = self.result_shape()[2:]
         n = len(kernel)
         extra = [max(0, (out[i] - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1
                      - (x[2 + i] + pads[i] + pads[n + i])) for i in range(n)]
-        return out, extra
+        return kernel, strides, pads, dilations, out, extra
 
 
 @irdl_op_definition
@@ -360,9 +360,7 @@ class LpPoolOp(PoolOp):
 
     def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
         x, p = args[0], self.p.value.data
-        kernel, strides = ints(self.kernel_shape), ints(self.strides)
-        pads, dilations = ints(self.pads), ints(self.dilations)
-        out, extra = self._window_extents(x.shape)
+        kernel, strides, pads, dilations, out, extra = self._window(x.shape)
         win = _windows(_pad(np.abs(x) ** p, pads, 0.0, extra), kernel, strides, dilations)
         total = win.sum(axis=tuple(range(-len(kernel), 0)))
         crop = (slice(None), slice(None), *(slice(0, o) for o in out))
@@ -515,9 +513,7 @@ class MaxPoolIndicesOp(PoolOp):
 
     def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
         x = args[0]
-        kernel, strides = ints(self.kernel_shape), ints(self.strides)
-        pads, dilations = ints(self.pads), ints(self.dilations)
-        out, extra = self._window_extents(x.shape)
+        kernel, strides, pads, dilations, out, extra = self._window(x.shape)
         n = len(kernel)
         spatial = x.shape[2:]
         order = "F" if self.storage_order.value.data else "C"
