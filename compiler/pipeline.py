@@ -17,6 +17,8 @@ from dialects.errors import CompileError
 from lowering.bounds_checks import InsertBoundsChecksPass
 from lowering.bufferize import BufferizePass
 from lowering.contraction import LowerContractionsToKernelsPass
+from lowering.gpu_outline import GpuOutlineKernelsPass
+from lowering.gpu_to_nvvm import ConvertGpuToNvvmPass
 from lowering.graph_to_tensor import ConvertGraphToTensorPass
 from lowering.linalg_to_loops import LowerLinalgToLoopsPass
 from lowering.to_llvm import ConvertToLLVMPass
@@ -36,6 +38,8 @@ KILN_PASSES: tuple[type[ModulePass], ...] = (
     # progressive lowering (lowering/)
     ConvertGraphToTensorPass, BufferizePass, LowerContractionsToKernelsPass,
     LowerLinalgToLoopsPass, InsertBoundsChecksPass, ConvertToLLVMPass,
+    # the cuda target (lowering/gpu_*.py)
+    GpuOutlineKernelsPass, ConvertGpuToNvvmPass,
 )
 
 

@@ -20,7 +20,7 @@ from xdsl.context import Context
 from xdsl.dialects import memref, scf
 from xdsl.dialects.builtin import IndexType, MemRefType, ModuleOp, TensorType
 from xdsl.dialects.linalg.ops import FillOp, GenericOp, IndexOp, YieldOp
-from xdsl.ir import Block, Operation, SSAValue
+from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.ir.affine import (
     AffineDimExpr,
     AffineExpr,
@@ -64,8 +64,12 @@ def loop_order(maps: Sequence[AffineMap], n_inputs: int, iterators: Sequence[str
     return order
 
 
+@dataclass
 class LowerLinalgPattern(RewritePattern):
-    """linalg.generic / linalg.fill on memrefs -> scf.for nest."""
+    """linalg.generic / linalg.fill on memrefs -> scf.for nest (`parallel`: one
+    scf.parallel over the parallel loops around scf.for reductions)."""
+
+    parallel: bool = False
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter):
         if not isinstance(op, GenericOp | FillOp):
@@ -86,20 +90,51 @@ class LowerLinalgPattern(RewritePattern):
 
         ivs: list[SSAValue | None] = [None] * n_loops
         zero, one = ins.const(0), ins.const(1)
-        order = loop_order(maps, n_inputs, iterators)
+        if self.parallel:
+            order = self._parallel_nest(iterators, bounds, ivs, ins)
+        else:
+            order = loop_order(maps, n_inputs, iterators)
         for d in order:
             body = Block(arg_types=[IndexType()])
             yield_op = scf.YieldOp()
             body.add_op(yield_op)
             loop = scf.ForOp(zero, bounds[d], one, [], body)  # type: ignore[arg-type]
             ins(loop)
-            if d == order[0]:
+            if d == order[0] and not self.parallel:
                 # constants made later must still dominate the whole nest
                 ins.hoist = InsertPoint.before(loop)
             ivs[d] = body.args[0]
             ins.point = InsertPoint.before(yield_op)
         iv_list: list[SSAValue] = ivs  # type: ignore[assignment]
+        self._fill_body(op, operands, n_inputs, maps, iv_list, ins)
+        rewriter.erase(op)
 
+    @staticmethod
+    def _parallel_nest(iterators: Sequence[str], bounds: Sequence[SSAValue],
+                       ivs: list[SSAValue | None], ins: Inserter) -> list[int]:
+        """Open one scf.parallel over the parallel loops in their own order (a GPU maps
+        them onto threads; no i-k-j reordering) and return the reduction loops still
+        to open. Without parallel loops it runs once (0..1), so every linalg op is one
+        scf.parallel nest."""
+        dims = [d for d, it in enumerate(iterators) if it == "parallel"]
+        zero, one = ins.const(0), ins.const(1)
+        uppers = [bounds[d] for d in dims] or [one]
+        body = Block(arg_types=[IndexType()] * len(uppers))
+        reduce_op = scf.ReduceOp()
+        body.add_op(reduce_op)
+        loop = scf.ParallelOp([zero] * len(uppers), list(uppers), [one] * len(uppers),
+                              Region(body))
+        ins(loop)
+        ins.hoist = InsertPoint.before(loop)
+        for d, arg in zip(dims, body.args, strict=False):
+            ivs[d] = arg
+        ins.point = InsertPoint.before(reduce_op)
+        return [d for d, it in enumerate(iterators) if it != "parallel"]
+
+    @staticmethod
+    def _fill_body(op: GenericOp | FillOp, operands: Sequence[SSAValue], n_inputs: int,
+                   maps: Sequence[AffineMap], iv_list: list[SSAValue],
+                   ins: Inserter) -> None:
         block = op.body.block
         mapping: dict[SSAValue, SSAValue] = {}
         for i, (value, arg) in enumerate(zip(operands, block.args, strict=True)):
@@ -121,7 +156,6 @@ class LowerLinalgPattern(RewritePattern):
         for j, value in enumerate(yielded):
             k = n_inputs + j
             ins(memref.StoreOp.get(value, operands[k], ins.indices(maps[k], iv_list)))
-        rewriter.erase(op)
 
 
 @dataclass(frozen=True)
@@ -130,9 +164,13 @@ class LowerLinalgToLoopsPass(ModulePass):
 
     name = "lower-linalg-to-loops"
 
+    parallel: bool = False
+    """Parallel loops as one scf.parallel per linalg op (for gpu-outline-kernels)."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         _check_memref_level(op)
-        PatternRewriteWalker(GreedyRewritePatternApplier([LowerLinalgPattern()]),
+        pattern = LowerLinalgPattern(self.parallel)
+        PatternRewriteWalker(GreedyRewritePatternApplier([pattern]),
                              apply_recursively=False).rewrite_module(op)
 
 

@@ -3,6 +3,7 @@
     translate-tool in.mlir                                  # llvm dialect -> LLVM IR
     translate-tool --pipeline=convert-to-llvm loops.mlir    # lower first
     translate-tool --emit=asm --pipeline=lower model.mlir   # host assembly (O3)
+    translate-tool --emit=ptx --arch=sm_90 kernels.mlir     # PTX of a gpu.module's kernels
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="translate-tool", description=__doc__.splitlines()[0])
     p.add_argument("input_file", nargs="?", default="-", help="MLIR file ('-' or none: stdin)")
     p.add_argument("--pipeline", "-p", default="", help="passes to run before translating")
-    p.add_argument("--emit", choices=["llvm-ir", "asm"], default="llvm-ir")
+    p.add_argument("--emit", choices=["llvm-ir", "asm", "ptx"], default="llvm-ir",
+                   help="ptx: the kernels of the gpu.module (after convert-gpu-to-nvvm)")
+    p.add_argument("--arch", default="sm_80", help="CUDA architecture for --emit=ptx")
     p.add_argument("-O", dest="opt", type=int, default=3, help="IR opt level for --emit=asm")
     p.add_argument("-o", dest="output", default="-", help="output file (default stdout)")
     p.add_argument("--traceback", "--debug", dest="traceback", action="store_true",
@@ -41,7 +44,8 @@ def _run_pipeline(module: ModuleOp, spec: str, ctx) -> None:
 
 
 def translate(
-    text: str, pipeline: str = "", emit: str = "llvm-ir", opt: int = 3, name: str = "<stdin>"
+    text: str, pipeline: str = "", emit: str = "llvm-ir", opt: int = 3, name: str = "<stdin>",
+    arch: str = "sm_80",
 ) -> str:
     """Parse MLIR text, run `pipeline`, return LLVM IR text or host assembly."""
     from compiler.context import make_context
@@ -53,6 +57,10 @@ def translate(
     parse_pipeline(pipeline)  # a bad pipeline is reported before the input is read
     module = parse_mlir_text(text, name, ctx)
     _run_pipeline(module, pipeline, ctx)
+    if emit == "ptx":
+        from compiler.runtime.nvptx import emit_ptx
+
+        return emit_ptx(module, arch, opt)
     try:
         llvm_module = translate_to_llvm_ir(module)
     except (KilnError, DiagnosticException):
@@ -75,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with open(args.input_file) as f:
                 text = f.read()
         name = "<stdin>" if args.input_file == "-" else args.input_file
-        result = translate(text, args.pipeline, args.emit, args.opt, name)
+        result = translate(text, args.pipeline, args.emit, args.opt, name, args.arch)
     except OSError as e:
         print(f"translate-tool: cannot read input: {e}", file=sys.stderr)
         return 1
