@@ -39,6 +39,7 @@ from xdsl.utils.exceptions import (
 from xdsl.utils.lexer import Span
 from xdsl.utils.mlir_lexer import MLIRTokenKind
 
+from compiler import cache as compile_cache
 from compiler.context import make_context
 from compiler.errors import CompileError, InternalError, InvalidIRError, KilnError, op_location
 from compiler.importers.onnx import import_onnx
@@ -489,7 +490,8 @@ def count_graph_ops(module: ModuleOp) -> int:
 
 def compile(model: object, *, target: str = "cpu",
             pipeline: str | Sequence[ModulePass] | None = None, kernels: bool = True,
-            checks: str | None = None, threads: int | None = None, profile: bool = False):
+            checks: str | None = None, threads: int | None = None, profile: bool = False,
+            cache: bool | None = None):
     """Compile a model for `target`; return a CompiledModel callable on numpy arrays.
 
     `model` is a path to an .onnx or .mlir (graph dialect) file, ONNX bytes, an
@@ -505,6 +507,10 @@ def compile(model: object, *, target: str = "cpu",
     `$KILN_NUM_THREADS`, else the cores this process may run on. Results are the same for
     any thread count. `profile=True` times every graph op: `model.profile(inputs)`
     returns the per-op table (run-tool --profile prints it).
+    `cache` (default `$KILN_CACHE`, else on) keeps compiled models on disk, under
+    `$KILN_CACHE_DIR` or the user's cache directory, so compiling the same model with the
+    same options again, in any process, loads it in a fraction of the time
+    (compiler/cache.py; `model.stats.cache` says "hit", "miss" or "off").
     """
     if target not in SUPPORTED_TARGETS:
         raise CompileError(f"unknown target '{target}'; supported: {', '.join(SUPPORTED_TARGETS)}")
@@ -514,6 +520,11 @@ def compile(model: object, *, target: str = "cpu",
         raise CompileError(f"unknown checks mode '{checks}'; supported: "
                            f"{', '.join(CHECK_MODES)}")
     stats = CompileStats(threads=resolve_threads(threads))
+    key = None
+    if compile_cache.enabled(cache) and not profile and target == "cpu":
+        key = cache_key(model, target, pipeline, kernels, checks, stats.threads)
+        if key is not None and (hit := compile_cache.load(key, parse_graph_main)) is not None:
+            return hit
     start = time.perf_counter()
     module = load_graph_module(model)
     store = weight_stores.store_for(module)
@@ -538,13 +549,44 @@ def compile(model: object, *, target: str = "cpu",
         raise CompileError(f"weights {missing} are referenced by the IR but not in its "
                            f"weight store ({module.attributes.get('graph.weights')})")
     run_pipeline(module, lower_passes(kernels, checks, stats.threads), stats)
+    weight_arrays = [store[n] for n in weight_names]
     try:
-        return CompiledModel(module, graph_main, inputs, outputs,
-                             [store[n] for n in weight_names], store, stats)
+        compiled = CompiledModel.from_llvm(module, graph_main, inputs, outputs, weight_arrays,
+                                           store, stats, keep_objects=key is not None)
     except KilnError:
         raise
     except Exception as e:  # LLVM translation or code generation tripped over the IR
         raise InternalError("generating native code", e) from e
+    if key is not None:
+        stats.cache = "miss"
+        compile_cache.store(key, compile_cache.Entry(
+            compiled.take_object_code(), compiled.interface, str(graph_main), inputs,
+            outputs, weight_arrays, stats))
+    return compiled
+
+
+def cache_key(model: object, target: str, pipeline: str | Sequence[ModulePass] | None,
+              kernels: bool, checks: str, threads: int) -> str | None:
+    """The compile cache's key for these compile arguments; None when `model` is not
+    cacheable (see compiler/cache.py)."""
+    digest = compile_cache.model_digest(model)
+    if digest is None:
+        return None
+    if pipeline is None or isinstance(pipeline, str):
+        pipeline_text = pipeline
+    else:
+        pipeline_text = [str(p.pipeline_pass_spec()) for p in pipeline]
+    return compile_cache.entry_key(digest, {
+        "target": target, "pipeline": pipeline_text, "kernels": kernels, "checks": checks,
+        "threads": threads})
+
+
+def parse_graph_main(text: str) -> func.FuncOp:
+    """The graph-level @main that `str(graph_main)` printed (for a model from the cache)."""
+    op = Parser(make_context(), text, "<compile cache>").parse_op()
+    if not isinstance(op, func.FuncOp):
+        raise CompileError("the compile cache's graph-level @main is not a func.func")
+    return op
 
 
 def resolve_threads(threads: int | None) -> int:

@@ -35,6 +35,9 @@ class CompileStats:
     graph_ops_optimized: int = 0
     threads: int = 1
     """Threads the compiled kernels use (1 where libgomp is missing)."""
+    cache: str = "off"
+    """The compile cache's part: "hit" (loaded from it: `seconds` then holds only
+    "cache-load"), "miss" (compiled and saved) or "off" (not used)."""
 
 
 def numpy_dtype(element_type: Attribute) -> np.dtype:

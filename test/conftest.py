@@ -2,7 +2,9 @@
 
 Every model the tests compile runs in the `checks="bounds"` mode (unless KILN_CHECKS is
 set otherwise): an out-of-bounds access anywhere becomes a failing InputError, not
-garbage that a tolerance might let through.
+garbage that a tolerance might let through. The compile cache is off (KILN_CACHE=0):
+tests that patch the compiler must never be served code compiled before the patch, and
+test/runtime/test_compile_cache.py turns it on with its own directory.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("KILN_CHECKS", "bounds")
+os.environ.setdefault("KILN_CACHE", "0")
 
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402

@@ -22,11 +22,16 @@ the error relative to the output's scale (max |error| / max |output|); more than
 flagged as a mismatch and makes the exit status 1. Speed thresholds belong here, not in unit
 tests: `--max-ratio R` makes the exit status 1 when any model is more than R times slower
 than onnxruntime at any thread count.
+
+Compile times are cold: the compile cache points at a fresh temporary directory for the
+run. Where Kiln has the cache, "cache hit s" is the compile call in a new process that
+finds the model there (the first thread count's compile).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import glob
 import inspect
@@ -34,9 +39,11 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +80,7 @@ class BenchResult:
     rel_err: float = 0.0
     threads: int = 1  # onnxruntime's intra_op_num_threads, and Kiln's where it has them
     kiln_threads: int = 1  # the thread count Kiln was compiled for
+    cache_hit_seconds: float | None = None  # compile() in a new process, from the cache
 
     @property
     def ratio(self) -> float:
@@ -97,6 +105,51 @@ def kiln_takes_threads() -> bool:
         return "threads" in inspect.signature(compiler.compile).parameters
     except (TypeError, ValueError):
         return False
+
+
+def kiln_has_cache() -> bool:
+    """Whether compiler.compile has the on-disk compile cache (a `cache` argument)."""
+    try:
+        return "cache" in inspect.signature(compiler.compile).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def scratch_compile_cache() -> Iterator[None]:
+    """Point Kiln's compile cache at a fresh temporary directory (so compiles are cold and
+    the user's cache is left alone), and restore the environment afterwards."""
+    saved = {name: os.environ.get(name) for name in ("KILN_CACHE_DIR", "KILN_CACHE")}
+    with tempfile.TemporaryDirectory(prefix="kiln-bench-cache-") as scratch:
+        os.environ.update(KILN_CACHE_DIR=scratch, KILN_CACHE="1")
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+_CACHE_HIT_SCRIPT = """
+import sys, time
+import compiler
+start = time.perf_counter()
+model = compiler.compile(sys.argv[1], threads=int(sys.argv[2]))
+print(time.perf_counter() - start, model.stats.cache)
+"""
+
+
+def cache_hit_seconds(path: str, threads: int) -> float:
+    """Seconds compiler.compile takes in a new process that finds `path`, compiled for
+    `threads`, in the compile cache (NaN when it does not find it)."""
+    done = subprocess.run([sys.executable, "-c", _CACHE_HIT_SCRIPT, path, str(threads)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    words = done.stdout.split()
+    if done.returncode != 0 or len(words) != 2 or words[1] != "hit":
+        return math.nan
+    return float(words[0])
 
 
 def output_error(got: Sequence[np.ndarray], want: Sequence[np.ndarray]) -> tuple[float, float]:
@@ -173,9 +226,11 @@ def bench_model(path: str, dims: dict[str, int], repeat: int, kernels: bool = Tr
         ort_seconds, want = time_ort(path, feeds, repeat, t)
         abs_err, rel_err = output_error(got, want)
         shapes = ", ".join(f"{k}{list(v.shape)}" for k, v in feeds.items())
+        hit = cache_hit_seconds(path, t) if not results and kiln_has_cache() and \
+            per_thread else None
         results.append(BenchResult(os.path.basename(path), shapes, kiln_seconds, ort_seconds,
                                    compile_seconds, abs_err, rel_err, t,
-                                   t if per_thread else 1))
+                                   t if per_thread else 1, hit))
     return results
 
 
@@ -272,7 +327,8 @@ def to_json(results: Sequence[BenchResult], failures: Sequence[Failure],
         entry["threads"][str(r.threads)] = {
             "kiln_ms": r.kiln * 1e3, "ort_ms": r.ort * 1e3, "ratio": r.ratio,
             "max_abs_err": r.max_abs_err, "rel_err": r.rel_err, "mismatch": r.mismatch,
-            "compile_seconds": r.compile_seconds, "kiln_threads": r.kiln_threads}
+            "compile_seconds": r.compile_seconds, "kiln_threads": r.kiln_threads,
+            "cache_hit_seconds": r.cache_hit_seconds}
     return {
         "date": datetime.date.today().isoformat(),
         "machine": machine_line(_threads_text(threads)),
@@ -294,6 +350,9 @@ def markdown_table(results: Sequence[BenchResult], threads: Sequence[int], repea
         lines += [note, ""]
     head = ["model", "inputs"] + [f"Kiln/ORT {t} thread{'s' if t > 1 else ''}" for t in threads]
     head += [f"Kiln ms ({first}t)", f"ORT ms ({first}t)", "compile s"]
+    hits = any(r.cache_hit_seconds is not None for r in results)
+    if hits:
+        head.append("cache hit s")
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|---|---|" + "---:|" * (len(head) - 2))
     by_model: dict[str, dict[int, BenchResult]] = {}
@@ -309,10 +368,13 @@ def markdown_table(results: Sequence[BenchResult], threads: Sequence[int], repea
         r0 = runs.get(first)
         cells += ["—", "—"] if r0 is None else [f"{r0.kiln * 1e3:.3f}", f"{r0.ort * 1e3:.3f}"]
         cells.append(f"{(r0 or any_run).compile_seconds:.1f}")
+        if hits:
+            hit = (r0 or any_run).cache_hit_seconds
+            cells.append("—" if hit is None else f"{hit:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
     means = geomeans(results, threads)
     cells = ["geomean", ""] + [f"{means[t]:.2f}" if t in means else "—" for t in threads]
-    lines.append("| " + " | ".join(cells + ["", "", ""]) + " |")
+    lines.append("| " + " | ".join(cells + [""] * (len(head) - len(cells))) + " |")
     return "\n".join(lines)
 
 
@@ -376,13 +438,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     results: list[BenchResult] = []
     failures: list[Failure] = []
-    for path, feeds in runs:
-        try:
-            results += bench_model(path, dims, args.repeat, kernels, threads, feeds)
-        except Exception as e:  # a compile error, or an input onnxruntime refuses
-            message = f"{type(e).__name__}: {e}"
-            failures.append(Failure(os.path.basename(path), message))
-            print(f"bench-tool: {path}: {message.splitlines()[0]}", file=sys.stderr)
+    with scratch_compile_cache():
+        for path, feeds in runs:
+            try:
+                results += bench_model(path, dims, args.repeat, kernels, threads, feeds)
+            except Exception as e:  # a compile error, or an input onnxruntime refuses
+                message = f"{type(e).__name__}: {e}"
+                failures.append(Failure(os.path.basename(path), message))
+                print(f"bench-tool: {path}: {message.splitlines()[0]}", file=sys.stderr)
     for r in results:
         if r.mismatch:
             print(f"bench-tool: {r.model} ({r.threads} threads): outputs differ from "
@@ -407,8 +470,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(note)
         for r in results:
             tag = f" {r.threads}t" if multi else ""
+            hit = "" if r.cache_hit_seconds is None else f" (hit {r.cache_hit_seconds:.2f} s)"
             print(f"{r.model + tag:24s} kiln {r.kiln * 1e3:9.3f} ms   ort {r.ort * 1e3:9.3f} ms"
-                  f"   ratio {r.ratio:6.2f}   compile {r.compile_seconds:5.1f} s   "
+                  f"   ratio {r.ratio:6.2f}   compile {r.compile_seconds:5.1f} s{hit}   "
                   f"max|err| {r.max_abs_err:.2g} (rel {r.rel_err:.2g})"
                   f"{'  MISMATCH' if r.mismatch else ''}   ({r.shapes})")
         if multi:

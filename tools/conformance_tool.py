@@ -523,6 +523,8 @@ def run_cases(cases: Sequence[CaseInfo], data_dir: Path, backend_spec: str = DEF
     # one BLAS/OpenMP thread per worker: `jobs` workers already use the cores
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    # thousands of one-off models: not worth a place in the user's compile cache
+    os.environ.setdefault("KILN_CACHE", "0")
     ctx = multiprocessing.get_context("spawn")  # no inherited state, safe with any parent
     node_dir = data_dir / "node"
     pending = deque(cases)

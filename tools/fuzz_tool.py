@@ -494,6 +494,8 @@ def run_tasks(tasks: Sequence[Task], jobs: int, timeout: float, memory_mb: int,
     """Run every task in a pool of `jobs` reusable workers; outcomes in task order."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    # thousands of one-off models: not worth a place in the user's compile cache
+    os.environ.setdefault("KILN_CACHE", "0")
     ctx = multiprocessing.get_context("spawn")
     pending = deque(tasks)
     results: dict[str, Outcome] = {}

@@ -87,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="time each graph op over --repeat runs and print the table")
     parser.add_argument("--threads", type=int, default=None,
                         help="kernel threads (default: $KILN_NUM_THREADS or all cores)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="compile without the on-disk compile cache")
     parser.add_argument("--checks", choices=["shapes", "bounds"], default=None,
                         help="bounds: check every memory access at run time (slow; to "
                              "track down a wrong result)")
@@ -104,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         start = time.perf_counter()
         model = compiler.compile(args.model, pipeline=args.pipeline, checks=args.checks,
-                                 threads=args.threads, profile=args.profile)
+                                 threads=args.threads, profile=args.profile,
+                                 cache=False if args.no_cache else None)
         compile_seconds = time.perf_counter() - start
         feeds = make_inputs(model, _parse_pairs(args.input, "--input"), dims, args.seed)
         start = time.perf_counter()
@@ -131,8 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("         " + np.array2string(value.ravel(), prefix="         "))
         if args.save:
             np.save(f"{args.save}/{spec.name}.npy", value)
-    print(f"time:    compile {compile_seconds * 1e3:.1f} ms (jit "
-          f"{model.stats.seconds.get('jit', 0) * 1e3:.1f} ms), first run "
+    how = "from the compile cache" if model.stats.cache == "hit" else \
+        f"jit {model.stats.seconds.get('jit', 0) * 1e3:.1f} ms"
+    print(f"time:    compile {compile_seconds * 1e3:.1f} ms ({how}), first run "
           f"{first_seconds * 1e3:.3f} ms, median of {args.repeat} runs "
           f"{run_seconds * 1e3:.3f} ms (threads {model.stats.threads})")
     if profile is not None:

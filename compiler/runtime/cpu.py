@@ -10,11 +10,12 @@ from __future__ import annotations
 import ctypes
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, ModuleOp
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp
 
 from compiler.errors import InputError
 from compiler.runtime.abi import Invoker, free_native
@@ -29,6 +30,25 @@ from lowering.llvm_asserts import VALUES_SYMBOL, assert_messages
 _SHAPE_CACHE_SIZE = 64
 
 
+@dataclass(frozen=True)
+class NativeInterface:
+    """What calling the generated code needs besides its symbols: the messages of its
+    run-time checks (by id - 1), the globals its kernels pack weights into, and the op
+    descriptions a profiling build carries (None otherwise)."""
+
+    assert_messages: tuple[str, ...] = ()
+    packed_slots: tuple[str, ...] = ()
+    profile_ops: list[DictionaryAttr] | None = None
+
+    @classmethod
+    def of(cls, llvm_module: ModuleOp) -> NativeInterface:
+        """The interface a converted (llvm-dialect) module records in its attributes."""
+        slots = llvm_module.attributes.get(PACKED_SLOTS_ATTR)
+        names = tuple(a.data for a in slots.data) if isinstance(slots, ArrayAttr) else ()
+        return cls(tuple(assert_messages(llvm_module)), names,  # type: ignore[arg-type]
+                   profile_ops(llvm_module))
+
+
 class CompiledModel:
     """A model compiled to native code; call it with numpy arrays.
 
@@ -36,33 +56,61 @@ class CompiledModel:
     numpy arrays in the graph's output order; `model.run({"x": x})` returns a dict.
     """
 
-    def __init__(self, llvm_module: ModuleOp, graph_main: func.FuncOp,
+    def __init__(self, engine: JITEngine, interface: NativeInterface,
+                 graph_main: func.FuncOp | Callable[[], func.FuncOp],
                  inputs: list[TensorSpec], outputs: list[TensorSpec],
-                 weight_arrays: list[np.ndarray], store: WeightStore, stats: CompileStats):
-        start = time.perf_counter()
-        self._profile_ops = profile_ops(llvm_module)
-        if self._profile_ops is not None:
-            counters()  # registers @kiln_profile_mark before the JIT resolves symbols
-        self._engine = JITEngine(llvm_module)
+                 weight_arrays: list[np.ndarray], store: object, stats: CompileStats):
+        """`graph_main` (the optimized graph-level @main the call-time shape checks walk)
+        may be a function that makes it, called when a call first needs it; `store` is
+        whatever owns the weight buffers (kept alive while native code uses them)."""
+        self._engine = engine
+        self.interface = interface
+        self._profile_ops = interface.profile_ops
         self.stats = stats
-        self.stats.seconds["jit"] = time.perf_counter() - start
         self.inputs = inputs
         self.outputs = outputs
-        self._graph_main = graph_main
-        self._store = store  # keeps the weight buffers alive while native code uses them
+        self._graph_main_source = graph_main
+        self._store = store
         self._weights = weight_arrays
         self._invoker = Invoker(
-            self._engine.address_of("_kiln_entry_main"),
+            engine.address_of("_kiln_entry_main"),
             [(spec.dtype, len(spec.shape)) for spec in inputs]
             + [(w.dtype, w.ndim) for w in weight_arrays],
             [(spec.dtype, len(spec.shape)) for spec in outputs],
-            assert_messages(llvm_module), self._engine.optional_address(VALUES_SYMBOL),
+            interface.assert_messages, engine.optional_address(VALUES_SYMBOL),
             fixed=weight_arrays)
-        slots = llvm_module.attributes.get(PACKED_SLOTS_ATTR)
-        self._packed_slots = [self._engine.address_of(a.data) for a in slots.data] \
-            if isinstance(slots, ArrayAttr) else []  # type: ignore[union-attr]
+        self._packed_slots = [engine.address_of(name) for name in interface.packed_slots]
         self._shape_cache: OrderedDict[tuple[tuple[int, ...], ...], None] = OrderedDict()
         self._input_index = {spec.name: i for i, spec in enumerate(inputs)}
+
+    @classmethod
+    def from_llvm(cls, llvm_module: ModuleOp, graph_main: func.FuncOp,
+                  inputs: list[TensorSpec], outputs: list[TensorSpec],
+                  weight_arrays: list[np.ndarray], store: WeightStore, stats: CompileStats,
+                  keep_objects: bool = False) -> CompiledModel:
+        """JIT-compile an llvm-dialect module (`keep_objects`: keep its object code, for
+        the compile cache)."""
+        start = time.perf_counter()
+        interface = NativeInterface.of(llvm_module)
+        if interface.profile_ops is not None:
+            counters()  # registers @kiln_profile_mark before the JIT resolves symbols
+        engine = JITEngine(llvm_module, keep_objects=keep_objects)
+        stats.seconds["jit"] = time.perf_counter() - start
+        return cls(engine, interface, graph_main, inputs, outputs, weight_arrays, store,
+                   stats)
+
+    def take_object_code(self) -> list[bytes]:
+        """The object code a `keep_objects` compile kept (for the compile cache); it is
+        handed over once and released here."""
+        objects, self._engine.objects = self._engine.objects, []
+        return objects
+
+    @property
+    def _graph_main(self) -> func.FuncOp:
+        source = self._graph_main_source
+        if not isinstance(source, func.FuncOp):
+            source = self._graph_main_source = source()
+        return source
 
     def __del__(self) -> None:
         # the weights the kernels packed on first use (malloc'ed by the generated code)
@@ -74,7 +122,8 @@ class CompiledModel:
 
     @property
     def llvm_ir(self) -> str:
-        """The optimized LLVM IR the JIT compiled (for inspection)."""
+        """The optimized LLVM IR the JIT compiled (for inspection; a BackendError for a
+        model loaded from the compile cache, which keeps only object code)."""
         return self._engine.llvm_ir_text()
 
     def __call__(self, *args: object, **kwargs: object) -> list[np.ndarray]:

@@ -149,6 +149,13 @@ def _softfloat_engine() -> llvm.ExecutionEngine:
     return engine  # cached: the code must outlive every module that calls it
 
 
+def host_cpu_description() -> str:
+    """The host as code generation sees it: triple, CPU name and features."""
+    _init_native()
+    return (f"{llvm.get_process_triple()} {llvm.get_host_cpu_name()} "
+            f"{llvm.get_host_cpu_features().flatten()}")
+
+
 def host_target_machine(opt: int = 3) -> llvm.TargetMachine:
     """A new target machine for this CPU (generic x86-64 turns vector fma into libcalls).
 
@@ -168,9 +175,14 @@ class JITEngine:
     `module` is an llvmlite IR module or an llvm-dialect ModuleOp. `opt_level` sets the
     IR pass pipeline (O0-O3); codegen always runs at O3. Code that calls a symbol this
     process does not define is refused with BackendError (MCJIT would call address 0).
+    With `keep_objects`, `objects` holds the compiled object code (what the compile cache
+    stores and `from_objects` loads again).
     """
 
-    def __init__(self, module: ir.Module | ModuleOp | str, opt_level: int = 3):
+    objects: list[bytes]
+
+    def __init__(self, module: ir.Module | ModuleOp | str, opt_level: int = 3,
+                 keep_objects: bool = False):
         tm = host_target_machine()
         if isinstance(module, ModuleOp):
             from compiler.runtime.llvm_translate import translate_to_llvm_ir
@@ -193,8 +205,8 @@ class JITEngine:
             pto.slp_vectorization = True
             pb = llvm.create_pass_builder(tm, pto)
             pb.getModulePassManager().run(parsed, pb)
-        self._ir_text = text
-        self._opt_text = str(parsed)  # MCJIT's codegen rewrites the module in place
+        self._ir_text: str | None = text
+        self._opt_text: str | None = str(parsed)  # MCJIT's codegen rewrites it in place
         self._module = parsed
         self._tm = tm
         _softfloat_engine()
@@ -209,8 +221,34 @@ class JITEngine:
             raise BackendError(f"LLVM code generation failed: {str(e).strip()}") from e
         for obj in objects:
             _check_externals(obj)
-        objects.clear()  # the callback's list would keep the object alive with the engine
+        # (a copy: the callback's list would keep the objects alive with the engine)
+        self.objects = list(objects) if keep_objects else []
+        objects.clear()
         self._engine.run_static_constructors()
+
+    @classmethod
+    def from_objects(cls, objects: list[bytes]) -> JITEngine:
+        """An engine running object code an earlier JITEngine compiled (on this host)."""
+        self = cls.__new__(cls)
+        tm = host_target_machine()
+        empty = llvm.parse_assembly("")
+        empty.triple = llvm.get_process_triple()
+        empty.data_layout = str(tm.target_data)
+        _softfloat_engine()
+        for obj in objects:
+            _check_externals(obj)
+        try:
+            self._engine = llvm.create_mcjit_compiler(empty, tm)
+            for obj in objects:
+                self._engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+            self._engine.finalize_object()
+        except RuntimeError as e:
+            raise BackendError(f"LLVM could not load the object code: {str(e).strip()}") from e
+        self._module, self._tm = empty, tm
+        self._ir_text = self._opt_text = None
+        self.objects = list(objects)
+        self._engine.run_static_constructors()
+        return self
 
     def address_of(self, symbol: str) -> int:
         """Address of a compiled function or global; BackendError if it does not exist."""
@@ -228,15 +266,23 @@ class JITEngine:
 
     def llvm_ir_text(self) -> str:
         """The optimized LLVM IR (before codegen)."""
-        return self._opt_text
+        return self._text(self._opt_text)
 
     def input_ir_text(self) -> str:
         """The LLVM IR as handed to the engine, before optimization."""
-        return self._ir_text
+        return self._text(self._ir_text)
 
     def asm_text(self) -> str:
         """Host assembly of the optimized module."""
-        return self._tm.emit_assembly(llvm.parse_assembly(self._opt_text))
+        return self._tm.emit_assembly(llvm.parse_assembly(self._text(self._opt_text)))
+
+    @staticmethod
+    def _text(text: str | None) -> str:
+        if text is None:
+            raise BackendError("this code was loaded as object code (from Kiln's compile "
+                               "cache), so its LLVM IR is not at hand; compile with "
+                               "cache=False to see it")
+        return text
 
 
 @functools.cache

@@ -57,13 +57,16 @@ def test_markdown_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
                 "compile_seconds", "kiln_threads"} <= set(run)
         assert run["kiln_ms"] > 0 and run["ort_ms"] > 0 and run["ratio"] > 0
         assert run["rel_err"] <= bench_tool.MISMATCH_REL and not run["mismatch"]
+    # a new process finds the first thread count's compile in the (scratch) cache
+    assert entry["threads"]["1"]["cache_hit_seconds"] > 0
+    assert entry["threads"]["2"]["cache_hit_seconds"] is None
     assert set(data["geomean"]) == {"1", "2"}
     assert all(g > 0 for g in data["geomean"].values())
     if not data["kiln_threads_supported"]:
         assert "single-threaded" in data["note"] and "single-threaded" in out
 
     assert "| model | inputs | Kiln/ORT 1 thread | Kiln/ORT 2 threads | Kiln ms (1t) " \
-           "| ORT ms (1t) | compile s |" in out
+           "| ORT ms (1t) | compile s | cache hit s |" in out
     assert "| tiny_mlp | x[4, 8] |" in out
     assert "| geomean |" in out
 
