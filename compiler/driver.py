@@ -41,6 +41,7 @@ from xdsl.utils.mlir_lexer import MLIRTokenKind
 
 from compiler import cache as compile_cache
 from compiler.context import make_context
+from compiler.cuda_target import compile_cuda, is_cuda_target
 from compiler.errors import CompileError, InternalError, InvalidIRError, KilnError, op_location
 from compiler.importers.onnx import import_onnx
 from compiler.pipeline import (
@@ -57,7 +58,7 @@ from dialects import weights as weight_stores
 from dialects.graph import DYN, limit_violation
 from passes.profile import InsertProfileMarksPass
 
-SUPPORTED_TARGETS = ("cpu",)
+SUPPORTED_TARGETS = ("cpu", "cuda")  # "cuda:sm_XY" picks the arch (compiler/cuda_target.py)
 
 
 def load_graph_module(model: object) -> ModuleOp:
@@ -512,6 +513,9 @@ def compile(model: object, *, target: str = "cpu",
     same options again, in any process, loads it in a fraction of the time
     (compiler/cache.py; `model.stats.cache` says "hit", "miss" or "off").
     """
+    if isinstance(target, str) and is_cuda_target(target):
+        return compile_cuda(model, target, load=load_graph_module, run=run_pipeline,
+                            pipeline=pipeline, checks=checks, profile=profile)
     if target not in SUPPORTED_TARGETS:
         raise CompileError(f"unknown target '{target}'; supported: {', '.join(SUPPORTED_TARGETS)}")
     if checks is None:
