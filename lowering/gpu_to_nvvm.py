@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, func, gpu, llvm
-from xdsl.dialects.builtin import ArrayAttr, IndexType, ModuleOp, StringAttr, i32
+from xdsl.dialects.builtin import ArrayAttr, IndexType, ModuleOp, StringAttr, SymbolRefAttr, i32
 from xdsl.ir import Block, Operation, Region
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
@@ -103,7 +103,7 @@ def _use_libdevice(module: ModuleOp) -> None:
         elif isinstance(op, llvm.CallOp) and op.callee is not None:
             name = libdevice_name(op.callee.root_reference.data)
             if name is not None:
-                op.callee = llvm.SymbolRefAttr(name)  # type: ignore[attr-defined]
+                op.callee = SymbolRefAttr(name)  # type: ignore[attr-defined]
         elif isinstance(op, _CONTRACT):
             op.fastmathFlags = llvm.FastMathAttr([llvm.FastMathFlag.ALLOW_CONTRACT])
     for op in list(module.ops):
