@@ -17,6 +17,12 @@ Built on xDSL's xDSLOptMain, so --split-input-file, --verify-diagnostics,
 User rules written in PDL run through xDSL's apply-pdl:
     opt-tool -p 'apply-pdl{pdl_file="rules.mlir"}' in.mlir
 
+Pictures (compiler/graph_dot.py): --emit=dot writes the resulting graph as Graphviz DOT
+(the same as -t dot), --emit=svg or png renders it with Graphviz's `dot` (optional: it
+says so when missing); --before-after PIPELINE runs PIPELINE after -p and draws the graph
+before and after it side by side, fused and rewritten ops highlighted:
+    opt-tool --emit=svg --before-after=O2 model.onnx -o model-O2.svg
+
 Errors: IR that does not parse or verify is reported as `file:line:col` and the
 message, a pass that rejects its input says which pass and why; both exit with status 1.
 Any other exception is a bug in Kiln: a one-paragraph "internal error" (exit 1), with the
@@ -45,9 +51,11 @@ from xdsl.utils.exceptions import (
 from xdsl.xdsl_opt_main import xDSLOptMain
 
 from compiler.errors import ISSUE_TRACKER, CompileError, InternalError, KilnError
-from compiler.pipeline import PRESETS, expand_presets
+from compiler.pipeline import PRESETS, expand_presets, parse_pipeline
 
 TRACEBACK_FLAGS = ("--traceback", "--debug")
+EMIT_FORMATS = ("mlir", "dot", "svg", "png")
+PICTURES = EMIT_FORMATS[1:]
 
 
 class KilnOptMain(xDSLOptMain):
@@ -129,10 +137,20 @@ class KilnOptMain(xDSLOptMain):
                  "(stderr).")
 
         arg_parser.add_argument(
+            "--emit", choices=EMIT_FORMATS, default="mlir",
+            help="Output form: IR text (mlir, the default), a Graphviz graph of it (dot), "
+                 "or that graph rendered by Graphviz's `dot` program (svg, png).")
+        arg_parser.add_argument(
+            "--before-after", metavar="PIPELINE", default=None,
+            help="With --emit=dot/svg/png: run PIPELINE after -p and draw the graph before "
+                 "and after it side by side, the ops it fused or rewrote highlighted.")
+
+        arg_parser.add_argument(
             *TRACEBACK_FLAGS, dest="traceback", action="store_true",
             help="On an internal error, also print the Python traceback.")
 
     def setup_pipeline(self) -> None:
+        self.check_picture_arguments()
         self.args.passes = expand_presets(self.args.passes)
         try:
             super().setup_pipeline()
@@ -140,6 +158,32 @@ class KilnOptMain(xDSLOptMain):
             raise CompileError(f"bad pass pipeline '{self.args.passes}': {e}") from None
         # apply_passes verifies (with positions) and times; this prints between passes
         self.pipeline = PassPipeline(self.pipeline.passes, self._between_passes)
+
+    def check_picture_arguments(self) -> None:
+        """Reject --emit/--before-after combinations before any work is done."""
+        from compiler.graph_dot import GraphvizError, dot_program
+
+        emit, args = self.args.emit, self.args
+        self.compare_passes: list[ModulePass] | None = None
+        if emit != "mlir" and args.target != "mlir":
+            raise CompileError(f"--emit={emit} and -t {args.target} both choose the output; "
+                               "give one of them")
+        if args.before_after is not None:
+            if emit not in PICTURES:
+                raise CompileError("--before-after draws the graph before and after a "
+                                   "pipeline: use it with --emit=dot, svg or png")
+            self.compare_passes = parse_pipeline(args.before_after)
+        if emit in ("svg", "png"):
+            if args.split_input_file:
+                raise CompileError(f"--emit={emit} draws one module; --split-input-file "
+                                   "gives several (use --emit=dot)")
+            if dot_program() is None:
+                raise GraphvizError(
+                    f"--emit={emit} renders through Graphviz's `dot` program, which is not "
+                    "on PATH; install Graphviz (e.g. `apt-get install graphviz`) or use "
+                    "--emit=dot and render the DOT text elsewhere")
+        if emit == "png" and args.output_file is None and sys.stdout.isatty():
+            raise CompileError("--emit=png writes binary data; give -o FILE.png")
 
     def _between_passes(self, previous: ModulePass | None, module: ModuleOp,
                         next_pass: ModulePass | None) -> None:
@@ -156,9 +200,16 @@ class KilnOptMain(xDSLOptMain):
         """Run the passes as compiler.compile does (driver.apply_pass): a pass that
         rejects the IR is a PassFailedException (so --verify-diagnostics shows it), a
         pass bug an InternalError."""
+        self.run_passes(self.pipeline.passes, prog)
+        self.before: ModuleOp | None = None
+        if self.compare_passes is not None:
+            self.before = prog.clone()
+            self.run_passes(self.compare_passes, prog)
+
+    def run_passes(self, passes: Sequence[ModulePass], prog: ModuleOp) -> None:
+        """Apply `passes` in order, timing and printing between them as asked."""
         from compiler.driver import apply_pass
 
-        passes = self.pipeline.passes
         for i, p in enumerate(passes):
             start = time.perf_counter()
             try:
@@ -170,6 +221,33 @@ class KilnOptMain(xDSLOptMain):
             if self.args.time_passes:
                 print(f"Pass {p.name} took {time.perf_counter() - start} seconds")
             self._between_passes(p, prog, passes[i + 1] if i + 1 < len(passes) else None)
+
+    def prepare_output(self) -> IO[str]:
+        """The output stream; PNG data goes to its binary buffer."""
+        self.output = super().prepare_output()
+        return self.output
+
+    def output_resulting_program(self, prog: ModuleOp) -> str:
+        """The IR text, or (--emit) the graph as DOT, SVG or PNG."""
+        from compiler.graph_dot import compare_to_dot, graph_to_dot, render_dot
+
+        emit = self.args.emit
+        if emit == "mlir":
+            return super().output_resulting_program(prog)
+        title = os.path.basename(self.get_input_name())
+        if self.before is not None:
+            text = compare_to_dot(self.before, prog, before_title=f"{title} before",
+                                  after_title=f"after {self.args.before_after}")
+        else:
+            text = graph_to_dot(prog, title=title)
+        if emit == "dot":
+            return text
+        data = render_dot(text, emit)
+        if emit == "svg":
+            return data.decode("utf-8")
+        self.output.flush()
+        self.output.buffer.write(data)  # type: ignore[attr-defined]
+        return ""
 
     def run(self) -> None:
         from passes.rewrite import format_statistics, reset_statistics

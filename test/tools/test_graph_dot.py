@@ -1,4 +1,4 @@
-"""Pictures of the graph IR (compiler/graph_dot.py).
+"""Pictures of the graph IR (compiler/graph_dot.py, opt-tool --emit=dot/svg/png).
 
 The DOT text is checked by structure (nodes, edges, clusters, labels) through a small
 line reader, since the writer emits one statement per line; rendering with Graphviz runs
@@ -28,6 +28,7 @@ from compiler.graph_dot import (
     render_dot,
 )
 from examples.make_models import make_cnn
+from tools.opt_tool import main
 
 MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
@@ -220,10 +221,30 @@ def test_compare_of_identical_modules_marks_nothing(cnn):
                 if "#ffc078" in attrs or "#fff3bf" in attrs or "dashed" in attrs]
 
 
-def test_missing_graphviz_is_a_clear_error(monkeypatch):
+def test_missing_graphviz_is_a_clear_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(graph_dot, "dot_program", lambda: None)
     with pytest.raises(GraphvizError, match="needs Graphviz's `dot` program, which is not on"):
         render_dot("digraph {}", "svg")
+    path = tmp_path / "cnn.onnx"
+    onnx.save(make_cnn(), path)
+    assert main(["--emit=svg", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "--emit=svg renders through Graphviz's `dot` program, which is not on PATH" in err
+    assert "Traceback" not in err
+    # DOT text needs no Graphviz
+    assert main(["--emit=dot", str(path), "-o", str(tmp_path / "cnn.dot")]) == 0
+    assert (tmp_path / "cnn.dot").read_text().startswith('digraph "cnn.onnx"')
+
+
+def test_bad_picture_arguments(tmp_path, capsys):
+    path = tmp_path / "cnn.onnx"
+    onnx.save(make_cnn(), path)
+    assert main(["--before-after=O2", str(path)]) == 1
+    assert "use it with --emit=dot, svg or png" in capsys.readouterr().err
+    assert main(["--emit=dot", "--before-after=no-such-pass", str(path)]) == 1
+    assert "bad pass pipeline 'no-such-pass'" in capsys.readouterr().err
+    assert main(["--emit=dot", "-t", "llvm-ir", str(path)]) == 1
+    assert "give one of them" in capsys.readouterr().err
     with pytest.raises(GraphvizError, match="formats are svg, png"):
         render_dot("digraph {}", "pdf")
 
@@ -241,3 +262,14 @@ def test_special_names_and_regions_render_with_graphviz():
     for text in (graph_to_dot(special_model(), title='a "b" <c>'),
                  pipeline_to_dot(load_mlir_text(CONTROL_FLOW), "O2")):
         assert b"<svg" in render_dot(text, "svg")
+
+
+@needs_dot
+def test_opt_tool_writes_png_and_svg(tmp_path):
+    path = tmp_path / "cnn.onnx"
+    onnx.save(make_cnn(), path)
+    png, svg = tmp_path / "cnn.png", tmp_path / "cnn.svg"
+    assert main(["--emit=png", "--before-after=O2", str(path), "-o", str(png)]) == 0
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert main(["--emit=svg", "-p", "fold", str(path), "-o", str(svg)]) == 0
+    assert "<svg" in svg.read_text()
