@@ -11,6 +11,7 @@ from xdsl.ir import Attribute
 
 from dialects.errors import CompileError
 from dialects.graph import ARG_DIMS_ATTR, ARG_NAME_ATTR, DYN, numpy_dtype_of
+from dialects.symbolic_shapes import output_dim_names
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ def read_signature(main: func.FuncOp) -> tuple[list[TensorSpec], list[TensorSpec
         inputs.append(TensorSpec(name.data if isinstance(name, StringAttr) else f"input{i}",
                                  numpy_dtype(arg.type.element_type), shape))
     outputs: list[TensorSpec] = []
+    # a `?` output dim is named by what the shape analysis derives from the input names
+    dim_names = output_dim_names(main)
     for j, out_type in enumerate(main.function_type.outputs.data):
         if not isinstance(out_type, TensorType):
             raise CompileError(f"@main result {j} has type {out_type}; a graph-level "
@@ -87,5 +90,11 @@ def read_signature(main: func.FuncOp) -> tuple[list[TensorSpec], list[TensorSpec
         name = arg_attr(main, j, ARG_NAME_ATTR, results=True)
         outputs.append(TensorSpec(name.data if isinstance(name, StringAttr) else f"output{j}",
                                   numpy_dtype(out_type.element_type),
-                                  tuple(None if d == DYN else d for d in out_type.get_shape())))
+                                  tuple(d if d != DYN else _name(dim_names, j, k)
+                                        for k, d in enumerate(out_type.get_shape()))))
     return inputs, outputs
+
+
+def _name(names: list[tuple[str | None, ...]], result: int, dim: int) -> str | None:
+    row = names[result] if result < len(names) else ()
+    return row[dim] if dim < len(row) else None

@@ -761,6 +761,55 @@ def _rnn(a: SymbolicShapes, op: g.RNNOp) -> list[Dims | None]:
     return [(x[0], dirs, x[1], hidden)] + [state] * (len(op.outputs) - 1)
 
 
+MAX_DIM_NAME = 48
+"""Longest derived expression an output dim is named by (longer ones read as `?`)."""
+
+
+def output_dim_names(fn: func.FuncOp) -> list[tuple[str | None, ...]]:
+    """Per result of `fn`, per dim: for a `?` dim, the input dim name (ONNX dim_param)
+    or the expression over such names that the analysis derives (`seq*2`,
+    `floordiv(h - 1, 2) + 1`); None for static dims and for dims known only at run time
+    or from unnamed input dims. Names are only informative: an analysis that fails on an
+    op leaves that op's dims unnamed, never fails the caller."""
+    if not fn.body.blocks or fn.body.blocks[0].last_op is None:
+        return []
+    named: dict[str, str] = {}  # symbol -> the dim_param it stands for
+    for attrs in fn.arg_attrs.data if fn.arg_attrs is not None else ():
+        dims = attrs.data.get(g.ARG_DIMS_ATTR)
+        for d in dims.data if isinstance(dims, ArrayAttr) else ():
+            if isinstance(d, StringAttr) and d.data:
+                named[str(input_dim_symbol(d.data))] = d.data
+    try:
+        analysis = SymbolicShapes(fn)
+    except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError):
+        return []
+    names = []
+    for value in fn.body.blocks[0].last_op.operands:
+        shape = g.shape_of(value) if isinstance(value.type, TensorType) else ()
+        dims = analysis.dims_of(value) or ()
+        row: list[str | None] = []
+        for k, size in enumerate(shape):
+            dim = dims[k] if k < len(dims) else None
+            text = str(dim)
+            if size != g.DYN or dim is None or dim.is_const or not _over_names(dim, named):
+                row.append(None)
+            else:
+                row.append(named.get(text, text if len(text) <= MAX_DIM_NAME else None))
+        names.append(tuple(row))
+    return names
+
+
+def _over_names(x: SymInt, named: dict[str, str]) -> bool:
+    """Whether `x` is built from named input dims only (through opaque operations too)."""
+    for name in x.symbols():
+        if name in named:
+            continue
+        parts = SymInt.symbol(name).opaque_parts()
+        if parts is None or not all(_over_names(a, named) for a in parts[1]):
+            return False
+    return True
+
+
 def _register_optional() -> None:
     """Rules for ops whose class names differ between dialect versions."""
     for name, rule in (("MaxPoolIndicesOp", _pool),):

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
 
 from compiler.driver import load_graph_module, run_pipeline
-from compiler.signature import main_function
+from compiler.signature import main_function, read_signature
 from dialects.symbolic import SymInt, broadcast_dim, product, reshape_copy
-from dialects.symbolic_shapes import SymbolicShapes, reshape_target
+from dialects.symbolic_shapes import SymbolicShapes, output_dim_names, reshape_target
+
+MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
 
 b, s = SymInt.symbol("batch"), SymInt.symbol("seq")
 
@@ -131,3 +136,55 @@ def test_data_dependent_dims_are_fresh_symbols():
     analysis, named = _analysis(_model(nodes, [x, shape], [y]))
     d0, d1 = named["y"]
     assert d0 != d1 and d0.startswith("dyn") and d1.startswith("dyn")
+
+
+def conv_bn_relu(stride: int, dims: list, c: int = 256) -> onnx.ModelProto:
+    """The seed's Conv-BN-ReLU block on an input with named dynamic dims."""
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal((c, 3, 3, 3)).astype(np.float32), "w")]
+    inits += [numpy_helper.from_array(np.ones(c, np.float32), n)
+              for n in ("scale", "bias", "mean", "var")]
+    nodes = [helper.make_node("Conv", ["input", "w"], ["c"], pads=[1, 1, 1, 1],
+                              kernel_shape=[3, 3], strides=[stride, stride]),
+             helper.make_node("BatchNormalization", ["c", "scale", "bias", "mean", "var"],
+                              ["b"]),
+             helper.make_node("Relu", ["b"], ["output"])]
+    graph = helper.make_graph(
+        nodes, "cbr", [helper.make_tensor_value_info("input", TensorProto.FLOAT, dims)],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", c, "H", "W"])],
+        inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def outputs_of(model) -> list[str]:
+    return [str(spec) for spec in read_signature(main_function(load_graph_module(model)))[1]]
+
+
+def test_output_dims_carry_the_input_dim_names():
+    dims = ["batch_size", 3, "input_height", "input_width"]
+    assert outputs_of(conv_bn_relu(1, dims)) == [
+        "output: float32[batch_size, 256, input_height, input_width]"]
+    # a derived size is named by its expression over the input names
+    assert outputs_of(conv_bn_relu(2, dims, c=8)) == [
+        "output: float32[batch_size, 8, floordiv(input_height - 1, 2) + 1, "
+        "floordiv(input_width - 1, 2) + 1]"]
+    # an input dim without a name gives no name to what it determines
+    assert outputs_of(conv_bn_relu(1, ["batch_size", 3, None, None], c=8)) == [
+        "output: float32[batch_size, 8, ?, ?]"]
+    assert outputs_of(MODELS / "bert.onnx") == [
+        "last_hidden_state: float32[batch, seq, 64]", "pooler_output: float32[batch, 64]"]
+
+
+def test_data_dependent_output_dims_stay_unnamed():
+    graph = helper.make_graph(
+        [helper.make_node("NonZero", ["x"], ["nz"]),
+         helper.make_node("Concat", ["x", "x"], ["xx"], axis=0)], "nz",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])],
+        [helper.make_tensor_value_info("nz", TensorProto.INT64, [1, None]),
+         helper.make_tensor_value_info("xx", TensorProto.FLOAT, [None])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    assert outputs_of(model) == ["nz: int64[1, ?]", "xx: float32[n*2]"]
+    fn = main_function(load_graph_module(model))
+    assert output_dim_names(fn) == [(None, None), ("n*2",)]
