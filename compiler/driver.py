@@ -51,6 +51,7 @@ from compiler.pipeline import (
     parse_pipeline,
     to_tensor_pass,
 )
+from compiler.progress import Progress, model_label
 from compiler.runtime.cpu import CompiledModel
 from compiler.runtime.jit import load_openmp
 from compiler.signature import CompileStats, arg_attr, main_function, read_signature
@@ -446,10 +447,12 @@ def parse_error_parts(e: ParseError) -> tuple[str, str | None, str]:
 
 
 def run_pipeline(module: ModuleOp, spec: str | Sequence[ModulePass],
-                 stats: CompileStats | None = None) -> None:
+                 stats: CompileStats | None = None, progress: Progress | None = None) -> None:
     """Run a pipeline (passes, or a spec with presets); a failing pass is a CompileError."""
     ctx = make_context()
     for p in parse_pipeline(spec):
+        if progress is not None:
+            progress.step(p.name)
         start = time.perf_counter()
         apply_pass(p, ctx, module)
         if stats is not None:
@@ -492,7 +495,7 @@ def count_graph_ops(module: ModuleOp) -> int:
 def compile(model: object, *, target: str = "cpu",
             pipeline: str | Sequence[ModulePass] | None = None, kernels: bool = True,
             checks: str | None = None, threads: int | None = None, profile: bool = False,
-            cache: bool | None = None):
+            cache: bool | None = None, quiet: bool = False):
     """Compile a model for `target`; return a CompiledModel callable on numpy arrays.
 
     `model` is a path to an .onnx or .mlir (graph dialect) file, ONNX bytes, an
@@ -512,6 +515,8 @@ def compile(model: object, *, target: str = "cpu",
     `$KILN_CACHE_DIR` or the user's cache directory, so compiling the same model with the
     same options again, in any process, loads it in a fraction of the time
     (compiler/cache.py; `model.stats.cache` says "hit", "miss" or "off").
+    A compile that takes over two seconds shows one updating progress line on stderr
+    when stderr is a terminal (compiler/progress.py); `quiet=True` turns it off.
     """
     if isinstance(target, str) and is_cuda_target(target):
         return compile_cuda(model, target, load=load_graph_module, run=run_pipeline,
@@ -529,6 +534,22 @@ def compile(model: object, *, target: str = "cpu",
         key = cache_key(model, target, pipeline, kernels, checks, stats.threads)
         if key is not None and (hit := compile_cache.load(key, parse_graph_main)) is not None:
             return hit
+    optimize = parse_pipeline(optimize_passes() if pipeline is None else pipeline)
+    lower = lower_passes(kernels, checks, stats.threads)
+    steps = 1 + len(optimize) + int(profile) + 1 + len(lower) + 1  # import ... llvm codegen
+    progress = Progress(model_label(model), steps, enabled=not quiet)
+    try:
+        return compile_native(model, optimize, lower, checks, profile, stats, key, progress)
+    finally:
+        progress.close()
+
+
+def compile_native(model: object, optimize: list[ModulePass], lower: list[ModulePass],
+                   checks: str, profile: bool, stats: CompileStats, key: str | None,
+                   progress: Progress) -> CompiledModel:
+    """compile() for the cpu target once the cache is missed: import, the `optimize` and
+    `lower` passes, LLVM code generation (saved to the cache under `key`, if any)."""
+    progress.step("import")
     start = time.perf_counter()
     module = load_graph_module(model)
     store = weight_stores.store_for(module)
@@ -540,20 +561,21 @@ def compile(model: object, *, target: str = "cpu",
     inputs, outputs = read_signature(main)
     stats.graph_ops_imported = count_graph_ops(module)
 
-    run_pipeline(module, optimize_passes() if pipeline is None else pipeline, stats)
+    run_pipeline(module, optimize, stats, progress)
     stats.graph_ops_optimized = count_graph_ops(module)
     graph_main = main_function(module).clone()
     if profile:
-        run_pipeline(module, [InsertProfileMarksPass()], stats)
+        run_pipeline(module, [InsertProfileMarksPass()], stats, progress)
 
-    run_pipeline(module, [to_tensor_pass(checks)], stats)
+    run_pipeline(module, [to_tensor_pass(checks)], stats, progress)
     weight_names = weight_arguments(main_function(module), len(inputs))
     missing = [n for n in weight_names if n not in store]
     if missing:
         raise CompileError(f"weights {missing} are referenced by the IR but not in its "
                            f"weight store ({module.attributes.get('graph.weights')})")
-    run_pipeline(module, lower_passes(kernels, checks, stats.threads), stats)
+    run_pipeline(module, lower, stats, progress)
     weight_arrays = [store[n] for n in weight_names]
+    progress.step("llvm codegen")
     try:
         compiled = CompiledModel.from_llvm(module, graph_main, inputs, outputs, weight_arrays,
                                            store, stats, keep_objects=key is not None)
