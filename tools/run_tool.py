@@ -3,6 +3,7 @@ timings and, with --check, the agreement with a reference runtime.
 
     run-tool examples/models/cnn.onnx --check
     run-tool model.onnx --input x=x.npy --dim batch=8 --repeat 20
+    run-tool model.onnx --bisect            # the first wrong node, and the first wrong pass
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 import compiler
 from compiler.errors import KilnError
+from tools.bisection import BISECT_KINDS, bisect, load_onnx, random_feeds
 
 
 def _parse_pairs(pairs: Sequence[str], what: str) -> dict[str, str]:
@@ -97,12 +99,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rtol", type=float, default=1e-4)
     parser.add_argument("--atol", type=float, default=1e-5)
     parser.add_argument("--save", metavar="DIR", help="write outputs as DIR/<name>.npy")
+    parser.add_argument("--bisect", nargs="?", const="all", choices=BISECT_KINDS,
+                        help="find where Kiln first diverges from the reference: the first "
+                             "node (every value exposed, no graph optimization), the first "
+                             "optimization pass (and its rules), or both (the default); "
+                             "uses --input/--dim/--seed, --rtol/--atol, --pipeline")
     args = parser.parse_args(argv)
 
     try:
         dims = {k: int(v) for k, v in _parse_pairs(args.dim, "--dim").items()}
     except ValueError:
         parser.error("--dim sizes must be integers")
+    if args.bisect is not None:
+        return run_bisect(args, dims)
     try:
         start = time.perf_counter()
         model = compiler.compile(args.model, pipeline=args.pipeline, checks=args.checks,
@@ -158,6 +167,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"check:   {spec.name} vs {ref_name}: max abs err {float(err.max()):.3g}, "
               f"max rel err {rel:.3g} -> {'OK' if match else 'MISMATCH'}")
     return 0 if ok else 2
+
+
+def run_bisect(args: argparse.Namespace, dims: dict[str, int]) -> int:
+    """run-tool --bisect: print the bisection report; 0 if nothing diverges, 2 if
+    something does, 1 on an error."""
+    def log(message: str) -> None:
+        print(f"run-tool: bisect: {message}", file=sys.stderr, flush=True)
+
+    files = _parse_pairs(args.input, "--input")
+    try:
+        given = {name: np.load(path) for name, path in files.items()}
+        if args.model.endswith(".mlir"):
+            if args.bisect != "pass":
+                print("run-tool: --bisect=node needs an .onnx model (the reference runs "
+                      "it); use --bisect=pass for a .mlir file", file=sys.stderr)
+                return 1
+            specs = compiler.compile(args.model, pipeline="O0", cache=False, quiet=True)
+            feeds = make_inputs(specs, files, dims, args.seed)
+            model: object = args.model
+        else:
+            model = load_onnx(args.model, "bisection")
+            feeds = random_feeds(model, dims, args.seed, given)
+        report = bisect(model, feeds, by=args.bisect, pipeline=args.pipeline,
+                        rtol=args.rtol, atol=args.atol, checks=args.checks,
+                        threads=args.threads, log=log)
+    except (KilnError, OSError) as e:
+        print(f"run-tool: {e}", file=sys.stderr)
+        return 1
+    print(f"model:   {args.model}")
+    for name, value in feeds.items():
+        print(f"input    {name}: {value.dtype}{list(value.shape)}")
+    print()
+    print(report.format())
+    diverges = (report.nodes is not None and report.nodes.diverges) or (
+        report.passes is not None and (report.passes.diverges_before
+                                       or report.passes.first is not None))
+    return 2 if diverges else 0
 
 
 if __name__ == "__main__":
