@@ -216,7 +216,8 @@ class NodeBisection:
     def diverges(self) -> bool:
         return self.first is not None
 
-    def format(self) -> str:
+    def format(self, ir_lines: int = IR_LINES) -> str:
+        """The report; each IR level cut after `ir_lines` lines (0: all of it)."""
         lines = [f"bisect by node: {self.compared} values of {self.nodes} nodes, Kiln "
                  f"({UNOPTIMIZED}, no graph optimization) vs {self.reference}, rtol "
                  f"{self.rtol:g}, atol {self.atol:g}"]
@@ -233,18 +234,18 @@ class NodeBisection:
                 lines.append(f"    {self.later} later value(s) diverge too (errors "
                              "propagate from here)")
             lines.append("  graph level (as imported):")
-            lines += _indent(self.graph_ir)
+            lines += _indent(self.graph_ir, ir_lines)
             lines.append("  loop level (the op alone, lowered as compile() lowers it, "
                          "up to lower-linalg-to-loops):")
-            lines += _indent(self.loop_ir)
+            lines += _indent(self.loop_ir, ir_lines)
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
 
-def _indent(text: str) -> list[str]:
+def _indent(text: str, limit: int) -> list[str]:
     lines = text.splitlines() or ["(none)"]
-    if len(lines) > IR_LINES:
-        lines = [*lines[:IR_LINES], f"... ({len(lines) - IR_LINES} more lines)"]
+    if 0 < limit < len(lines):
+        lines = [*lines[:limit], f"... ({len(lines) - limit} more lines)"]
     return [f"    {line}" for line in lines]
 
 
@@ -389,7 +390,7 @@ def node_ir(model: onnx.ModelProto, node: onnx.NodeProto, checks: str | None = N
     try:
         module = load_graph_module(model)
         isolated = isolate_node(module, node)
-    except (KilnError, LookupError) as e:
+    except Exception as e:  # the IR is an aid: the report must not be lost over it
         return f"(not available: {e})", "(not available)"
     graph_text = str(main_function(isolated))
     passes = [to_tensor_pass(checks or "shapes"),
@@ -447,8 +448,10 @@ def isolate_node(module: ModuleOp, node: onnx.NodeProto) -> ModuleOp:
     for op in group:
         clones[op] = op.clone(value_mapper=mapping)
         block.add_op(clones[op])
-    # what the rest of the graph uses (the node's outputs), else the last op's results
-    outs = [r for op in group for r in op.results
+    # what the rest of the graph uses (the node's outputs; a weight the importer located
+    # at this node may serve others too, but it is not a result), else the last op's
+    outs = [r for op in group if not isinstance(op, g.WeightOp | g.ConstantOp)
+            for r in op.results
             if any(u.operation not in inside for u in r.uses)] or list(group[-1].results)
     results = [clones[r.op].results[r.index] for r in outs]
     block.add_op(func.ReturnOp(*results))
@@ -626,8 +629,9 @@ class Bisection:
     nodes: NodeBisection | None
     passes: PassBisection | None
 
-    def format(self) -> str:
-        return "\n\n".join(r.format() for r in (self.nodes, self.passes) if r is not None)
+    def format(self, ir_lines: int = IR_LINES) -> str:
+        parts = [self.nodes.format(ir_lines)] if self.nodes is not None else []
+        return "\n\n".join([*parts, *([self.passes.format()] if self.passes else [])])
 
 
 BISECT_KINDS = ("node", "pass", "all")

@@ -104,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "node (every value exposed, no graph optimization), the first "
                              "optimization pass (and its rules), or both (the default); "
                              "uses --input/--dim/--seed, --rtol/--atol, --pipeline")
+    parser.add_argument("--ir-lines", type=int, default=60, metavar="N",
+                        help="--bisect: lines of IR shown per level (0: all)")
     args = parser.parse_args(argv)
 
     try:
@@ -199,7 +201,7 @@ def run_bisect(args: argparse.Namespace, dims: dict[str, int]) -> int:
     for name, value in feeds.items():
         print(f"input    {name}: {value.dtype}{list(value.shape)}")
     print()
-    print(report.format())
+    print(report.format(args.ir_lines))
     diverges = (report.nodes is not None and report.nodes.diverges) or (
         report.passes is not None and (report.passes.diverges_before
                                        or report.passes.first is not None))
