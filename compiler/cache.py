@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -35,7 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
 
 from compiler.runtime.cpu import CompiledModel, NativeInterface
 from compiler.runtime.jit import JITEngine, host_cpu_description
@@ -70,7 +70,9 @@ def model_digest(model: object) -> str | None:
     """SHA-256 of the bytes that identify `model`, or None when it cannot be cached (a
     ModuleOp, an unreadable path: compile reports those itself)."""
     digest = hashlib.sha256()
-    if isinstance(model, onnx.ModelProto):
+    # a ModelProto exists only once onnx is imported: the torch path never imports it
+    onnx = sys.modules.get("onnx")
+    if onnx is not None and isinstance(model, onnx.ModelProto):
         digest.update(b"onnx:")
         digest.update(model.SerializeToString(deterministic=True))
     elif isinstance(model, bytes | bytearray | memoryview):
@@ -135,6 +137,7 @@ def kiln_version() -> str:
 @functools.cache
 def _environment() -> str:
     import llvmlite
+    import onnx
     import xdsl
 
     return json.dumps({

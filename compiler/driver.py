@@ -43,7 +43,7 @@ from compiler import cache as compile_cache
 from compiler.context import make_context
 from compiler.cuda_target import compile_cuda, is_cuda_target
 from compiler.errors import CompileError, InternalError, InvalidIRError, KilnError, op_location
-from compiler.importers.onnx import import_onnx
+from compiler.importers import torch as torch_frontend
 from compiler.pipeline import (
     CHECK_MODES,
     lower_passes,
@@ -68,6 +68,9 @@ def load_graph_module(model: object) -> ModuleOp:
         return model
     if isinstance(model, str | os.PathLike) and str(model).endswith(".mlir"):
         return parse_mlir_file(str(model))
+    # imported here, not at the top: the torch path must not load onnx
+    from compiler.importers.onnx import import_onnx
+
     try:
         return import_onnx(model)  # type: ignore[arg-type]
     except KilnError:
@@ -492,7 +495,8 @@ def count_graph_ops(module: ModuleOp) -> int:
     return sum(1 for op in module.walk() if op.name.startswith("graph."))
 
 
-def compile(model: object, *, target: str = "cpu",
+def compile(model: object, *, example_inputs: Sequence[object] | None = None,
+            dynamic_shapes: object = None, target: str = "cpu",
             pipeline: str | Sequence[ModulePass] | None = None, kernels: bool = True,
             checks: str | None = None, threads: int | None = None, profile: bool = False,
             cache: bool | None = None, quiet: bool = False):
@@ -517,7 +521,18 @@ def compile(model: object, *, target: str = "cpu",
     (compiler/cache.py; `model.stats.cache` says "hit", "miss" or "off").
     A compile that takes over two seconds shows one updating progress line on stderr
     when stderr is a terminal (compiler/progress.py); `quiet=True` turns it off.
+
+    A `torch.nn.Module` (with `example_inputs`, and `dynamic_shapes` as torch.export takes
+    them) or a `torch.export.ExportedProgram` goes through torch.export straight into the
+    graph dialect (compiler/importers/torch); the result also takes torch tensors.
     """
+    if torch_frontend.is_torch_model(model):
+        return torch_frontend.compile_torch(
+            model, example_inputs, dynamic_shapes, compile, target=target, pipeline=pipeline,
+            kernels=kernels, checks=checks, threads=threads, profile=profile, cache=cache)
+    if example_inputs is not None or dynamic_shapes is not None:
+        raise CompileError("example_inputs and dynamic_shapes are for a torch.nn.Module; "
+                           f"this model is a {type(model).__name__}")
     if isinstance(target, str) and is_cuda_target(target):
         return compile_cuda(model, target, load=load_graph_module, run=run_pipeline,
                             pipeline=pipeline, checks=checks, profile=profile)

@@ -18,8 +18,6 @@ import os
 import weakref
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 
 WEIGHTS_ATTR = "graph.weights"
@@ -113,6 +111,9 @@ def _load_file_store(key: str) -> WeightStore | None:
         with np.load(path) as data:
             store = WeightStore({name: data[name] for name in data.files})
     else:
+        import onnx  # only for a `file:` store of an .onnx model
+        from onnx import numpy_helper
+
         model = onnx.load(path)
         store = WeightStore({init.name: numpy_helper.to_array(init)
                              for init in model.graph.initializer})
