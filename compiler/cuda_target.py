@@ -1,8 +1,9 @@
 """compile(model, target="cuda"): graph -> loops -> GPU kernels (PTX) + host code.
 
 The graph optimizations and convert-graph-to-tensor are the cpu target's; then
-bufferize, lower-linalg-to-loops{parallel=true} (no GEMM kernel calls: a product is a
-nest whose parallel loops become threads), gpu-outline-kernels, convert-gpu-to-nvvm;
+bufferize, gpu-tile-contractions (matmul/conv as shared-memory tiled kernels),
+lower-linalg-to-loops{parallel=true} (the rest: nests whose parallel loops become
+threads), gpu-outline-kernels, convert-gpu-to-nvvm;
 the gpu.module becomes PTX for the chosen arch, the rest (lower-gpu-launches,
 convert-to-llvm, the managed allocator) host code for the CPU JIT.
 
@@ -30,6 +31,7 @@ from dialects import weights as weight_stores
 from lowering.bufferize import BufferizePass
 from lowering.gpu_host import LowerGpuLaunchesPass, rename_allocations
 from lowering.gpu_outline import GpuOutlineKernelsPass
+from lowering.gpu_tile import GpuTileContractionsPass
 from lowering.gpu_to_nvvm import ConvertGpuToNvvmPass, kernel_names
 from lowering.linalg_to_loops import LowerLinalgToLoopsPass
 from lowering.to_llvm import ConvertToLLVMPass
@@ -54,8 +56,8 @@ def resolve_arch(target: str) -> str:
 
 def kernel_passes() -> list[ModulePass]:
     """linalg on tensors -> memref -> scf.parallel loops -> gpu kernels in the llvm dialect."""
-    return [BufferizePass(), LowerLinalgToLoopsPass(parallel=True), GpuOutlineKernelsPass(),
-            ConvertGpuToNvvmPass()]
+    return [BufferizePass(), GpuTileContractionsPass(), LowerLinalgToLoopsPass(parallel=True),
+            GpuOutlineKernelsPass(), ConvertGpuToNvvmPass()]
 
 
 def compile_cuda(model: object, target: str, *, load: Callable[[object], ModuleOp],

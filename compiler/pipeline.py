@@ -18,6 +18,7 @@ from lowering.bounds_checks import InsertBoundsChecksPass
 from lowering.bufferize import BufferizePass
 from lowering.contraction import LowerContractionsToKernelsPass
 from lowering.gpu_outline import GpuOutlineKernelsPass
+from lowering.gpu_tile import GpuTileContractionsPass
 from lowering.gpu_to_nvvm import ConvertGpuToNvvmPass
 from lowering.graph_to_tensor import ConvertGraphToTensorPass
 from lowering.linalg_to_loops import LowerLinalgToLoopsPass
@@ -39,7 +40,7 @@ KILN_PASSES: tuple[type[ModulePass], ...] = (
     ConvertGraphToTensorPass, BufferizePass, LowerContractionsToKernelsPass,
     LowerLinalgToLoopsPass, InsertBoundsChecksPass, ConvertToLLVMPass,
     # the cuda target (lowering/gpu_*.py)
-    GpuOutlineKernelsPass, ConvertGpuToNvvmPass,
+    GpuTileContractionsPass, GpuOutlineKernelsPass, ConvertGpuToNvvmPass,
 )
 
 

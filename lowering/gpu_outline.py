@@ -23,6 +23,7 @@ CompileError naming them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -155,22 +156,15 @@ class _Outliner:
 
     def globals_used(self, body: Block) -> None:
         """Copy the memref.globals the kernel body reads into the gpu.module."""
-        present = {op.sym_name.data for op in self.kernels.body.block.ops
-                   if isinstance(op, memref.GlobalOp)}
-        for op in body.walk():
-            if isinstance(op, memref.GetGlobalOp) and op.name_.root_reference.data not in present:
-                name = op.name_.root_reference.data
-                source = next((g for g in self.module.body.block.ops
-                               if isinstance(g, memref.GlobalOp) and g.sym_name.data == name),
-                              None)
-                if source is None:
-                    raise _fail(op, f"global @{name} not found in the module")
-                block = self.kernels.body.block
-                if block.first_op is None:
-                    block.add_op(source.clone())
-                else:  # globals first, as in the host module
-                    block.insert_op_before(source.clone(), block.first_op)
-                present.add(name)
+        copy_globals(self.module, self.kernels, body)
+
+    def fresh_name(self, host_name: str) -> str:
+        """`<host>_kernel_<n>`, not yet a symbol of the gpu.module."""
+        taken = {o.sym_name.data for o in self.kernels.body.block.ops
+                 if isinstance(o, gpu.FuncOp)}
+        while f"{host_name}_kernel_{self.count}" in taken:
+            self.count += 1
+        return f"{host_name}_kernel_{self.count}"
 
     def outline(self, loop: scf.ParallelOp, host_name: str) -> None:
         _check_kernel_body(loop)
@@ -181,7 +175,7 @@ class _Outliner:
             if not isinstance(v.type, MemRefType | IndexType | IntegerType | AnyFloat):
                 raise _fail(loop, f"cannot pass a value of type {v.type} to a kernel")
 
-        name = f"{host_name}_kernel_{self.count}"
+        name = self.fresh_name(host_name)
         self.count += 1
         entry = Block(arg_types=[v.type for v in args])
         mapping: dict[SSAValue, SSAValue] = dict(zip(args, entry.args, strict=True))
@@ -230,12 +224,52 @@ class _Outliner:
         host_total = _product(h, _trip_counts(h, loop, lambda v: v))
         one, block_size = h.index(1), h.index(BLOCK_SIZE)
         block = h(arith.MaxSIOp(one, h(arith.MinSIOp(host_total, block_size))))
-        blocks = h(arith.CeilDivSIOp(host_total, block))
-        grid = h(arith.MaxSIOp(one, h(arith.MinSIOp(blocks, h.index(MAX_BLOCKS)))))
+        grid = grid_size(h, h(arith.CeilDivSIOp(host_total, block)))
         launch = gpu.LaunchFuncOp(
             SymbolRefAttr(KERNEL_MODULE, [StringAttr(name)]), [grid, one, one],
             [block, one, one], kernelOperands=args)
         Rewriter.replace_op(loop, launch)
+
+
+def grid_size(emit: Callable[[Operation], SSAValue], blocks: SSAValue) -> SSAValue:
+    """The blocks to launch for `blocks` units of work (`emit` inserts an op and returns
+    its result): at least 1, at most MAX_BLOCKS (the kernels' stride loops do the rest)."""
+    one = emit(arith.ConstantOp.from_int_and_width(1, IndexType()))
+    most = emit(arith.ConstantOp.from_int_and_width(MAX_BLOCKS, IndexType()))
+    return emit(arith.MaxSIOp(one, emit(arith.MinSIOp(blocks, most))))
+
+
+def copy_globals(module: ModuleOp, kernels: gpu.ModuleOp, body: Block) -> None:
+    """Copy the memref.globals that `body` (a kernel's) reads from `module` into the
+    gpu.module `kernels`, once each: device code cannot read a host global."""
+    present = {op.sym_name.data for op in kernels.body.block.ops
+               if isinstance(op, memref.GlobalOp)}
+    for op in body.walk():
+        if isinstance(op, memref.GetGlobalOp) and op.name_.root_reference.data not in present:
+            name = op.name_.root_reference.data
+            source = next((g for g in module.body.block.ops
+                           if isinstance(g, memref.GlobalOp) and g.sym_name.data == name),
+                          None)
+            if source is None:
+                raise _fail(op, f"global @{name} not found in the module")
+            block = kernels.body.block
+            if block.first_op is None:
+                block.add_op(source.clone())
+            else:  # globals first, as in the host module
+                block.insert_op_before(source.clone(), block.first_op)
+            present.add(name)
+
+
+def kernels_module(module: ModuleOp) -> gpu.ModuleOp:
+    """The module's `gpu.module @kernels`, made (and the module marked as a container)
+    when there is none yet; every pass that outlines kernels adds them there."""
+    for op in module.ops:
+        if isinstance(op, gpu.ModuleOp) and op.sym_name.data == KERNEL_MODULE:
+            return op
+    kernels = gpu.ModuleOp(StringAttr(KERNEL_MODULE), Region(Block()))  # type: ignore[arg-type]
+    module.attributes["gpu.container_module"] = UnitAttr()
+    module.body.block.add_op(kernels)
+    return kernels
 
 
 def _copy_nest(copy: memref.CopyOp) -> scf.ParallelOp:
@@ -302,11 +336,7 @@ class GpuOutlineKernelsPass(ModulePass):
     name = "gpu-outline-kernels"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        if any(isinstance(o, gpu.ModuleOp) for o in op.ops):
-            raise PassFailedException("gpu-outline-kernels: the module already has a "
-                                      "gpu.module (run the pass once)")
-        kernels = gpu.ModuleOp(StringAttr(KERNEL_MODULE), Region(Block()))  # type: ignore[arg-type]
-        outliner = _Outliner(op, kernels)
+        outliner = _Outliner(op, kernels_module(op))
         for fn in [f for f in op.ops if isinstance(f, func.FuncOp) and f.body.blocks]:
             for copy in [c for c in fn.walk() if isinstance(c, memref.CopyOp)]:
                 if not any(isinstance(a, scf.ParallelOp) for a in _ancestors(copy)):
@@ -314,8 +344,6 @@ class GpuOutlineKernelsPass(ModulePass):
             for loop in outermost_parallels(fn):
                 outliner.outline(loop, fn.sym_name.data)
             _insert_waits(fn)
-        op.attributes["gpu.container_module"] = UnitAttr()
-        op.body.block.add_op(kernels)
 
 
 def _ancestors(op: Operation):

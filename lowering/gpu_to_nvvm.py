@@ -7,7 +7,11 @@ Runs after gpu-outline-kernels. Inside the gpu.module:
   flattened descriptors (global-space pointers, offsets, sizes, strides) and calls the
   body is added when the PTX is emitted (compiler/runtime/nvptx.py): the llvm dialect
   here has no calling-convention or address-space casts that llvmlite could translate.
-* `gpu.block_id/block_dim/thread_id/grid_dim` -> `llvm.nvvm.read.ptx.sreg.*` (i32).
+* `gpu.block_id/block_dim/thread_id/grid_dim` -> `llvm.nvvm.read.ptx.sreg.*` (i32);
+  `gpu.barrier` -> `llvm.nvvm.barrier.cta.sync.aligned.all(0)` (bar.sync 0).
+* workgroup buffers (a static `memref.alloca` in address space 3 at the top of a kernel)
+  become trailing arguments of `@<name>.body`; the module lists their types per kernel
+  in `kiln.shared`, and the PTX entry passes `.shared` arrays for them (nvptx.py).
 * transcendental math -> libdevice (`__nv_expf`, `__nv_tanhf`, ...): NVPTX has no
   instruction for llvm.exp/log/sin/pow, and libm does not exist on the device.
 * float add/sub/mul carry the `contract` flag, so LLVM forms fma.rn.f32 (what nvcc does
@@ -19,9 +23,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import arith, func, gpu, llvm
-from xdsl.dialects.builtin import ArrayAttr, IndexType, ModuleOp, StringAttr, SymbolRefAttr, i32
-from xdsl.ir import Block, Operation, Region
+from xdsl.dialects import arith, func, gpu, llvm, memref
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DictionaryAttr,
+    FunctionType,
+    IndexType,
+    IntegerAttr,
+    MemRefType,
+    ModuleOp,
+    StringAttr,
+    SymbolRefAttr,
+    i32,
+)
+from xdsl.ir import Attribute, Block, Operation, Region
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 from xdsl.utils.exceptions import PassFailedException
@@ -29,6 +44,9 @@ from xdsl.utils.exceptions import PassFailedException
 from lowering.to_llvm import ConvertToLLVMPass
 
 KERNELS_ATTR = "kiln.kernels"
+SHARED_ATTR = "kiln.shared"
+SHARED_SPACE = 3
+BARRIER = "llvm.nvvm.barrier.cta.sync.aligned.all"
 BODY_SUFFIX = ".body"
 
 _SREGS = {gpu.BlockIdOp: "ctaid", gpu.BlockDimOp: "ntid", gpu.ThreadIdOp: "tid",
@@ -60,9 +78,39 @@ def libdevice_name(callee: str) -> str | None:
     return f"__nv_{callee}" if base in _LIBM else None
 
 
-def _lower_gpu_ops(body: Block) -> list[str]:
+def _is_shared(op: Operation) -> bool:
+    if not isinstance(op, memref.AllocaOp):
+        return False
+    space = op.memref.type.memory_space  # type: ignore[attr-defined]
+    return isinstance(space, IntegerAttr) and space.value.data == SHARED_SPACE
+
+
+def _shared_to_args(kernel: gpu.FuncOp) -> list[MemRefType]:
+    """Workgroup allocas -> trailing entry-block arguments (plain memref types)."""
+    entry = kernel.body.blocks[0]
+    found: list[MemRefType] = []
+    for op in list(kernel.walk()):
+        if not _is_shared(op):
+            continue
+        t = op.results[0].type
+        assert isinstance(t, MemRefType)
+        if op.parent_block() is not entry or op.operands or any(
+                d < 0 for d in t.get_shape()):
+            raise PassFailedException(
+                f"convert-gpu-to-nvvm: @{kernel.sym_name.data}: workgroup memory must be a "
+                "static memref.alloca at the top of the kernel")
+        plain = MemRefType(t.element_type, t.get_shape())
+        arg = entry.insert_arg(plain, len(entry.args))
+        op.results[0].replace_all_uses_with(arg)
+        entry.erase_op(op)
+        found.append(plain)
+    return found
+
+
+def _lower_gpu_ops(body: Block, shared: dict[str, Attribute]) -> list[str]:
     """gpu.func -> func.func (private, `.body` suffix), gpu.return -> func.return, thread
-    and block ids -> sreg reads; returns the kernel names."""
+    and block ids -> sreg reads, barriers -> bar.sync, workgroup buffers -> arguments
+    (their types into `shared`); returns the kernel names."""
     names = []
     for op in list(body.ops):
         if not isinstance(op, gpu.FuncOp):
@@ -70,9 +118,16 @@ def _lower_gpu_ops(body: Block) -> list[str]:
         if op.kernel is None:
             raise PassFailedException(f"convert-gpu-to-nvvm: gpu.func @{op.sym_name.data} "
                                       "is not a kernel (device functions are not supported)")
+        buffers = _shared_to_args(op)
+        if buffers:
+            shared[op.sym_name.data] = ArrayAttr(buffers)
         for inner in list(op.walk()):
             if isinstance(inner, gpu.ReturnOp):
                 Rewriter.replace_op(inner, func.ReturnOp())
+            elif isinstance(inner, gpu.BarrierOp):
+                zero = arith.ConstantOp.from_int_and_width(0, 32)
+                Rewriter.replace_op(inner, [zero, llvm.CallIntrinsicOp(BARRIER, [zero.result],
+                                                                       [])], [])
             elif type(inner) in _SREGS:
                 dim = inner.dimension.data.value  # type: ignore[attr-defined]
                 read = llvm.CallIntrinsicOp(
@@ -81,7 +136,8 @@ def _lower_gpu_ops(body: Block) -> list[str]:
                 Rewriter.replace_op(inner, [read, cast], [cast.result])
         name = op.sym_name.data
         names.append(name)
-        fn = func.FuncOp(name + BODY_SUFFIX, op.function_type,
+        ftype = FunctionType.from_lists(op.body.blocks[0].arg_types, [])
+        fn = func.FuncOp(name + BODY_SUFFIX, ftype,
                          Rewriter.move_region_contents_to_new_regions(op.body),
                          visibility="private")
         Rewriter.replace_op(op, fn)
@@ -146,7 +202,8 @@ class ConvertGpuToNvvmPass(ModulePass):
             for inner in list(block.ops):
                 inner.detach()
                 scratch.body.block.add_op(inner)
-            names = _lower_gpu_ops(scratch.body.block)
+            shared: dict[str, Attribute] = {}
+            names = _lower_gpu_ops(scratch.body.block, shared)
             ConvertToLLVMPass().apply(ctx, scratch)
             _use_libdevice(scratch)
             _check_no_host_calls(scratch)
@@ -154,9 +211,20 @@ class ConvertGpuToNvvmPass(ModulePass):
                 inner.detach()
                 block.add_op(inner)
             kernels.attributes[KERNELS_ATTR] = ArrayAttr([StringAttr(n) for n in names])
+            if shared:
+                kernels.attributes[SHARED_ATTR] = DictionaryAttr(shared)
 
 
 def kernel_names(kernels: Operation) -> list[str]:
     """The kernels convert-gpu-to-nvvm listed on a gpu.module."""
     attr = kernels.attributes.get(KERNELS_ATTR)
     return [a.data for a in attr.data] if isinstance(attr, ArrayAttr) else []  # type: ignore[union-attr]
+
+
+def shared_buffers(kernels: Operation) -> dict[str, list[MemRefType]]:
+    """Per kernel, the workgroup buffers convert-gpu-to-nvvm turned into the trailing
+    arguments of its body (none for most kernels)."""
+    attr = kernels.attributes.get(SHARED_ATTR)
+    if not isinstance(attr, DictionaryAttr):
+        return {}
+    return {name: list(types.data) for name, types in attr.data.items()}  # type: ignore[attr-defined]

@@ -12,7 +12,9 @@ part of libdevice.
 KERNEL ABI (host launch stubs, compiler/runtime/cuda_host.py, use the same order): a
 memref descriptor `(allocated, aligned, offset, sizes[R], strides[R])` is passed as
 `aligned, offset, sizes..., strides...`; the allocated pointer is not passed (kernels
-never free). An i1 is passed as i8, other scalars as they are.
+never free). An i1 is passed as i8, other scalars as they are. A kernel's workgroup
+buffers (the trailing arguments of its body, listed in `kiln.shared`) are not parameters:
+the entry passes `.shared` arrays (addrspace 3 globals) in their place.
 """
 
 from __future__ import annotations
@@ -24,17 +26,25 @@ import re
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
 from xdsl.dialects import gpu
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, Region
+from xdsl.dialects.builtin import (
+    Float16Type,
+    Float32Type,
+    Float64Type,
+    IntegerType,
+    MemRefType,
+    ModuleOp,
+)
+from xdsl.ir import Attribute, Block, Region
 
 from compiler.errors import BackendError, CompileError
 from compiler.runtime.llvm_translate import translate_to_llvm_ir
-from lowering.gpu_to_nvvm import BODY_SUFFIX, kernel_names
+from lowering.gpu_to_nvvm import BODY_SUFFIX, kernel_names, shared_buffers
 
 TRIPLE = "nvptx64-nvidia-cuda"
 SUPPORTED_ARCHS = ("sm_75", "sm_80", "sm_86", "sm_89", "sm_90")
 DEFAULT_ARCH = "sm_80"
 GLOBAL_SPACE = 1
+SHARED_SPACE = 3
 
 
 @functools.cache
@@ -92,17 +102,58 @@ def flat_param_types(t: ir.Type) -> list[ir.Type]:
     return [t]
 
 
-def _add_entry(module: ir.Module, name: str) -> None:
+def _element(t: Attribute) -> ir.Type:
+    if isinstance(t, Float32Type):
+        return ir.FloatType()
+    if isinstance(t, Float64Type):
+        return ir.DoubleType()
+    if isinstance(t, Float16Type):
+        return ir.HalfType()
+    if isinstance(t, IntegerType):
+        return ir.IntType(t.width.data)
+    raise CompileError(f"workgroup memory of {t} is not supported")
+
+
+def _shared_descriptor(b: ir.IRBuilder, module: ir.Module, name: str, t: ir.Type,
+                       buffer: MemRefType) -> ir.Value:
+    """A descriptor of a fresh `.shared` array for one workgroup buffer of kernel `name`."""
+    shape = list(buffer.get_shape())
+    count = 1
+    for d in shape:
+        count *= d
+    array = ir.ArrayType(_element(buffer.element_type), count)
+    g = ir.GlobalVariable(module, array, name=module.get_unique_name(f"{name}.shared"),
+                          addrspace=SHARED_SPACE)
+    g.linkage = "internal"
+    g.initializer = ir.Constant(array, ir.Undefined)
+    g.align = 16
+    ptr = b.addrspacecast(g, ir.PointerType())
+    desc = b.insert_value(ir.Constant(t, None), ptr, 0)
+    desc = b.insert_value(desc, ptr, 1)
+    i64 = ir.IntType(64)
+    desc = b.insert_value(desc, i64(0), 2)
+    strides = [1] * len(shape)
+    for k in range(len(shape) - 2, -1, -1):
+        strides[k] = strides[k + 1] * shape[k + 1]
+    for i, (size, stride) in enumerate(zip(shape, strides, strict=True)):
+        desc = b.insert_value(desc, i64(size), [3, i])
+        desc = b.insert_value(desc, i64(stride), [4, i])
+    return desc
+
+
+def _add_entry(module: ir.Module, name: str, shared: list[MemRefType]) -> None:
     body = module.get_global(name + BODY_SUFFIX)
+    args = list(body.function_type.args)
+    passed = args[:len(args) - len(shared)]
     params: list[ir.Type] = []
-    for t in body.function_type.args:
+    for t in passed:
         params += flat_param_types(t)
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), params), name=name)
     fn.calling_convention = "ptx_kernel"
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     flat = iter(fn.args)
     values = []
-    for t in body.function_type.args:
+    for t in passed:
         if isinstance(t, ir.LiteralStructType):
             ptr = b.addrspacecast(next(flat), ir.PointerType())
             desc = b.insert_value(ir.Constant(t, None), ptr, 0)
@@ -117,6 +168,8 @@ def _add_entry(module: ir.Module, name: str) -> None:
             values.append(b.trunc(next(flat), t))
         else:
             values.append(next(flat))
+    for t, buffer in zip(args[len(passed):], shared, strict=True):
+        values.append(_shared_descriptor(b, module, name, t, buffer))
     b.call(body, values)
     b.ret_void()
     body.attributes.add("alwaysinline")
@@ -130,11 +183,12 @@ def llvm_ir(module: ModuleOp, arch: str = DEFAULT_ARCH) -> str:
     before libdevice is linked and before optimization."""
     kernels = kernel_module(module)
     names = kernel_names(kernels)
+    shared = shared_buffers(kernels)
     tm = target_machine(arch)
     out = translate_to_llvm_ir(_as_builtin(kernels), triple=TRIPLE,
                                data_layout=str(tm.target_data))
     for name in names:
-        _add_entry(out, name)
+        _add_entry(out, name, shared.get(name, []))
     return str(out) + _MODULE_FLAGS
 
 

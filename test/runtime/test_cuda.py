@@ -3,7 +3,8 @@
 Where a CUDA device is present, the tests marked `gpu` also run the models on it and
 compare with the cpu target (examples/gpu_check.py does the same for every bundled
 model, with timings). The real models' ptxas check takes minutes on a small CPU, so it
-runs only with KILN_PTXAS_ALL=1 (the small models always run).
+runs only with KILN_PTXAS_ALL=1 (the small models always run). The small models' kernel
+IR also runs in the SIMT simulator (test/gpu_simt.py) against the cpu target.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gpu_simt import simulate_model
 
 import compiler
 from compiler.errors import CompileError, KilnError
@@ -90,6 +92,21 @@ def test_all_kernels_assemble_with_ptxas_for_sm80_and_sm90(name, tmp_path):
     assert sorted(ptx_entries(model.ptx)) == sorted(model.kernels)
     _ptxas(model.ptx, "sm_80", tmp_path)
     _ptxas(model.ptx_for("sm_90"), "sm_90", tmp_path)
+
+
+@pytest.mark.parametrize("name, batch", [("mlp", 3), ("cnn", 1)])
+def test_the_kernel_ir_computes_what_the_cpu_target_does(name, batch):
+    """Without a GPU: the kernels (tiled ones included) run in the SIMT simulator, which
+    checks every access and barrier, and match the cpu target."""
+    path = str(MODELS / f"{name}.onnx")
+    cpu = compiler.compile(path)
+    rng = np.random.default_rng(7)
+    feeds = [rng.standard_normal([d if isinstance(d, int) else batch for d in spec.shape])
+             .astype(spec.dtype) for spec in cpu.inputs]
+    got, machine = simulate_model(path, feeds)
+    assert machine.launches >= 5
+    for g, w in zip(got, cpu(*feeds), strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
 
 
 @gpu

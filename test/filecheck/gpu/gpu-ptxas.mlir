@@ -3,9 +3,14 @@
 // RUN: ptxas -arch=sm_80 %t.sm80.ptx -o %t.sm80.cubin
 // RUN: translate-tool --emit=ptx --arch=sm_90 -p 'convert-graph-to-tensor,bufferize,lower-linalg-to-loops{parallel=true},gpu-outline-kernels,convert-gpu-to-nvvm' %s -o %t.sm90.ptx
 // RUN: ptxas -arch=sm_90 %t.sm90.ptx -o %t.sm90.cubin
+// RUN: translate-tool --emit=ptx --arch=sm_80 -p 'convert-graph-to-tensor,bufferize,gpu-tile-contractions,lower-linalg-to-loops{parallel=true},gpu-outline-kernels,convert-gpu-to-nvvm' %S/gpu-tile-ptx.mlir -o %t.tile80.ptx
+// RUN: ptxas -arch=sm_80 %t.tile80.ptx -o %t.tile80.cubin
+// RUN: translate-tool --emit=ptx --arch=sm_90 -p 'convert-graph-to-tensor,bufferize,gpu-tile-contractions,lower-linalg-to-loops{parallel=true},gpu-outline-kernels,convert-gpu-to-nvvm' %S/gpu-tile-ptx.mlir -o %t.tile90.ptx
+// RUN: ptxas -arch=sm_90 %t.tile90.ptx -o %t.tile90.cubin
 
 // The PTX of a softmax over a gemm with bias and of erf/tanh/exp math (inline and
-// libdevice) assembles with ptxas for sm_80 and sm_90.
+// libdevice) assembles with ptxas for sm_80 and sm_90; so do the shared-memory tiled
+// conv and matmul kernels of gpu-tile-ptx.mlir.
 
 builtin.module attributes {graph.weights = "mem:0"} {
   func.func @main(%x: tensor<?x16xf32> {graph.name = "x", graph.dims = ["n", ""]}, %w: tensor<8x16xf32> {graph.name = "w"}, %b: tensor<8xf32> {graph.name = "b"}) -> (tensor<?x8xf32> {graph.name = "y"}) {
