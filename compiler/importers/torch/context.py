@@ -336,6 +336,20 @@ class TorchImportContext:
         value.name_hint = _ssa_name(pending.name)
         return value
 
+    def parameter(self, arg: object) -> np.ndarray:
+        """The array of a parameter/buffer argument (for rules that rearrange weights)."""
+        value = self.values.get(arg) if isinstance(arg, fx.Node) else None
+        if isinstance(value, _Pending):
+            return value.tensor.detach().cpu().numpy()
+        raise NodeError(f"argument {arg!r} must be a parameter or buffer of the module")
+
+    def weight(self, name: str, array: np.ndarray) -> SSAValue:
+        """A new weight `name` (made unique) holding `array`."""
+        array = np.asarray(array, order="C")
+        stored = self.weights.add(name, array)
+        return self.emit(g.WeightOp(stored, g.tensor_type(
+            array.shape, g.element_type_for(array.dtype))))
+
     def val(self, arg: object) -> object:
         """torch's value of an argument: the FakeTensor/SymInt of a node, else `arg`."""
         return arg.meta.get("val") if isinstance(arg, fx.Node) else arg

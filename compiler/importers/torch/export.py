@@ -25,6 +25,9 @@ _DATA_DEPENDENT_ADVICE = (
 
 _MESSAGE_LINES = 12
 
+KEPT_WHOLE = (torch.ops.aten.lstm.input, torch.ops.aten.gru.input)
+"""Ops the decomposition leaves alone: one graph.rnn each, not a cell per time step."""
+
 
 @dataclass(frozen=True)
 class DimRange:
@@ -77,8 +80,11 @@ def _export_failure(module: torch.nn.Module, e: Exception) -> str:
 
 def decompose(program: ExportedProgram) -> ExportedProgram:
     """The program in Core ATen (the op set Kiln's rules are written against)."""
+    table = torch.export.default_decompositions()
+    for op in KEPT_WHOLE:
+        table.pop(op, None)
     try:
-        return program.run_decompositions()
+        return program.run_decompositions(table)
     except Exception as e:  # a decomposition that does not apply to this program
         raise CompileError(f"torch's Core ATen decomposition failed: {type(e).__name__}: "
                            f"{e}") from e

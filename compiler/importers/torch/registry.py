@@ -20,6 +20,7 @@ from compiler.importers.torch import (
     linalg,
     norm,
     reduce,
+    rnn,
     shape,
     symbolic,
 )
@@ -32,7 +33,7 @@ from compiler.importers.torch.export import (
     program_info,
 )
 
-FAMILIES = (elementwise, linalg, conv, norm, reduce, shape, symbolic)
+FAMILIES = (elementwise, linalg, conv, norm, reduce, shape, rnn, symbolic)
 """The op family modules, each the one home of the ops in its RULES."""
 
 
