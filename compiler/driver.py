@@ -529,7 +529,8 @@ def compile(model: object, *, example_inputs: Sequence[object] | None = None,
     if torch_frontend.is_torch_model(model):
         return torch_frontend.compile_torch(
             model, example_inputs, dynamic_shapes, compile, target=target, pipeline=pipeline,
-            kernels=kernels, checks=checks, threads=threads, profile=profile, cache=cache)
+            kernels=kernels, checks=checks, threads=threads, profile=profile, cache=cache,
+            quiet=quiet)
     if example_inputs is not None or dynamic_shapes is not None:
         raise CompileError("example_inputs and dynamic_shapes are for a torch.nn.Module; "
                            f"this model is a {type(model).__name__}")
