@@ -2,10 +2,11 @@
 
 The graph optimizations and convert-graph-to-tensor are the cpu target's; then
 bufferize, gpu-tile-contractions (matmul/conv as shared-memory tiled kernels),
-lower-linalg-to-loops{parallel=true} (the rest: nests whose parallel loops become
-threads), gpu-outline-kernels, convert-gpu-to-nvvm;
-the gpu.module becomes PTX for the chosen arch, the rest (lower-gpu-launches,
-convert-to-llvm, the managed allocator) host code for the CPU JIT.
+gpu-block-reductions (softmax/layernorm/pool rows: one block per output, a tree in
+shared memory), lower-linalg-to-loops{parallel=true} (the rest: nests whose parallel
+loops become threads), gpu-outline-kernels, convert-gpu-to-nvvm; the gpu.module becomes
+PTX for the chosen arch, the rest (lower-gpu-launches, convert-to-llvm, the managed
+allocator) host code for the CPU JIT.
 
 `target` is "cuda" or "cuda:sm_XY"; the default arch is $KILN_CUDA_ARCH, else the GPU
 present, else sm_80. compiler.driver passes in its front end (load_graph_module,
@@ -31,6 +32,7 @@ from dialects import weights as weight_stores
 from lowering.bufferize import BufferizePass
 from lowering.gpu_host import LowerGpuLaunchesPass, rename_allocations
 from lowering.gpu_outline import GpuOutlineKernelsPass
+from lowering.gpu_reduce import GpuBlockReductionsPass
 from lowering.gpu_tile import GpuTileContractionsPass
 from lowering.gpu_to_nvvm import ConvertGpuToNvvmPass, kernel_names
 from lowering.linalg_to_loops import LowerLinalgToLoopsPass
@@ -56,8 +58,9 @@ def resolve_arch(target: str) -> str:
 
 def kernel_passes() -> list[ModulePass]:
     """linalg on tensors -> memref -> scf.parallel loops -> gpu kernels in the llvm dialect."""
-    return [BufferizePass(), GpuTileContractionsPass(), LowerLinalgToLoopsPass(parallel=True),
-            GpuOutlineKernelsPass(), ConvertGpuToNvvmPass()]
+    return [BufferizePass(), GpuTileContractionsPass(), GpuBlockReductionsPass(),
+            LowerLinalgToLoopsPass(parallel=True), GpuOutlineKernelsPass(),
+            ConvertGpuToNvvmPass()]
 
 
 def compile_cuda(model: object, target: str, *, load: Callable[[object], ModuleOp],

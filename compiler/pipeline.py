@@ -18,6 +18,7 @@ from lowering.bounds_checks import InsertBoundsChecksPass
 from lowering.bufferize import BufferizePass
 from lowering.contraction import LowerContractionsToKernelsPass
 from lowering.gpu_outline import GpuOutlineKernelsPass
+from lowering.gpu_reduce import GpuBlockReductionsPass
 from lowering.gpu_tile import GpuTileContractionsPass
 from lowering.gpu_to_nvvm import ConvertGpuToNvvmPass
 from lowering.graph_to_tensor import ConvertGraphToTensorPass
@@ -40,7 +41,8 @@ KILN_PASSES: tuple[type[ModulePass], ...] = (
     ConvertGraphToTensorPass, BufferizePass, LowerContractionsToKernelsPass,
     LowerLinalgToLoopsPass, InsertBoundsChecksPass, ConvertToLLVMPass,
     # the cuda target (lowering/gpu_*.py)
-    GpuTileContractionsPass, GpuOutlineKernelsPass, ConvertGpuToNvvmPass,
+    GpuTileContractionsPass, GpuBlockReductionsPass, GpuOutlineKernelsPass,
+    ConvertGpuToNvvmPass,
 )
 
 

@@ -3,9 +3,10 @@ by gpu-tile-contractions and gpu-block-reductions).
 
 `start_kernel` opens a `gpu.func` in the module's `gpu.module @kernels` whose arguments
 are the generic's run-time loop bounds (index values the host computes with the same
-`loop_bounds` as lower-linalg-to-loops; static bounds are constants in the kernel) and
-its memref operands (a `memref.get_global` operand is cloned into the kernel instead and
-its global copied into the gpu.module: device code cannot read a host global).
+`loop_bounds` as lower-linalg-to-loops; static bounds are constants in the kernel), its
+memref operands and the values its body uses from outside (constants and
+`memref.get_global` are cloned into the kernel instead, the global copied into the
+gpu.module: device code cannot read a host global).
 `KernelBuilder.launch` closes the kernel and replaces the generic by a `gpu.launch_func`
 with the grid the caller computed on the host.
 """
@@ -29,7 +30,7 @@ from xdsl.ir import Block, Region, SSAValue
 from xdsl.ir.affine import AffineDimExpr
 from xdsl.rewriter import InsertPoint, Rewriter
 
-from lowering.gpu_outline import KERNEL_MODULE, copy_globals, kernels_module
+from lowering.gpu_outline import KERNEL_MODULE, captured_values, copy_globals, kernels_module
 from lowering.loop_builder import Inserter, loop_bounds
 
 
@@ -113,6 +114,7 @@ class KernelBuilder:
     `operands` are the generic's loop bounds and operands as the kernel sees them,
     `host` inserts on the host before the generic (`host_bounds`: the same bounds)."""
 
+
     op: GenericOp
     module: ModuleOp
     kernels: gpu.ModuleOp
@@ -124,6 +126,9 @@ class KernelBuilder:
     operands: list[SSAValue]
     host: Inserter
     host_bounds: list[SSAValue]
+    mapping: dict[SSAValue, SSAValue]
+    """Host values (operands, what the body captures) -> their kernel counterparts:
+    start every clone of body ops from a copy of it."""
 
     def launch(self, grid: SSAValue, block: tuple[int, int, int]) -> None:
         """Close the kernel and launch it instead of the generic."""
@@ -151,15 +156,17 @@ def start_kernel(op: GenericOp, kind: str) -> KernelBuilder:
     base = f"{fn.sym_name.data if fn is not None else 'main'}_{kind}"
     host = Inserter(InsertPoint.before(op))
     host_bounds = loop_bounds(op, host)
-    globals_ = [v for v in op.operands if isinstance(v.owner, memref.GetGlobalOp)]
+    captured = captured_values(op)  # the operands and what the body uses from outside
+    cloned = [v for v in captured if isinstance(v.owner, arith.ConstantOp | memref.GetGlobalOp)]
     args: list[SSAValue] = [b for b in dict.fromkeys(host_bounds) if constant_index(b) is None]
-    args += [v for v in dict.fromkeys(op.operands) if v not in globals_]
+    args += [v for v in captured if v not in cloned and v not in args]
     entry = Block(arg_types=[a.type for a in args])
     mapping: dict[SSAValue, SSAValue] = dict(zip(args, entry.args, strict=True))
     ins = Inserter(InsertPoint.at_end(entry))
-    for v in dict.fromkeys(globals_):
+    for v in cloned:
         mapping[v] = ins(v.owner.clone())  # type: ignore[union-attr]
     bounds = [mapping[b] if b in mapping else ins.const(constant_index(b))  # type: ignore[arg-type]
               for b in host_bounds]
     return KernelBuilder(op, module, kernels, _fresh_name(kernels, base), entry, args, ins,
-                         bounds, [mapping[v] for v in op.operands], host, host_bounds)
+                         bounds, [mapping[v] for v in op.operands], host, host_bounds,
+                         mapping)

@@ -162,8 +162,8 @@ class _Tiler:
 
     def apply_body(self, a: SSAValue, b: SSAValue, acc: SSAValue) -> SSAValue:
         block = self.kb.op.body.block
-        mapping: dict[SSAValue, SSAValue] = {block.args[self.g.a]: a, block.args[self.g.b]: b,
-                                             block.args[2]: acc}
+        mapping = dict(self.kb.mapping)
+        mapping.update({block.args[self.g.a]: a, block.args[self.g.b]: b, block.args[2]: acc})
         result = acc
         for inner in block.ops:
             if isinstance(inner, YieldOp):

@@ -12,6 +12,8 @@ kernel that passes here is memory-safe and barrier-correct for the sizes tried.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from xdsl.dialects import arith, func, gpu, memref, scf
 from xdsl.dialects.builtin import (
@@ -40,7 +42,10 @@ _FLOAT_BIN = {
 }
 _UNARY = {"math.exp": np.exp, "math.sqrt": np.sqrt, "math.tanh": np.tanh, "math.log": np.log,
           "math.absf": np.abs, "arith.negf": np.negative,
-          "math.rsqrt": lambda x: (1 / np.sqrt(x)).astype(x.dtype)}
+          "math.rsqrt": lambda x: (1 / np.sqrt(x)).astype(x.dtype),
+          "math.erf": np.vectorize(math.erf, otypes=[np.float64]), "math.sin": np.sin,
+          "math.cos": np.cos, "math.floor": np.floor, "math.ceil": np.ceil,
+          "math.log1p": np.log1p, "math.expm1": np.expm1, "math.atan": np.arctan}
 _CMP = {0: np.equal, 1: np.not_equal, 2: np.less, 3: np.less_equal, 4: np.greater,
         5: np.greater_equal, 6: np.less, 7: np.less_equal, 8: np.greater, 9: np.greater_equal}
 _CMPF = {1: np.equal, 2: np.greater, 3: np.greater_equal, 4: np.less, 5: np.less_equal,
@@ -212,7 +217,7 @@ class Machine:
             pass
         elif isinstance(op, memref.DeallocOp):
             self.freed[id(get(op.memref))] = get(op.memref)  # kept: ids stay unique
-        elif name == "check.assert":
+        elif name in ("check.assert", "cf.assert"):
             if not bool(get(op.operands[0])[0]):
                 raise SimtError(f"run-time check failed: {op.attributes.get('msg') or op}")
         elif isinstance(op, memref.CastOp):

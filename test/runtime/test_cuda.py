@@ -4,7 +4,8 @@ Where a CUDA device is present, the tests marked `gpu` also run the models on it
 compare with the cpu target (examples/gpu_check.py does the same for every bundled
 model, with timings). The real models' ptxas check takes minutes on a small CPU, so it
 runs only with KILN_PTXAS_ALL=1 (the small models always run). The small models' kernel
-IR also runs in the SIMT simulator (test/gpu_simt.py) against the cpu target.
+IR also runs in the SIMT simulator (test/gpu_simt.py) against the cpu target (BERT and
+GPT-2 too with KILN_SIMT_ALL=1: a minute each).
 """
 
 from __future__ import annotations
@@ -94,7 +95,12 @@ def test_all_kernels_assemble_with_ptxas_for_sm80_and_sm90(name, tmp_path):
     _ptxas(model.ptx_for("sm_90"), "sm_90", tmp_path)
 
 
-@pytest.mark.parametrize("name, batch", [("mlp", 3), ("cnn", 1)])
+def _simulated() -> list[tuple[str, int]]:
+    more = [("bert", 3), ("gpt2", 2)] if os.environ.get("KILN_SIMT_ALL") == "1" else []
+    return [("mlp", 3), ("cnn", 1), *more]
+
+
+@pytest.mark.parametrize("name, batch", _simulated())
 def test_the_kernel_ir_computes_what_the_cpu_target_does(name, batch):
     """Without a GPU: the kernels (tiled ones included) run in the SIMT simulator, which
     checks every access and barrier, and match the cpu target."""
