@@ -96,7 +96,6 @@ def compile_cuda(model: object, target: str, *, load: Callable[[object], ModuleO
     run(module, kernel_passes(), stats)
     device = kernel_module(module)
     kernels = kernel_names(device)
-    device_ir = ModuleOp([device.clone()])
     try:
         start = time.perf_counter()
         ptx = emit_ptx(module, arch)
@@ -105,6 +104,9 @@ def compile_cuda(model: object, target: str, *, load: Callable[[object], ModuleO
         raise
     except Exception as e:  # the kernels' IR tripped LLVM's NVPTX back end
         raise InternalError("generating PTX", e) from e
+    # the kernels move out of the host module (kept for ptx_for, not cloned)
+    module.body.block.detach_op(device)
+    device_ir = ModuleOp([device])
     run(module, [LowerGpuLaunchesPass(), ConvertToLLVMPass()], stats)
     rename_allocations(module)
     try:

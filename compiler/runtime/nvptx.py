@@ -19,9 +19,11 @@ the entry passes `.shared` arrays (addrspace 3 globals) in their place.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
+from collections.abc import Iterator
 
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
@@ -83,12 +85,22 @@ def kernel_module(module: ModuleOp) -> gpu.ModuleOp:
                        "convert-gpu-to-nvvm first)")
 
 
-def _as_builtin(kernels: gpu.ModuleOp) -> ModuleOp:
-    """A copy of the gpu.module's body as a builtin.module (what the translator reads)."""
-    block = Block()
-    for op in kernels.body.block.ops:
-        block.add_op(op.clone())
-    return ModuleOp(Region(block))
+@contextlib.contextmanager
+def _as_builtin(kernels: gpu.ModuleOp) -> Iterator[ModuleOp]:
+    """The gpu.module's body as a builtin.module (what the translator reads): its ops are
+    moved there and back, not cloned (cloning a large model's kernels took seconds)."""
+    block = kernels.body.block
+    ops = list(block.ops)
+    for op in ops:
+        op.detach()
+    scratch = ModuleOp(Region(Block()))
+    scratch.body.block.add_ops(ops)
+    try:
+        yield scratch
+    finally:
+        for op in ops:
+            op.detach()
+        block.add_ops(ops)
 
 
 def flat_param_types(t: ir.Type) -> list[ir.Type]:
@@ -185,8 +197,8 @@ def llvm_ir(module: ModuleOp, arch: str = DEFAULT_ARCH) -> str:
     names = kernel_names(kernels)
     shared = shared_buffers(kernels)
     tm = target_machine(arch)
-    out = translate_to_llvm_ir(_as_builtin(kernels), triple=TRIPLE,
-                               data_layout=str(tm.target_data))
+    with _as_builtin(kernels) as body:
+        out = translate_to_llvm_ir(body, triple=TRIPLE, data_layout=str(tm.target_data))
     for name in names:
         _add_entry(out, name, shared.get(name, []))
     return str(out) + _MODULE_FLAGS
