@@ -4,8 +4,10 @@ The kernels are PTX (`.ptx`); the host code (allocations, grid sizes, launches, 
 scalar work between kernels) is JIT-compiled for the CPU like the cpu target's, with its
 launch/sync/allocation stubs calling the CUDA driver (compiler/runtime/cuda_host.py).
 Buffers are CUDA managed memory, so the host code can read the small shape tensors that
-kernels compute (after a gpu.wait); inputs are copied in per call, weights once, results
-copied out after the device finished.
+kernels compute (after a gpu.wait); the host code's buffers come from a caching pool
+(no device synchronization per free, no driver allocation after the first call); inputs
+are copied per call into buffers kept from call to call, weights once, results copied out
+after the device finished. `close()` frees it all.
 
 The PTX is loaded into the driver on the first call, so a model compiles (and shows its
 PTX) on a machine without a GPU; calling it there raises NoCudaDevice.
@@ -27,7 +29,9 @@ from compiler.runtime.cuda_host import (
     API,
     API_SYMBOL,
     FUNCTIONS_SYMBOL,
+    RELEASE_SYMBOL,
     STATUS_SYMBOL,
+    TRIM_SYMBOL,
     add_cuda_host_runtime,
 )
 from compiler.runtime.jit import JITEngine
@@ -40,6 +44,8 @@ from dialects.weights import WeightStore
 from lowering.llvm_asserts import VALUES_SYMBOL, assert_messages
 
 _ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
+_RELEASE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_TRIM = ctypes.CFUNCTYPE(None)
 
 
 def _row_major(shape: Sequence[int]) -> list[int]:
@@ -74,6 +80,35 @@ class _Loaded:
             if w.nbytes:
                 ctypes.memmove(ptr, w.ctypes.data, w.nbytes)
             self.weights.append((ptr, w.shape))
+        self.release = _RELEASE(engine.address_of(RELEASE_SYMBOL))
+        self.trim = _TRIM(engine.address_of(TRIM_SYMBOL))
+        self.inputs: list[tuple[int, int]] = []  # per input: (managed buffer, bytes)
+
+    def input_buffer(self, i: int, nbytes: int) -> int:
+        """Input i's managed buffer, kept from call to call (grown when too small)."""
+        while len(self.inputs) <= i:
+            self.inputs.append((0, -1))
+        ptr, capacity = self.inputs[i]
+        if nbytes > capacity:
+            if ptr:
+                self.driver.synchronize()
+                self.driver.free(ptr)
+            ptr = self.driver.alloc_managed(nbytes)
+            self.inputs[i] = (ptr, max(nbytes, 1))
+        return ptr
+
+    def close(self) -> None:
+        """Free everything on the device: pooled buffers, inputs, weights, the module."""
+        drv = self.driver
+        drv.make_current()
+        self.trim()
+        for ptr, _ in self.inputs:
+            if ptr:
+                drv.free(ptr)
+        for ptr, _ in self.weights:
+            drv.free(ptr)
+        drv.unload_module(self.module)
+        self.inputs, self.weights = [], []
 
 
 class CudaModel:
@@ -142,48 +177,46 @@ class CudaModel:
     def _run(self, loaded: _Loaded, arrays: list[np.ndarray]) -> list[np.ndarray]:
         drv = loaded.driver
         drv.make_current()
-        owned: list[int] = []
         words: list[int] = []
         offsets: list[int] = []
+        inputs: set[int] = set()
+        for i, a in enumerate(arrays):
+            a = np.ascontiguousarray(a)
+            ptr = loaded.input_buffer(i, a.nbytes)
+            inputs.add(ptr)
+            if a.nbytes:
+                ctypes.memmove(ptr, a.ctypes.data, a.nbytes)
+            offsets.append(len(words))
+            words += [ptr, ptr, 0, *a.shape, *_row_major(a.shape)]
+        for ptr, shape in loaded.weights:
+            offsets.append(len(words))
+            words += [ptr, ptr, 0, *shape, *_row_major(shape)]
+        for spec in self.outputs:
+            offsets.append(len(words))
+            words += [0] * (3 + 2 * len(spec.shape))
+        buf = np.array(words or [0], dtype=np.int64)
+        slots = np.array([buf.ctypes.data + 8 * o for o in offsets] or [0], dtype=np.int64)
+        loaded.status.value = 0
+        status = self._entry(slots.ctypes.data)
+        failure = loaded.status.value
         try:
-            for a in arrays:
-                a = np.ascontiguousarray(a)
-                ptr = drv.alloc_managed(a.nbytes)
-                owned.append(ptr)
-                if a.nbytes:
-                    ctypes.memmove(ptr, a.ctypes.data, a.nbytes)
-                offsets.append(len(words))
-                words += [ptr, ptr, 0, *a.shape, *_row_major(a.shape)]
-            for ptr, shape in loaded.weights:
-                offsets.append(len(words))
-                words += [ptr, ptr, 0, *shape, *_row_major(shape)]
-            for spec in self.outputs:
-                offsets.append(len(words))
-                words += [0] * (3 + 2 * len(spec.shape))
-            buf = np.array(words or [0], dtype=np.int64)
-            slots = np.array([buf.ctypes.data + 8 * o for o in offsets] or [0], dtype=np.int64)
+            drv.synchronize()
+        except CudaError:
+            if not failure:
+                raise
+        if failure:
             loaded.status.value = 0
-            status = self._entry(slots.ctypes.data)
-            failure = loaded.status.value
-            try:
-                drv.synchronize()
-            except CudaError:
-                if not failure:
-                    raise
-            if failure:
-                loaded.status.value = 0
-                raise CudaError(f"a kernel launch or device allocation failed: "
-                                f"{drv.error_name(failure)}")
-            if status:
-                raise InputError(f"run-time check failed: {self._message(status)}")
-            return self._collect(drv, buf, offsets[len(arrays) + len(loaded.weights):],
-                                 {p for p, _ in loaded.weights} | set(owned))
-        finally:
-            for ptr in owned:
-                drv.free(ptr)
+            raise CudaError(f"a kernel launch or device allocation failed: "
+                            f"{drv.error_name(failure)}")
+        if status:
+            raise InputError(f"run-time check failed: {self._message(status)}")
+        return self._collect(loaded, buf, offsets[len(arrays) + len(loaded.weights):],
+                             {p for p, _ in loaded.weights} | inputs)
 
-    def _collect(self, drv: Driver, buf: np.ndarray, offsets: list[int],
+    def _collect(self, loaded: _Loaded, buf: np.ndarray, offsets: list[int],
                  keep: set[int]) -> list[np.ndarray]:
+        """Copy the results out (the device finished) and give their buffers back to the
+        host code's pool; inputs and weights returned as results stay."""
         out = []
         to_free: set[int] = set()
         for spec, off in zip(self.outputs, offsets, strict=True):
@@ -203,8 +236,16 @@ class CudaModel:
             if allocated and allocated not in keep:
                 to_free.add(allocated)
         for ptr in to_free:
-            drv.free(ptr)
+            loaded.release(ptr)
         return out
+
+    def close(self) -> None:
+        """Free the model's device memory (its weights, inputs and pooled buffers) and
+        unload its kernels; a later call loads them again."""
+        with self._lock:
+            if self._loaded is not None:
+                self._loaded.close()
+                self._loaded = None
 
     def _message(self, status: int) -> str:
         if 0 < status <= len(self._messages):

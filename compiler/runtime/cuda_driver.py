@@ -137,6 +137,9 @@ class Driver:
                             f"{self.error_name(status)}" + (f"\n{log}" if log else ""))
         return module.value  # type: ignore[return-value]
 
+    def unload_module(self, module: int) -> None:
+        self.check(self.lib.cuModuleUnload(module), "cuModuleUnload")
+
     def function(self, module: int, name: str) -> int:
         fn = _p()
         self.check(self.lib.cuModuleGetFunction(_c.byref(fn), module, name.encode()),
