@@ -6,6 +6,7 @@
     python -m tools.bench_tool --suite realistic --markdown --json .cache/bench.json
     python -m tools.bench_tool --gemm 512,512,512   # a MatMul alone vs numpy's sgemm
     python -m tools.bench_tool --no-kernels         # naive loop nests (before kernels)
+    python -m tools.bench_tool --suite realistic --gpu   # + Kiln-CUDA vs PyTorch eager
 
 `--suite realistic` benchmarks common architectures at real sizes (ResNet-18 and
 MobileNetV2 at 224x224, a 2-layer LSTM, BERT-tiny, GPT-2-tiny, an MNIST-sized MLP; see
@@ -22,6 +23,10 @@ the error relative to the output's scale (max |error| / max |output|); more than
 flagged as a mismatch and makes the exit status 1. Speed thresholds belong here, not in unit
 tests: `--max-ratio R` makes the exit status 1 when any model is more than R times slower
 than onnxruntime at any thread count.
+
+`--gpu` adds a GPU table after the CPU one (tools/bench_gpu.py): Kiln's cuda target
+against PyTorch eager (CUDA) on the same GPU, outputs checked against onnxruntime's to
+1e-3; without a CUDA device it is skipped with a note (the CPU report is unchanged).
 
 Compile times are cold: the compile cache points at a fresh temporary directory for the
 run. Where Kiln has the cache, "cache hit s" is the compile call in a new process that
@@ -378,6 +383,34 @@ def markdown_table(results: Sequence[BenchResult], threads: Sequence[int], repea
     return "\n".join(lines)
 
 
+def _gpu_phase(runs: Sequence[tuple[str, dict[str, np.ndarray] | None]],
+               dims: dict[str, int], repeat: int, markdown: bool) -> tuple[bool, dict]:
+    """The --gpu table (tools/bench_gpu.py): (whether a model failed or mismatched, its
+    JSON). Without a device it prints why and fails nothing."""
+    from tools import bench_gpu
+
+    device, note = bench_gpu.gpu_device()
+    if device is None:
+        print(f"\n{note}" if markdown else f"bench-tool: {note}")
+        return False, {"device": None, "note": note, "models": {}}
+    rows, failed = [], False
+    for path, feeds in runs:
+        try:
+            rows.append(bench_gpu.bench_gpu(path, feeds, dims, repeat))
+        except Exception as e:  # one report for all models
+            failed = True
+            print(f"bench-tool: {path} on the GPU: {type(e).__name__}: "
+                  f"{str(e).splitlines()[0] if str(e) else ''}", file=sys.stderr)
+    print()
+    print(bench_gpu.gpu_table(device, rows, repeat))
+    models = {r.model: {"kiln_cuda_ms": r.kiln * 1e3, "rel_err": r.rel_err,
+                        "torch_eager_ms": None if r.torch is None else r.torch * 1e3,
+                        "kernels": r.kernels, "compile_seconds": r.compile_seconds,
+                        "mismatch": r.mismatch} for r in rows}
+    return failed or any(r.mismatch for r in rows), {"device": device, "note": "",
+                                                     "models": models}
+
+
 def _parse_threads(parser: argparse.ArgumentParser, text: str) -> list[int]:
     counts = text.split(",")
     if not all(c.strip().isdigit() and int(c) > 0 for c in counts):
@@ -404,6 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="benchmark one MatMul of these sizes against numpy instead")
     parser.add_argument("--no-kernels", action="store_true",
                         help="compile matmul/gemm/conv to naive loops (the old lowering)")
+    parser.add_argument("--gpu", action="store_true",
+                        help="also time Kiln-CUDA vs PyTorch eager on the GPU (if present)")
     args = parser.parse_args(argv)
     kernels = not args.no_kernels
     if args.repeat < 1:
@@ -478,15 +513,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if multi:
             for t, g in geomeans(results, threads).items():
                 print(f"geomean Kiln/ORT at {t} thread{'s' if t > 1 else ''}: {g:.2f}")
+    gpu_failed = _gpu_phase(runs, dims, args.repeat, args.markdown) if args.gpu else None
     if args.json:
         report = to_json(results, failures, threads, args.repeat, args.suite or "models")
+        if gpu_failed is not None:
+            report["gpu"] = gpu_failed[1]
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)
             f.write("\n")
     if args.max_ratio is not None and any(r.ratio > args.max_ratio for r in results):
         return 1
-    if any(r.mismatch for r in results):
+    if any(r.mismatch for r in results) or (gpu_failed is not None and gpu_failed[0]):
         return 1
     return 0 if not failures else 1
 

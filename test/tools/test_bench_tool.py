@@ -109,3 +109,31 @@ def test_compiles_per_thread_count_when_compile_takes_threads(
     assert calls == [1, 2]
     assert [(r.threads, r.kiln_threads) for r in results] == [(1, 1), (2, 2)]
     assert all(r.ratio > 0 and not r.mismatch for r in results)
+
+
+def test_gpu_column_is_skipped_with_a_note_without_a_device(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tools import bench_gpu
+
+    monkeypatch.setattr(bench_gpu, "gpu_device", lambda: (None, "GPU column skipped: no "
+                                                          "CUDA device is present"))
+    report = tmp_path / "bench.json"
+    rc = bench_tool.main([_tiny_mlp(tmp_path), "--repeat", "2", "--gpu", "--json",
+                          str(report)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "bench-tool: GPU column skipped: no CUDA device is present" in out
+    assert "tiny_mlp.onnx" in out  # the CPU report is still there
+    assert json.loads(report.read_text())["gpu"]["device"] is None
+
+
+def test_gpu_table() -> None:
+    from tools import bench_gpu
+
+    table = bench_gpu.gpu_table("NVIDIA H200 (sm_90)", [
+        bench_gpu.GpuResult("tiny_mlp.onnx", 2e-4, 1e-4, 3.0, 5, 2e-7),
+        bench_gpu.GpuResult("other.onnx", 1e-3, None, 1.0, 2, 0.5)], 7)
+    assert table.startswith("GPU: NVIDIA H200 (sm_90), ")
+    assert "| tiny_mlp.onnx | 5 | 0.200 | 0.100 | 2.00 | 2.0e-07 | 3.0 |" in table
+    assert "| other.onnx | 2 | 1.000 | - | - | 5.0e-01 MISMATCH | 1.0 |" in table
