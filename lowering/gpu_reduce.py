@@ -3,9 +3,10 @@
 Runs on the cuda target after gpu-tile-contractions, before lower-linalg-to-loops (which
 would give each output one thread running the whole reduction serially). A
 `linalg.generic` qualifies when it has memref operands and one output whose map names
-every parallel loop once, reduction loops, and a body `acc <op> f(inputs)`: the
-accumulator used once, by an associative, commutative combiner (addf, mulf, maximumf,
-minimumf, maxnumf, minnumf and the integer ones) whose result is yielded, no linalg.index.
+every parallel loop once (and 0 for kept unit dims), reduction loops, and a body
+`acc <op> f(inputs)`: the accumulator used once, by an associative, commutative
+combiner (addf, mulf, maximumf, minimumf, maxnumf, minnumf and the integer ones) whose
+result is yielded, no linalg.index.
 Every input that the reduction walks must be contiguous along it (its last index uses a
 reduction loop: softmax's and layernorm's rows, a pool over H and W); otherwise adjacent
 threads of the loop nest already read adjacent elements and it stays as it is. Static
@@ -31,7 +32,7 @@ from xdsl.dialects import arith, gpu, memref, scf
 from xdsl.dialects.builtin import IndexType, IntegerAttr, MemRefType, ModuleOp, i64
 from xdsl.dialects.linalg.ops import GenericOp, IndexOp, YieldOp
 from xdsl.ir import Block, Operation, Region, SSAValue
-from xdsl.ir.affine import AffineDimExpr
+from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint
 
@@ -92,15 +93,18 @@ def reduction_of(op: GenericOp) -> Reduction | None:
     iters = [str(it.data) for it in op.get_iterator_types()]
     parallel = [d for d, it in enumerate(iters) if it == "parallel"]
     reduced = [d for d, it in enumerate(iters) if it != "parallel"]
-    out = maps[-1].results
-    if not reduced or not all(isinstance(r, AffineDimExpr) for r in out) or sorted(
-            r.position for r in out) != parallel:  # type: ignore[union-attr]
+    # the output names each parallel loop once; other results are 0 (kept unit dims)
+    out = [r for r in maps[-1].results if isinstance(r, AffineDimExpr)]
+    if not reduced or sorted(r.position for r in out) != parallel or any(
+            not isinstance(r, AffineDimExpr) and not (
+                isinstance(r, AffineConstantExpr) and r.value == 0)
+            for r in maps[-1].results):
         return None
     for m in maps[:-1]:
         walks = any(_dims(r) & set(reduced) for r in m.results)
         if walks and not (_dims(m.results[-1]) & set(reduced)):
             return None
-    return Reduction(combiner, [r.position for r in out], reduced)  # type: ignore[union-attr]
+    return Reduction(combiner, [r.position for r in out], reduced)
 
 
 def block_threads(length: int | None) -> int:

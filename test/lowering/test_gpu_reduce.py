@@ -41,12 +41,13 @@ SUM_EXP = _module(
       %r = arith.addf %a2, %e : f32
       linalg.yield %r : f32""", "f32, f32, f32")
 
-# max over H and W of NCHW (a global max pool): two reduction dims, a static K of 77
+# max over H and W of NCHW (a global max pool, keeping unit dims): two reduction dims, a
+# static K of 77
 MAX_HW = _module(
-    "%x: memref<?x3x7x11xf32>, %y: memref<?x3xf32>",
-    ["(d0, d1, d2, d3) -> (d0, d1, d2, d3)", "(d0, d1, d2, d3) -> (d0, d1)"],
+    "%x: memref<?x3x7x11xf32>, %y: memref<?x3x1x1xf32>",
+    ["(d0, d1, d2, d3) -> (d0, d1, d2, d3)", "(d0, d1, d2, d3) -> (d0, d1, 0, 0)"],
     '"parallel", "parallel", "reduction", "reduction"', "%x : memref<?x3x7x11xf32>",
-    "%y : memref<?x3xf32>", """      %r = arith.maximumf %a1, %a0 : f32
+    "%y : memref<?x3x1x1xf32>", """      %r = arith.maximumf %a1, %a0 : f32
       linalg.yield %r : f32""")
 
 # a column sum: the reduction is not along the contiguous dim
@@ -83,9 +84,9 @@ def test_max_over_two_dims():
     assert not any(isinstance(o, GenericOp) for o in module.walk())
     machine = Machine(module)
     x = np.random.default_rng(1).standard_normal((2, 3, 7, 11)).astype(np.float32)
-    y = np.full((2, 3), -np.inf, np.float32)
+    y = np.full((2, 3, 1, 1), -np.inf, np.float32)
     machine.call("main", x, y)
-    np.testing.assert_array_equal(y, x.max(axis=(2, 3)))
+    np.testing.assert_array_equal(y, x.max(axis=(2, 3), keepdims=True))
 
 
 def test_column_sums_stay_a_loop_nest():
