@@ -118,6 +118,8 @@ def test_gpu_column_is_skipped_with_a_note_without_a_device(
 
     monkeypatch.setattr(bench_gpu, "gpu_device", lambda: (None, "GPU column skipped: no "
                                                           "CUDA device is present"))
+    canned = bench_tool.BenchResult("tiny_mlp.onnx", "x[4, 8]", 1e-4, 1e-4, 1.0, 0.0)
+    monkeypatch.setattr(bench_tool, "bench_model", lambda *args, **kw: [canned])
     report = tmp_path / "bench.json"
     rc = bench_tool.main([_tiny_mlp(tmp_path), "--repeat", "2", "--gpu", "--json",
                           str(report)])
