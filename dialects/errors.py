@@ -20,7 +20,8 @@ class KilnError(Exception):
 
 @dataclass(frozen=True)
 class UnsupportedOp:
-    """One framework node that Kiln cannot import."""
+    """One framework node that Kiln cannot import (opset 0: a framework without opsets,
+    such as torch's ATen, and ONNX domains Kiln does not know)."""
 
     op_type: str
     opset: int
@@ -29,7 +30,8 @@ class UnsupportedOp:
 
     def __str__(self) -> str:
         node = f"'{self.node_name}'" if self.node_name else "<unnamed>"
-        return f"{self.op_type} (opset {self.opset}) at node {node}: {self.reason}"
+        opset = f" (opset {self.opset})" if self.opset else ""
+        return f"{self.op_type}{opset} at node {node}: {self.reason}"
 
 
 class CompileError(KilnError):

@@ -156,7 +156,7 @@ class TorchImportContext:
             if node.op != "call_function":
                 reason = f"FX {node.op} nodes (control flow such as torch.cond) are not supported"
             elif name not in self.table.rules:
-                reason = "no importer rule"
+                reason = self.table.hints.get(name, "no importer rule")
             if reason:
                 where = source_line(node)
                 unsupported.append(UnsupportedOp(
@@ -453,9 +453,11 @@ Rule = Callable[[TorchImportContext, fx.Node], object]
 
 @dataclass(frozen=True)
 class OpTable:
-    """Every op rule, by FX target name (`aten.add.Tensor`, `operator.getitem`)."""
+    """Every op rule, by FX target name (`aten.add.Tensor`, `operator.getitem`), and the
+    reasons shown for some ops without one (what to do instead)."""
 
     rules: Mapping[str, Rule]
+    hints: Mapping[str, str]
 
 
 def dense(array: np.ndarray) -> DenseIntOrFPElementsAttr:

@@ -43,11 +43,6 @@ def _native_batch_norm(ctx, node):
     return (out, None, None)
 
 
-def _training_batch_norm(ctx, node):
-    raise NodeError("batch norm in training mode (batch statistics): call model.eval() "
-                    "before compiling")
-
-
 def _layer_norm(ctx, node):
     """native_layer_norm(x, normalized_shape, weight, bias, eps) over the last dims."""
     x = ctx.tensor(node.args[0])
@@ -70,9 +65,15 @@ def _softmax(cls):
 RULES: dict[str, Rule] = {
     "aten._native_batch_norm_legit_no_training.default": _batch_norm,
     "aten.native_batch_norm.default": _native_batch_norm,
-    "aten._native_batch_norm_legit.default": _training_batch_norm,
-    "aten._native_batch_norm_legit_functional.default": _training_batch_norm,
     "aten.native_layer_norm.default": _layer_norm,
     "aten._softmax.default": _softmax(g.SoftmaxOp),
     "aten._log_softmax.default": _softmax(g.LogSoftmaxOp),
 }
+
+_TRAINING = "batch norm in training mode (batch statistics): call model.eval() first"
+
+HINTS: dict[str, str] = {
+    "aten._native_batch_norm_legit.default": _TRAINING,
+    "aten._native_batch_norm_legit_functional.default": _TRAINING,
+}
+"""Why some ops have no rule, and what to do (the unsupported-op listing shows it)."""

@@ -47,7 +47,8 @@ def _merge(tables: list[tuple[str, Mapping]]) -> dict:
     return merged
 
 
-OPS = OpTable(rules=_merge([(f.__name__, f.RULES) for f in FAMILIES]))
+OPS = OpTable(rules=_merge([(f.__name__, f.RULES) for f in FAMILIES]),
+              hints=_merge([(f.__name__, getattr(f, "HINTS", {})) for f in FAMILIES]))
 """Every op rule of the torch importer."""
 
 SUPPORTED_OPS = tuple(sorted(name for name in OPS.rules if name.startswith("aten.")))
