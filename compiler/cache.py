@@ -41,7 +41,7 @@ from compiler.runtime.cpu import CompiledModel, NativeInterface
 from compiler.runtime.jit import JITEngine, host_cpu_description
 from compiler.signature import CompileStats, TensorSpec
 
-FORMAT = 1
+FORMAT = 2
 """The entry layout's version (part of the key: another layout is another key)."""
 
 _ALIGNMENT = 64  # weights start at cache-line boundaries, as the kernels' loads prefer
@@ -221,7 +221,9 @@ def _read(directory: Path) -> Entry:
         weights.append(array.reshape(w["shape"]))
     interface = NativeInterface(tuple(meta["assert_messages"]), tuple(meta["packed_slots"]))
     stats = CompileStats(graph_ops_imported=meta["graph_ops"][0],
-                         graph_ops_optimized=meta["graph_ops"][1], threads=meta["threads"])
+                         graph_ops_optimized=meta["graph_ops"][1], threads=meta["threads"],
+                         arena_bytes=meta["planned_bytes"][0],
+                         peak_bytes=meta["planned_bytes"][1])
     return Entry(objects, interface, bytes(blobs[_GRAPH]).decode("utf-8"),
                  [_spec(s) for s in meta["inputs"]], [_spec(s) for s in meta["outputs"]],
                  weights, stats)
@@ -295,6 +297,7 @@ def _write(directory: Path, entry: Entry) -> None:
         "outputs": [_spec_dict(s) for s in entry.outputs],
         "graph_ops": [entry.stats.graph_ops_imported, entry.stats.graph_ops_optimized],
         "threads": entry.stats.threads,
+        "planned_bytes": [entry.stats.arena_bytes, entry.stats.peak_bytes],
         "sha256": {name: hashlib.sha256(data).hexdigest()
                    for name, data in ((_CODE, code), (_WEIGHTS, weights), (_GRAPH, graph))},
     }

@@ -57,6 +57,7 @@ from compiler.runtime.jit import load_openmp
 from compiler.signature import CompileStats, arg_attr, main_function, read_signature
 from dialects import weights as weight_stores
 from dialects.graph import DYN, limit_violation
+from lowering.plan_memory import planned_bytes
 from passes.profile import InsertProfileMarksPass
 
 SUPPORTED_TARGETS = ("cpu", "cuda")  # "cuda:sm_XY" picks the arch (compiler/cuda_target.py)
@@ -590,6 +591,7 @@ def compile_native(model: object, optimize: list[ModulePass], lower: list[Module
         raise CompileError(f"weights {missing} are referenced by the IR but not in its "
                            f"weight store ({module.attributes.get('graph.weights')})")
     run_pipeline(module, lower, stats, progress)
+    stats.arena_bytes, stats.peak_bytes = planned_bytes(module)
     weight_arrays = [store[n] for n in weight_names]
     progress.step("llvm codegen")
     try:

@@ -23,6 +23,7 @@ from lowering.gpu_tile import GpuTileContractionsPass
 from lowering.gpu_to_nvvm import ConvertGpuToNvvmPass
 from lowering.graph_to_tensor import ConvertGraphToTensorPass
 from lowering.linalg_to_loops import LowerLinalgToLoopsPass
+from lowering.plan_memory import PlanMemoryPass
 from lowering.to_llvm import ConvertToLLVMPass
 from passes.cse import GraphCSEPass
 from passes.dce import GraphDCEPass
@@ -39,7 +40,7 @@ KILN_PASSES: tuple[type[ModulePass], ...] = (
     InsertProfileMarksPass,
     # progressive lowering (lowering/)
     ConvertGraphToTensorPass, BufferizePass, LowerContractionsToKernelsPass,
-    LowerLinalgToLoopsPass, InsertBoundsChecksPass, ConvertToLLVMPass,
+    LowerLinalgToLoopsPass, InsertBoundsChecksPass, PlanMemoryPass, ConvertToLLVMPass,
     # the cuda target (lowering/gpu_*.py)
     GpuTileContractionsPass, GpuBlockReductionsPass, GpuOutlineKernelsPass,
     ConvertGpuToNvvmPass,
@@ -87,6 +88,7 @@ def lower_passes(kernels: bool = True, checks: str = "shapes",
         *([LowerContractionsToKernelsPass(bounds=bounds, threads=threads)] if kernels else []),
         LowerLinalgToLoopsPass(),
         *([InsertBoundsChecksPass()] if bounds else []),
+        PlanMemoryPass(),
         ConvertToLLVMPass(),
     ]
 

@@ -36,6 +36,12 @@ class CompileStats:
     graph_ops_optimized: int = 0
     threads: int = 1
     """Threads the compiled kernels use (1 where libgomp is missing)."""
+    peak_bytes: int = 0
+    """The most bytes @main's static-shape temporaries hold at once, by liveness (each
+    is freed after its last use; lowering/plan_memory.py). Results, and temporaries of
+    dynamic shape or allocated inside loops, come on top."""
+    arena_bytes: int = 0
+    """The part of them (buffers of 64 KiB and more) that shares one arena per call."""
     cache: str = "off"
     """The compile cache's part: "hit" (loaded from it: `seconds` then holds only
     "cache-load"), "miss" (compiled and saved) or "off" (not used)."""

@@ -704,12 +704,25 @@ class DimToLLVM(RewritePattern):
 
 
 class ViewToLLVM(RewritePattern):
-    """memref.cast, reinterpret_cast, collapse_shape, expand_shape: new descriptors."""
+    """memref.cast, view, reinterpret_cast, collapse_shape, expand_shape: new descriptors."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         b = Builder()
         if isinstance(op, memref.CastOp):
             b.replace(rewriter, op, [b.legal(op.source)])
+            return
+        if isinstance(op, memref.ViewOp):
+            # an identity-layout memref at byte_shift into an i8 buffer (plan-memory's arena)
+            src = b.legal(op.source)
+            res_t = op.result.type
+            assert isinstance(res_t, MemRefType)
+            aligned = b.gep(b.extract(src, [ALIGNED], PTR), b.legal(op.byte_shift),
+                            IntegerType(8))
+            dynamic = iter(b.legal(v) for v in op.sizes)
+            sizes = [next(dynamic) if d < 0 else d for d in res_t.get_shape()]
+            desc = b.make_descriptor(len(sizes), b.extract(src, [ALLOCATED], PTR), aligned,
+                                     0, sizes, b.row_major_strides(sizes))
+            b.replace(rewriter, op, [desc])
             return
         if not isinstance(
             op, memref.ReinterpretCastOp | memref.CollapseShapeOp | memref.ExpandShapeOp

@@ -64,6 +64,7 @@ def test_a_second_compile_is_a_hit_with_the_same_results(cache_dir):
     assert second.stats.cache == "hit"
     assert set(second.stats.seconds) == {"cache-load"}
     assert second.stats.graph_ops_optimized == first.stats.graph_ops_optimized
+    assert second.stats.peak_bytes == first.stats.peak_bytes > 0
     assert [str(s) for s in second.inputs] == [str(s) for s in first.inputs]
     np.testing.assert_array_equal(second(INDICES, ONES)[0], _expected(INDICES, ONES))
     # a new shape is checked against the cached graph; the run-time check still names its op
