@@ -11,7 +11,7 @@ CONFORMANCE_MIN_PASS ?= 1365
 LIBRARY_CI ?= (bert and not distilbert) or gpt2 or llama or t5_encoder or vit
 
 .PHONY: setup library-setup demo test lint filecheck unit library-ci fuzz-ci conformance-ci \
-	conformance bench bench-realistic coverage library-models fuzz clean
+	conformance bench bench-realistic coverage library-models fuzz durations clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,26 @@ lint: setup
 filecheck: setup
 	$(BIN)/lit -sv test/filecheck
 
+# the unit tests in UNIT_SHARDS processes side by side (whole test files each, balanced by
+# test/durations.json: `make durations` refreshes it); a failing shard's log is shown whole
+UNIT_SHARDS ?= 2
 unit: setup
-	$(BIN)/pytest -q test -m 'not library'
+	@mkdir -p .cache; pids=""; \
+	for k in $$(seq 1 $(UNIT_SHARDS)); do \
+		$(BIN)/pytest -q test -m 'not library' -p no:cacheprovider \
+			--basetemp=.cache/pytest-shard-$$k --shard $$k/$(UNIT_SHARDS) \
+			> .cache/unit-shard-$$k.log 2>&1 & pids="$$pids $$!"; \
+	done; \
+	status=0; k=0; for p in $$pids; do \
+		k=$$((k + 1)); \
+		if wait $$p; then echo "unit shard $$k/$(UNIT_SHARDS): $$(tail -n 1 .cache/unit-shard-$$k.log)"; \
+		else status=1; echo "unit shard $$k/$(UNIT_SHARDS) FAILED:"; cat .cache/unit-shard-$$k.log; fi; \
+	done; exit $$status
+
+# per-file seconds of the unit tests, for the shards' balance (commit the result)
+durations: setup
+	$(BIN)/pytest -q test -m 'not library' -p no:cacheprovider --junitxml=.cache/unit.xml
+	$(BIN)/python -m tools.test_durations .cache/unit.xml test/durations.json
 
 # transformers/torchvision models vs onnxruntime (exported once into .cache/library_models)
 library-ci: library-setup
