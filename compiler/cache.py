@@ -34,6 +34,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -91,12 +92,39 @@ def model_digest(model: object) -> str | None:
                     for d in _file_digests(text):
                         digest.update(d)
                 else:
-                    while chunk := f.read(1 << 22):  # no copy of a big model in memory
-                        digest.update(chunk)
+                    return _onnx_file_digest(path, f)
         except OSError:
             return None
     else:
         return None
+    return digest.hexdigest()
+
+
+def _onnx_file_digest(path: str, f: BinaryIO) -> str:
+    """model_digest of an .onnx file: read from the cache's path index while the file's
+    size, inode and modification and change times are what they were when its bytes were
+    last hashed (so a hit does not read a big model twice), else hashed and recorded."""
+    st = os.fstat(f.fileno())
+    absolute = os.path.abspath(path)
+    stamp = [absolute, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+    index = cache_dir() / "paths" / f"{hashlib.sha256(absolute.encode()).hexdigest()[:32]}.json"
+    try:
+        record = json.loads(index.read_text(encoding="utf-8"))
+        if record.get("stamp") == stamp and isinstance(record.get("digest"), str):
+            return record["digest"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    digest = hashlib.sha256(b"onnx:")
+    while chunk := f.read(1 << 22):  # no copy of a big model in memory
+        digest.update(chunk)
+    try:
+        index.parent.mkdir(parents=True, exist_ok=True)
+        staging = index.with_suffix(f".{os.getpid()}.tmp")
+        staging.write_text(json.dumps({"stamp": stamp, "digest": digest.hexdigest()}),
+                           encoding="utf-8")
+        os.replace(staging, index)
+    except OSError:
+        pass  # (an unwritable cache: store() says so)
     return digest.hexdigest()
 
 
@@ -136,13 +164,19 @@ def kiln_version() -> str:
 
 @functools.cache
 def _environment() -> str:
-    import llvmlite
-    import onnx
-    import xdsl
+    # versions from the installed distributions: importing onnx to ask would cost a cache
+    # hit more than the whole load (and the torch path never imports it)
+    from importlib import metadata
+
+    def version(distribution: str) -> str:
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            return "?"
 
     return json.dumps({
-        "format": FORMAT, "kiln": kiln_version(), "xdsl": str(getattr(xdsl, "__version__", "?")),
-        "llvmlite": llvmlite.__version__, "onnx": onnx.__version__,
+        "format": FORMAT, "kiln": kiln_version(), "xdsl": version("xdsl"),
+        "llvmlite": version("llvmlite"), "onnx": version("onnx"),
         "numpy": np.__version__, "host": host_cpu_description(),
     }, sort_keys=True)
 
@@ -364,7 +398,7 @@ def _evict(root: Path, limit: int) -> None:
 
 
 def clear() -> None:
-    """Delete every entry of the cache."""
+    """Delete every entry of the cache (and its path index)."""
     root = cache_dir()
-    for sub in root.glob("??"):
+    for sub in [*root.glob("??"), root / "paths"]:
         shutil.rmtree(sub, ignore_errors=True)

@@ -168,3 +168,17 @@ def test_least_recently_used_entries_are_evicted(cache_dir, monkeypatch):
 def test_kiln_version_covers_the_source_files():
     version = cache.kiln_version()
     assert "+" in version and len(version.split("+")[1]) == 16
+
+
+def test_a_rewritten_model_file_is_a_new_key(cache_dir, tmp_path):
+    path = tmp_path / "gather.onnx"
+    onnx.save(_gather_model(), path)
+    assert compiler.compile(str(path)).stats.cache == "miss"
+    assert compiler.compile(str(path)).stats.cache == "hit"  # through the path index
+    other = _gather_model()
+    other.graph.node[1].op_type = "Sub"  # the same size on disk
+    onnx.save(other, path)
+    rewritten = compiler.compile(str(path))
+    assert rewritten.stats.cache == "miss"
+    np.testing.assert_array_equal(rewritten(INDICES, ONES)[0],
+                                  _expected(INDICES, ONES) - 2 * ONES)
