@@ -67,6 +67,11 @@ durations: setup
 library-ci: library-setup
 	$(BIN)/pytest -q test/models/test_library_models.py -k '$(LIBRARY_CI)'
 
+# the PyTorch frontend (torch.export and torch.compile(backend="kiln")) vs torch eager;
+# needs torch, so not in `unit` (marked `torch` and `library`)
+torch-ci: library-setup
+	$(BIN)/pytest -q test/torch_frontend -m torch
+
 # the whole ONNX node suite (1,884 cases) with a floor on the number that pass
 conformance-ci: setup
 	$(BIN)/conformance-tool --jobs 2 --min-pass $(CONFORMANCE_MIN_PASS)
@@ -75,7 +80,7 @@ conformance-ci: setup
 fuzz-ci: setup
 	$(BIN)/fuzz-tool --onnx 300 --mlir 100 --jobs 2 --seed 0
 
-test: lint filecheck unit library-ci fuzz-ci conformance-ci
+test: lint filecheck unit library-ci torch-ci fuzz-ci conformance-ci
 
 # long suites, one command each
 conformance: setup

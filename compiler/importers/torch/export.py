@@ -132,19 +132,25 @@ def _per_input_specs(module: object, dynamic_shapes: object) -> dict[int, object
     return {}
 
 
+def _bound(value: object) -> int | None:
+    """A range bound as an int; None for torch's infinities (int_oo), which sympy cannot
+    convert (and raises anything from TypeError to AttributeError on)."""
+    if not getattr(value, "is_finite", True) or getattr(value, "is_infinite", False):
+        return None
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except Exception:
+        return None
+
+
 def program_info(program: ExportedProgram, names: Mapping[str, str]) -> ProgramInfo:
     """The dim ranges (by Kiln's dim names) and the output pytree of `program`."""
     info = ProgramInfo(out_spec=program.call_spec.out_spec)
     for symbol, bounds in program.range_constraints.items():
         name = names.get(str(symbol), str(symbol))
-        try:
-            lower = int(bounds.lower)
-        except (TypeError, ValueError, OverflowError):
-            lower = 0
-        try:
-            upper: int | None = int(bounds.upper)
-        except (TypeError, ValueError, OverflowError):
-            upper = None
+        lower = _bound(bounds.lower)
+        upper = _bound(bounds.upper)
+        lower = 0 if lower is None else lower
         if upper is not None and upper > 2 ** 62:
             upper = None
         info.ranges[name] = DimRange(lower, upper)
