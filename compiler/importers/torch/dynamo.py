@@ -6,9 +6,10 @@ with the module's parameters and buffers made weights, and compiles it: a static
 once per input shape (cached); a graph dynamo made dynamic (after a second shape, or
 `torch._dynamo.mark_dynamic`) once, with its symbolic dims dynamic (its SymInt inputs
 read from the tensor dims they come from), falling back to a compile per shape where
-that export fails or a call leaves the exported ranges. Tensors go in and out as numpy views of their storage (no copies for contiguous
-CPU tensors). A graph Kiln cannot compile (an unsupported op, a side effect) runs in eager
-PyTorch from then on, after one warning that names the reason. Outputs carry no autograd
+that export fails or a call leaves the exported ranges. Tensors go in and out as numpy
+views of their storage (no copies for contiguous CPU tensors). A graph Kiln cannot
+compile (an unsupported op, a side effect) runs in eager PyTorch from then on, after one
+warning that names the reason. Outputs carry no autograd
 history: the backend is for inference.
 """
 
