@@ -11,7 +11,7 @@ CONFORMANCE_MIN_PASS ?= 1365
 LIBRARY_CI ?= (bert and not distilbert) or gpt2 or llama or t5_encoder or vit
 
 .PHONY: setup library-setup demo test lint filecheck unit library-ci fuzz-ci conformance-ci \
-	conformance bench bench-realistic coverage library-models fuzz durations clean
+	torch-ci conformance bench bench-realistic coverage library-models fuzz durations clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
