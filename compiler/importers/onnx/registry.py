@@ -9,7 +9,6 @@ families is an error here.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 import onnx
 from xdsl.dialects.builtin import ModuleOp
@@ -27,23 +26,14 @@ from compiler.importers.onnx import (
 )
 from compiler.importers.onnx.checker import check_model
 from compiler.importers.onnx.context import ImportContext, OpTable, load_model, source_name
+from compiler.importers.tables import merge_rule_tables
 
 FAMILIES = (elementwise, linalg, conv, norm, reduce, shape, control_flow, rnn, compositions)
 """The op family modules, each the one home of the ops in its RULES."""
 
 
-def _merge(tables: list[tuple[str, Mapping]]) -> dict:
-    merged: dict = {}
-    for family, table in tables:
-        for op, entry in table.items():
-            if op in merged:
-                raise AssertionError(f"ONNX op {op} is registered twice (again by {family})")
-            merged[op] = entry
-    return merged
-
-
 def _table(name: str) -> dict:
-    return _merge([(f.__name__, getattr(f, name, {})) for f in FAMILIES])
+    return merge_rule_tables([(f.__name__, getattr(f, name, {})) for f in FAMILIES], "ONNX")
 
 
 OPS = OpTable(rules=_table("RULES"), non_data_inputs=_table("NON_DATA_INPUTS"),

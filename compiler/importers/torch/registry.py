@@ -7,13 +7,14 @@ so a name listed by two families is an error here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch.export import ExportedProgram
 from xdsl.dialects.builtin import ModuleOp
 
 from compiler.errors import CompileError
+from compiler.importers.tables import merge_rule_tables
 from compiler.importers.torch import (
     conv,
     elementwise,
@@ -37,18 +38,11 @@ FAMILIES = (elementwise, linalg, conv, norm, reduce, shape, rnn, symbolic)
 """The op family modules, each the one home of the ops in its RULES."""
 
 
-def _merge(tables: list[tuple[str, Mapping]]) -> dict:
-    merged: dict = {}
-    for family, table in tables:
-        for op, entry in table.items():
-            if op in merged:
-                raise AssertionError(f"ATen op {op} is registered twice (again by {family})")
-            merged[op] = entry
-    return merged
+def _table(name: str) -> dict:
+    return merge_rule_tables([(f.__name__, getattr(f, name, {})) for f in FAMILIES], "ATen")
 
 
-OPS = OpTable(rules=_merge([(f.__name__, f.RULES) for f in FAMILIES]),
-              hints=_merge([(f.__name__, getattr(f, "HINTS", {})) for f in FAMILIES]))
+OPS = OpTable(rules=_table("RULES"), hints=_table("HINTS"))
 """Every op rule of the torch importer."""
 
 SUPPORTED_OPS = tuple(sorted(name for name in OPS.rules if name.startswith("aten.")))
