@@ -37,6 +37,7 @@ def free_native(address: int) -> None:
 _ENTRY_TYPE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
 _from_buffer = ctypes.c_char.from_buffer
 _addressof = ctypes.addressof
+_memmove = ctypes.memmove
 
 
 def descriptor_struct(rank: int) -> type[ctypes.Structure]:
@@ -123,6 +124,7 @@ class Invoker:
         self._tensor_results = [(d, r, at) for (d, r), at in
                                 zip(self.result_specs, self._result_offsets, strict=True)]
         self._only_tensor_results = all(r is not None for _, r, _ in self._tensor_results)
+        self._row_major_strides: dict[tuple[int, ...], list[int]] = {}
 
     def _words(self, args: Sequence[object], first: int, keep: list[np.ndarray],
                ptrs: set[int]) -> list[int]:
@@ -203,10 +205,24 @@ class Invoker:
         out: list[np.ndarray] = []
         freed: list[int] = []
         fixed = self._fixed_ptrs
+        row_major = self._row_major_strides
         for dtype, rank, at in self._tensor_results:
             w = view[at : at + 3 + 2 * rank]
             shape = tuple(w[3 : 3 + rank])
-            out.append(_copy_out(w[1] + w[2] * dtype.itemsize, dtype, shape, w[3 + rank :]))
+            strides = w[3 + rank :]
+            address = w[1] + w[2] * dtype.itemsize
+            dense = row_major.get(shape)
+            if dense is None:
+                if len(row_major) >= 256:  # (many shapes of a dynamic dim: start over)
+                    row_major.clear()
+                dense = row_major[shape] = _row_major(shape)
+            if strides == dense:  # the usual case, inlined: one memmove into a new array
+                result = np.empty(shape, dtype=dtype)
+                if result.nbytes:
+                    _memmove(_addressof(_from_buffer(result)), address, result.nbytes)
+                out.append(result)
+            else:
+                out.append(_copy_out(address, dtype, shape, strides))
             allocated = w[0]
             if allocated and allocated not in fixed and allocated not in pointers \
                     and allocated not in freed:
