@@ -76,10 +76,7 @@ def compile_cuda(model: object, target: str, *, load: Callable[[object], ModuleO
     stats = CompileStats()
     start = time.perf_counter()
     module = load(model)
-    store = weight_stores.store_for(module)
-    if store is None:
-        store = weight_stores.WeightStore()
-        weight_stores.attach(module, store)
+    store = weight_stores.ensure_store(module)
     stats.seconds["import"] = time.perf_counter() - start
     inputs, outputs = read_signature(main_function(module))
     run(module, optimize_passes() if pipeline is None else pipeline, stats)

@@ -571,10 +571,7 @@ def compile_native(model: object, optimize: list[ModulePass], lower: list[Module
     progress.step("import")
     start = time.perf_counter()
     module = load_graph_module(model)
-    store = weight_stores.store_for(module)
-    if store is None:
-        store = weight_stores.WeightStore()
-        weight_stores.attach(module, store)
+    store = weight_stores.ensure_store(module)
     stats.seconds["import"] = time.perf_counter() - start
     main = main_function(module)
     inputs, outputs = read_signature(main)

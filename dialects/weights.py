@@ -88,6 +88,15 @@ def attach(module: ModuleOp, store: WeightStore) -> None:
     module.attributes[WEIGHTS_ATTR] = StringAttr(register(store))
 
 
+def ensure_store(module: ModuleOp) -> WeightStore:
+    """The weight store of `module`, attaching a new empty one when it names none."""
+    store = store_for(module)
+    if store is None:
+        store = WeightStore()
+        attach(module, store)
+    return store
+
+
 def store_for(module: ModuleOp) -> WeightStore | None:
     """The weight store `module` names, or None when it names none or it is gone."""
     attr = module.attributes.get(WEIGHTS_ATTR)

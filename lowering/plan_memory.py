@@ -23,6 +23,7 @@ placed buffer whose lifetime overlaps its own.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -89,10 +90,7 @@ def lifetimes(block: Block) -> list[Lifetime]:
                     if isinstance(u.operation, memref.DeallocOp)]
         if len(deallocs) != 1 or deallocs[0] not in position:
             continue  # escapes, or is freed inside a region: not ours to place
-        count = 1
-        for d in t.get_shape():
-            count *= d
-        nbytes = -(-max(count * itemsize, 1) // ALIGNMENT) * ALIGNMENT
+        nbytes = -(-max(math.prod(t.get_shape()) * itemsize, 1) // ALIGNMENT) * ALIGNMENT
         planned.append(Lifetime(op, deallocs[0], position[op], position[deallocs[0]], nbytes))
     return planned
 
