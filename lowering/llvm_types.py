@@ -13,10 +13,13 @@ from xdsl.dialects.builtin import (
     IntegerType,
     MemRefType,
     UnrealizedConversionCastOp,
+    i8,
     i64,
 )
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.pattern_rewriter import PatternRewriter
+
+from dialects.graph.base import is_minifloat
 
 PTR = llvm.LLVMPointerType()
 
@@ -34,9 +37,12 @@ def descriptor_type(rank: int) -> llvm.LLVMStructType:
 
 
 def convert_type(t: Attribute) -> Attribute:
-    """The llvm-dialect type that carries a value of type `t`."""
+    """The llvm-dialect type that carries a value of type `t` (LLVM has no 8-/4-bit
+    floats: a minifloat is its i8 bit pattern)."""
     if isinstance(t, IndexType):
         return i64
+    if is_minifloat(t):
+        return i8
     if isinstance(t, MemRefType):
         return descriptor_type(t.get_num_dims())
     return t
@@ -51,6 +57,8 @@ def byte_size(t: Attribute) -> int:
     """Store size in bytes of a scalar element type."""
     if isinstance(t, IntegerType):
         return (t.width.data + 7) // 8
+    if is_minifloat(t):
+        return 1
     width = getattr(t, "bitwidth", None)
     if isinstance(width, int):
         return width // 8

@@ -8,15 +8,23 @@ import math
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
+import ml_dtypes
 import numpy as np
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
     AnyFloat,
     ArrayAttr,
+    BFloat16Type,
     BytesAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
     DictionaryAttr,
+    Float4E2M1FNType,
+    Float8E4M3FNType,
+    Float8E4M3FNUZType,
+    Float8E5M2FNUZType,
+    Float8E5M2Type,
+    Float8E8M0FNUType,
     Float16Type,
     Float32Type,
     Float64Type,
@@ -28,6 +36,7 @@ from xdsl.dialects.builtin import (
     StringAttr,
     TensorType,
     VectorType,
+    bf16,
     f16,
     f32,
     f64,
@@ -241,21 +250,36 @@ def format_dims(shape: Sequence[int]) -> str:
 
 
 # --------------------------------------------------------------------------- element types
-# Graph tensors carry the framework's element type: f16/f32/f64, signless iN for signed
-# integers, uiN for unsigned ones and i1 for bool (docs/ADDING_OPS.md). The lowering works
-# on signless types and picks the unsigned arith ops from the graph type.
+# Graph tensors carry the framework's element type: f16/bf16/f32/f64, signless iN for
+# signed integers, uiN for unsigned ones and i1 for bool (docs/ADDING_AN_OP.md). The
+# lowering works on signless types and picks the unsigned arith ops from the graph type.
+# The 8- and 4-bit floats (MINIFLOATS) and the 4-/2-bit integers are storage types: one
+# byte per element in memory, as ml_dtypes holds them in numpy (a sub-byte integer in the
+# low bits, zero above, the way LLVM stores an i4/i2); minifloats are only converted
+# (Cast, quantization), never computed on.
 
 ui8 = IntegerType(8, Signedness.UNSIGNED)
 ui16 = IntegerType(16, Signedness.UNSIGNED)
 ui32 = IntegerType(32, Signedness.UNSIGNED)
 ui64 = IntegerType(64, Signedness.UNSIGNED)
+i4, ui4 = IntegerType(4), IntegerType(4, Signedness.UNSIGNED)
+i2, ui2 = IntegerType(2), IntegerType(2, Signedness.UNSIGNED)
+
+MINIFLOATS: dict[str, Attribute] = {
+    "float8_e4m3fn": Float8E4M3FNType(), "float8_e4m3fnuz": Float8E4M3FNUZType(),
+    "float8_e5m2": Float8E5M2Type(), "float8_e5m2fnuz": Float8E5M2FNUZType(),
+    "float8_e8m0fnu": Float8E8M0FNUType(), "float4_e2m1fn": Float4E2M1FNType(),
+}
+"""numpy (ml_dtypes) dtype name -> graph type of the storage-only floats."""
 
 ELEMENT_TYPES: dict[str, Attribute] = {
-    "float16": f16, "float32": f32, "float64": f64,
+    "float16": f16, "bfloat16": bf16, "float32": f32, "float64": f64,
     "int8": IntegerType(8), "int16": IntegerType(16), "int32": IntegerType(32),
     "int64": i64,
     "uint8": ui8, "uint16": ui16, "uint32": ui32, "uint64": ui64,
     "bool": i1,
+    "int4": i4, "uint4": ui4, "int2": i2, "uint2": ui2,
+    **MINIFLOATS,
 }
 """numpy dtype name -> graph element type, for every element type Kiln supports."""
 
@@ -276,11 +300,17 @@ def numpy_dtype_of(element_type: Attribute) -> np.dtype:
     key = str(element_type)
     if key not in _DTYPE_OF_TYPE:
         raise ValueError(f"element type {key} is not supported")
-    return np.dtype(_DTYPE_OF_TYPE[key])
+    return np.dtype(getattr(ml_dtypes, _DTYPE_OF_TYPE[key], _DTYPE_OF_TYPE[key]))
 
 
 def is_float_type(t: Attribute) -> bool:
-    return isinstance(t, Float16Type | Float32Type | Float64Type)
+    """f16/bf16/f32/f64: the float types Kiln computes in."""
+    return isinstance(t, Float16Type | BFloat16Type | Float32Type | Float64Type)
+
+
+def is_minifloat(t: Attribute) -> bool:
+    """The 8- and 4-bit float storage types (converted, never computed on)."""
+    return any(t == m for m in MINIFLOATS.values())
 
 
 def is_unsigned(t: Attribute) -> bool:
@@ -290,13 +320,16 @@ def is_unsigned(t: Attribute) -> bool:
 
 
 def type_class(t: Attribute) -> str:
-    """"float", "int" (signed), "uint" or "bool": how an op treats the element type."""
+    """"float", "int" (signed), "uint", "bool" or "minifloat" (storage only): how an op
+    treats the element type."""
     if is_float_type(t):
         return "float"
     if isinstance(t, IntegerType):
         if t.width.data == 1:
             return "bool"
         return "uint" if t.signedness.data == Signedness.UNSIGNED else "int"
+    if is_minifloat(t):
+        return "minifloat"
     raise ValueError(f"element type {t} is not supported")
 
 
