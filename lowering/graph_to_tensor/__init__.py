@@ -80,6 +80,7 @@ from lowering.graph_to_tensor.norm import (
     LRNPattern,
     SoftmaxPattern,
 )
+from lowering.graph_to_tensor.quantize import QUANTIZE_PATTERNS
 from lowering.graph_to_tensor.reduce import ArgReducePattern, ReducePattern
 from lowering.graph_to_tensor.rnn import RNNPattern, tensor_type_of
 from lowering.graph_to_tensor.shape import (
@@ -282,6 +283,7 @@ class ConvertGraphToTensorPass(ModulePass):
                 *SHAPE_OP_PATTERNS,
                 LayerNormPattern(), FusedElementwisePattern(),  # optimizer ops
                 IfPattern(), LoopPattern(), ScanPattern(), RNNPattern(),
+                *(p() for p in QUANTIZE_PATTERNS),
                 UnsupportedPattern(),
             ]),
             apply_recursively=False,

@@ -41,6 +41,10 @@ def _window(attrs, x: Sequence[int], kernel: Sequence[int]):
     return strides, pads, dilations
 
 
+conv_window = _window
+"""strides, explicit pads and dilations of a conv node (the quantize family's too)."""
+
+
 def _pool(ctx, node, attrs, opset):
     x = ctx.value(node.input[0])
     kernel = list(attrs["kernel_shape"])

@@ -20,6 +20,7 @@ from compiler.importers.onnx import (
     elementwise,
     linalg,
     norm,
+    quantize,
     reduce,
     rnn,
     shape,
@@ -28,7 +29,8 @@ from compiler.importers.onnx.checker import check_model
 from compiler.importers.onnx.context import ImportContext, OpTable, load_model, source_name
 from compiler.importers.tables import merge_rule_tables
 
-FAMILIES = (elementwise, linalg, conv, norm, reduce, shape, control_flow, rnn, compositions)
+FAMILIES = (elementwise, linalg, conv, norm, reduce, shape, control_flow, rnn, compositions,
+            quantize)
 """The op family modules, each the one home of the ops in its RULES."""
 
 
