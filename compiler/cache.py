@@ -258,6 +258,8 @@ def _read(directory: Path) -> Entry:
                          graph_ops_optimized=meta["graph_ops"][1], threads=meta["threads"],
                          arena_bytes=meta["planned_bytes"][0],
                          peak_bytes=meta["planned_bytes"][1])
+    (stats.precision, stats.weight_bytes, stats.weight_bytes_fp32,
+     stats.op_precisions) = meta["precision"]
     return Entry(objects, interface, bytes(blobs[_GRAPH]).decode("utf-8"),
                  [_spec(s) for s in meta["inputs"]], [_spec(s) for s in meta["outputs"]],
                  weights, stats)
@@ -332,6 +334,8 @@ def _write(directory: Path, entry: Entry) -> None:
         "graph_ops": [entry.stats.graph_ops_imported, entry.stats.graph_ops_optimized],
         "threads": entry.stats.threads,
         "planned_bytes": [entry.stats.arena_bytes, entry.stats.peak_bytes],
+        "precision": [entry.stats.precision, entry.stats.weight_bytes,
+                      entry.stats.weight_bytes_fp32, entry.stats.op_precisions],
         "sha256": {name: hashlib.sha256(data).hexdigest()
                    for name, data in ((_CODE, code), (_WEIGHTS, weights), (_GRAPH, graph))},
     }

@@ -40,6 +40,7 @@ from xdsl.utils.lexer import Span
 from xdsl.utils.mlir_lexer import MLIRTokenKind
 
 from compiler import cache as compile_cache
+from compiler import calibration as calibration_module
 from compiler.context import make_context
 from compiler.cuda_target import compile_cuda, is_cuda_target
 from compiler.errors import CompileError, InternalError, InvalidIRError, KilnError, op_location
@@ -502,7 +503,8 @@ def compile(model: object, *, example_inputs: Sequence[object] | None = None,
             dynamic_shapes: object = None, target: str = "cpu",
             pipeline: str | Sequence[ModulePass] | None = None, kernels: bool = True,
             checks: str | None = None, threads: int | None = None, profile: bool = False,
-            cache: bool | None = None, quiet: bool = False):
+            cache: bool | None = None, quiet: bool = False, precision: str = "fp32",
+            calibration: object = None, calibration_method: str = "minmax"):
     """Compile a model for `target`; return a CompiledModel callable on numpy arrays.
 
     `model` is a path to an .onnx or .mlir (graph dialect) file, ONNX bytes, an
@@ -524,6 +526,12 @@ def compile(model: object, *, example_inputs: Sequence[object] | None = None,
     (compiler/cache.py; `model.stats.cache` says "hit", "miss" or "off").
     A compile that takes over two seconds shows one updating progress line on stderr
     when stderr is a terminal (compiler/progress.py); `quiet=True` turns it off.
+    `precision` (compiler/calibration.py): "fp32"; "fp16" (conv/matmul/gemm weights
+    stored in float16, float32 arithmetic); "int8" (static post-training quantization
+    calibrated on `calibration`, an iterable of input tuples or name -> array dicts, with
+    `calibration_method` "minmax", "percentile" or "entropy"); "int8-dynamic" (int8
+    weights, activations quantized per call). `model.stats` reports the weight bytes
+    and which ops run in which precision.
 
     A `torch.nn.Module` (with `example_inputs`, and `dynamic_shapes` as torch.export takes
     them) or a `torch.export.ExportedProgram` goes through torch.export straight into the
@@ -533,11 +541,15 @@ def compile(model: object, *, example_inputs: Sequence[object] | None = None,
         return torch_frontend.compile_torch(
             model, example_inputs, dynamic_shapes, compile, target=target, pipeline=pipeline,
             kernels=kernels, checks=checks, threads=threads, profile=profile, cache=cache,
-            quiet=quiet)
+            quiet=quiet, precision=precision, calibration=calibration,
+            calibration_method=calibration_method)
     if example_inputs is not None or dynamic_shapes is not None:
         raise CompileError("example_inputs and dynamic_shapes are for a torch.nn.Module; "
                            f"this model is a {type(model).__name__}")
     if isinstance(target, str) and is_cuda_target(target):
+        if precision != "fp32":
+            raise CompileError(f"precision='{precision}' is for the cpu target; "
+                               f"'{target}' compiles in float32")
         return compile_cuda(model, target, load=load_graph_module, run=run_pipeline,
                             pipeline=pipeline, checks=checks, profile=profile)
     if target not in SUPPORTED_TARGETS:
@@ -547,10 +559,15 @@ def compile(model: object, *, example_inputs: Sequence[object] | None = None,
     if checks not in CHECK_MODES:
         raise CompileError(f"unknown checks mode '{checks}'; supported: "
                            f"{', '.join(CHECK_MODES)}")
-    stats = CompileStats(threads=resolve_threads(threads))
+    stats = CompileStats(threads=resolve_threads(threads), precision=precision)
+    rewrite = calibration_module.precision_rewrite(
+        precision, calibration, calibration_method,
+        lambda m: compile(m, pipeline=[], kernels=kernels, checks=checks,
+                          threads=stats.threads, cache=False, quiet=True))
     key = None
     if compile_cache.enabled(cache) and not profile and target == "cpu":
-        key = cache_key(model, target, pipeline, kernels, checks, stats.threads)
+        key = cache_key(model, target, pipeline, kernels, checks, stats.threads,
+                        rewrite.key_options())
         if key is not None and (hit := compile_cache.load(key, parse_graph_main)) is not None:
             return hit
     optimize = parse_pipeline(optimize_passes() if pipeline is None else pipeline)
@@ -558,14 +575,16 @@ def compile(model: object, *, example_inputs: Sequence[object] | None = None,
     steps = 1 + len(optimize) + int(profile) + 1 + len(lower) + 1  # import ... llvm codegen
     progress = Progress(model_label(model), steps, enabled=not quiet)
     try:
-        return compile_native(model, optimize, lower, checks, profile, stats, key, progress)
+        return compile_native(model, optimize, lower, checks, profile, stats, key, progress,
+                              rewrite)
     finally:
         progress.close()
 
 
 def compile_native(model: object, optimize: list[ModulePass], lower: list[ModulePass],
                    checks: str, profile: bool, stats: CompileStats, key: str | None,
-                   progress: Progress) -> CompiledModel:
+                   progress: Progress,
+                   rewrite: calibration_module.PrecisionRewrite | None = None) -> CompiledModel:
     """compile() for the cpu target once the cache is missed: import, the `optimize` and
     `lower` passes, LLVM code generation (saved to the cache under `key`, if any)."""
     progress.step("import")
@@ -578,6 +597,10 @@ def compile_native(model: object, optimize: list[ModulePass], lower: list[Module
     stats.graph_ops_imported = count_graph_ops(module)
 
     run_pipeline(module, optimize, stats, progress)
+    if rewrite is not None:
+        start = time.perf_counter()
+        rewrite.apply(module, stats)
+        stats.seconds["precision"] = time.perf_counter() - start
     stats.graph_ops_optimized = count_graph_ops(module)
     graph_main = main_function(module).clone()
     if profile:
@@ -596,6 +619,8 @@ def compile_native(model: object, optimize: list[ModulePass], lower: list[Module
                  unverified=frozenset() if checks == "bounds" else frozenset({"convert-to-llvm"}))
     stats.arena_bytes, stats.peak_bytes = planned_bytes(module)
     weight_arrays = [store[n] for n in weight_names]
+    stats.weight_bytes = sum(a.nbytes for a in weight_arrays)
+    stats.weight_bytes_fp32 = stats.weight_bytes_fp32 or stats.weight_bytes
     progress.step("llvm codegen")
     try:
         compiled = CompiledModel.from_llvm(module, graph_main, inputs, outputs, weight_arrays,
@@ -613,7 +638,8 @@ def compile_native(model: object, optimize: list[ModulePass], lower: list[Module
 
 
 def cache_key(model: object, target: str, pipeline: str | Sequence[ModulePass] | None,
-              kernels: bool, checks: str, threads: int) -> str | None:
+              kernels: bool, checks: str, threads: int,
+              precision: dict[str, object] | None = None) -> str | None:
     """The compile cache's key for these compile arguments; None when `model` is not
     cacheable (see compiler/cache.py)."""
     digest = compile_cache.model_digest(model)
@@ -625,7 +651,7 @@ def cache_key(model: object, target: str, pipeline: str | Sequence[ModulePass] |
         pipeline_text = [str(p.pipeline_pass_spec()) for p in pipeline]
     return compile_cache.entry_key(digest, {
         "target": target, "pipeline": pipeline_text, "kernels": kernels, "checks": checks,
-        "threads": threads})
+        "threads": threads, **(precision or {})})
 
 
 def parse_graph_main(text: str) -> func.FuncOp:

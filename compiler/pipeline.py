@@ -17,6 +17,7 @@ from dialects.errors import CompileError
 from lowering.bounds_checks import InsertBoundsChecksPass
 from lowering.bufferize import BufferizePass
 from lowering.contraction import LowerContractionsToKernelsPass
+from lowering.fuse_casts import FuseWideningCastsPass
 from lowering.gpu_outline import GpuOutlineKernelsPass
 from lowering.gpu_reduce import GpuBlockReductionsPass
 from lowering.gpu_tile import GpuTileContractionsPass
@@ -30,6 +31,7 @@ from passes.dce import GraphDCEPass
 from passes.fold import FoldPass
 from passes.fuse import FusePass
 from passes.layout import LayoutPass
+from passes.precision import PrecisionPass
 from passes.profile import InsertProfileMarksPass
 from passes.replace import ReplacePass
 from passes.simplify import SimplifyPass
@@ -37,10 +39,11 @@ from passes.simplify import SimplifyPass
 KILN_PASSES: tuple[type[ModulePass], ...] = (
     # graph-level optimizations (passes/)
     FoldPass, FusePass, SimplifyPass, ReplacePass, LayoutPass, GraphCSEPass, GraphDCEPass,
-    InsertProfileMarksPass,
+    InsertProfileMarksPass, PrecisionPass,
     # progressive lowering (lowering/)
-    ConvertGraphToTensorPass, BufferizePass, LowerContractionsToKernelsPass,
-    LowerLinalgToLoopsPass, InsertBoundsChecksPass, PlanMemoryPass, ConvertToLLVMPass,
+    ConvertGraphToTensorPass, FuseWideningCastsPass, BufferizePass,
+    LowerContractionsToKernelsPass, LowerLinalgToLoopsPass, InsertBoundsChecksPass,
+    PlanMemoryPass, ConvertToLLVMPass,
     # the cuda target (lowering/gpu_*.py)
     GpuTileContractionsPass, GpuBlockReductionsPass, GpuOutlineKernelsPass,
     ConvertGpuToNvvmPass,
@@ -84,6 +87,7 @@ def lower_passes(kernels: bool = True, checks: str = "shapes",
     """linalg on tensors -> memref -> (GEMM kernel calls) -> scf loops -> llvm dialect."""
     bounds = checks == "bounds"
     return [
+        FuseWideningCastsPass(),
         BufferizePass(),
         *([LowerContractionsToKernelsPass(bounds=bounds, threads=threads)] if kernels else []),
         LowerLinalgToLoopsPass(),

@@ -45,6 +45,15 @@ class CompileStats:
     cache: str = "off"
     """The compile cache's part: "hit" (loaded from it: `seconds` then holds only
     "cache-load"), "miss" (compiled and saved) or "off" (not used)."""
+    precision: str = "fp32"
+    """compile(precision=...): "fp32", "fp16", "int8" or "int8-dynamic"."""
+    weight_bytes: int = 0
+    """Bytes of the weights the compiled model holds (after the precision rewrite)."""
+    weight_bytes_fp32: int = 0
+    """Bytes of the same weights before it (what precision="fp32" would hold)."""
+    op_precisions: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Graph ops by the precision they run in ("fp32", "fp16-weights", "int8", "other"),
+    then by op name: counts."""
 
 
 def numpy_dtype(element_type: Attribute) -> np.dtype:

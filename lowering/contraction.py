@@ -34,6 +34,7 @@ from xdsl.dialects.builtin import (
     AffineMapAttr,
     ArrayAttr,
     DictionaryAttr,
+    Float16Type,
     Float32Type,
     FloatAttr,
     IndexType,
@@ -69,14 +70,17 @@ class Contraction:
     alpha: float
 
 
-def _is_f32_memref(v: SSAValue) -> bool:
+def _is_f32_memref(v: SSAValue, f16: bool = False) -> bool:
+    """An identity-layout f32 memref (or, with `f16`, f16: an input the body widens)."""
     t = v.type
-    return (isinstance(t, MemRefType) and isinstance(t.element_type, Float32Type)
+    kinds = (Float32Type, Float16Type) if f16 else (Float32Type,)
+    return (isinstance(t, MemRefType) and isinstance(t.element_type, kinds)
             and isinstance(t.layout, NoneAttr))
 
 
 def _body_alpha(op: GenericOp) -> float | None:
-    """alpha if the body is acc + (c*x)*(c*y) over the two inputs, else None."""
+    """alpha if the body is acc + (c*x)*(c*y) over the two inputs, else None; an f16
+    input may be read through an arith.extf to f32 (fuse-widening-casts)."""
     block = op.body.block
     if len(block.args) != 3:
         return None
@@ -107,10 +111,15 @@ def _body_alpha(op: GenericOp) -> float | None:
 
     def walk(v: SSAValue) -> bool:
         nonlocal alpha
-        if v in (x, y):
+        if v in (x, y) and isinstance(v.type, Float32Type):
             found.append(v)
             return True
         owner = v.owner
+        if (isinstance(owner, arith.ExtFOp) and owner.input in (x, y) and owner not in seen
+                and isinstance(owner.input.type, Float16Type)):
+            seen.add(owner)
+            found.append(owner.input)
+            return True
         if not isinstance(owner, arith.MulfOp) or owner in seen:
             return False
         seen.add(owner)
@@ -264,7 +273,8 @@ def emit_gemm_call(op: GenericOp, c: Contraction, maps: list[AffineMap],
     check before each call that the kernel stays inside its three buffers."""
     module = op.get_toplevel_object()
     assert isinstance(module, ModuleOp)
-    kernel = ensure_sgemm(module, threads=threads)
+    a_elt, b_elt = (op.operands[i].type.element_type for i in (c.a, c.b))  # type: ignore
+    kernel = ensure_sgemm(module, threads=threads, a_elt=a_elt, b_elt=b_elt)
     ins = Inserter(InsertPoint.before(op))
     sizes = loop_bounds(op, ins)
     operands = list(op.operands)
@@ -327,7 +337,8 @@ def emit_gemm_call(op: GenericOp, c: Contraction, maps: list[AffineMap],
             addrs[c.b], offsets[1], sbk, sbn,
             addrs[2], offsets[2], ldc]
     args64 = [i64v(v) for v in args]
-    if not _constant_weight_b(op, c, maps):
+    # an f16 B (precision="fp16") is widened per call: prepacking would keep an f32 copy
+    if a_elt != f32 or b_elt != f32 or not _constant_weight_b(op, c, maps):
         ins(llvm.CallOp(kernel, *args64, alpha))
         Rewriter.erase_op(op)
         return
@@ -444,7 +455,8 @@ def lower_contraction(op: GenericOp, bounds: bool = False, threads: int = 1) -> 
     """Lower `op` to a kernel call (after an im2col gather if needed); False if it is
     not a contraction the kernel handles."""
     if (len(op.inputs) != 2 or len(op.outputs) != 1 or op.results
-            or not all(_is_f32_memref(v) for v in op.operands)):
+            or not all(_is_f32_memref(v, f16=True) for v in op.inputs)
+            or not _is_f32_memref(op.outputs[0])):
         return False
     maps = [m.data for m in op.get_indexing_maps()]
     if not _pure(maps[2]):

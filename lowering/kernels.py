@@ -163,6 +163,15 @@ class _Fn:
     def load(self, p: SSAValue, t: Attribute = f32, align: int | None = None) -> SSAValue:
         return self.add(llvm.LoadOp(p, t, alignment=align))
 
+    def load_f32(self, p: SSAValue, t: Attribute = f32, align: int | None = None) -> SSAValue:
+        """Load a `t` (f32 or f16, scalar or vector) and widen it to f32."""
+        x = self.load(p, t, align)
+        vector = isinstance(t, VectorType)
+        if (t.element_type if vector else t) == f32:  # type: ignore[union-attr]
+            return x
+        wide = VectorType(f32, t.get_shape()) if vector else f32  # type: ignore[union-attr]
+        return self.add(llvm.FPExtOp(x, wide))
+
     def store(self, value: SSAValue, p: SSAValue, align: int | None = None) -> None:
         self.add(llvm.StoreOp(value, p, alignment=align))
 
@@ -225,18 +234,28 @@ def _declare(module: ModuleOp, name: str, inputs: list[Attribute], output: Attri
                     linkage=llvm.LinkageAttr("external")))
 
 
+def variant_suffix(a_elt: Attribute = f32, b_elt: Attribute = f32) -> str:
+    """The name suffix of the kernel variant reading A and B as these element types
+    (f32, or f16 widened to f32 while packing): "", "_a16", "_b16" or "_a16_b16"."""
+    return (("_a16" if a_elt != f32 else "") + ("_b16" if b_elt != f32 else ""))
+
+
 def ensure_sgemm(module: ModuleOp, cfg: GemmConfig | None = None,
-                 linkage: str = "internal", threads: int = 1) -> str:
-    """Add @kiln_sgemm_f32 (and what it calls) to `module` once.
+                 linkage: str = "internal", threads: int = 1, a_elt: Attribute = f32,
+                 b_elt: Attribute = f32) -> str:
+    """Add @kiln_sgemm_f32 (and what it calls) to `module` once; its name.
 
     With `threads` > 1 it splits large products over that many libgomp threads (the
-    process must have libgomp loaded: compiler/runtime/jit.py `load_openmp`)."""
+    process must have libgomp loaded: compiler/runtime/jit.py `load_openmp`). An f16
+    `a_elt`/`b_elt` gives the variant that reads that operand as float16 and widens it
+    in the packing loops (precision="fp16" weights: no f32 copy of them exists)."""
+    suffix = variant_suffix(a_elt, b_elt)
     for op in module.ops:
-        if isinstance(op, llvm.FuncOp) and op.sym_name.data == SGEMM:
-            return SGEMM
-    _ensure_core(module, cfg or host_gemm_config(), threads)
-    module.body.block.add_op(build_sgemm_plain(linkage))
-    return SGEMM
+        if isinstance(op, llvm.FuncOp) and op.sym_name.data == SGEMM + suffix:
+            return SGEMM + suffix
+    _ensure_core(module, cfg or host_gemm_config(), threads, a_elt, b_elt)
+    module.body.block.add_op(build_sgemm_plain(linkage, suffix))
+    return SGEMM + suffix
 
 
 def ensure_packed_sgemm(module: ModuleOp, cfg: GemmConfig | None = None,
@@ -253,23 +272,27 @@ def ensure_packed_sgemm(module: ModuleOp, cfg: GemmConfig | None = None,
     return SGEMM_PACK_B, SGEMM_PACKED
 
 
-def _ensure_core(module: ModuleOp, cfg: GemmConfig, threads: int) -> None:
+def _ensure_core(module: ModuleOp, cfg: GemmConfig, threads: int, a_elt: Attribute = f32,
+                 b_elt: Attribute = f32) -> None:
     """@kiln_sgemm_f32_packed: the serial kernel itself, or with threads a dispatcher
     over it (@kiln_sgemm_f32_core) and its worker."""
-    if any(isinstance(op, llvm.FuncOp) and op.sym_name.data == SGEMM_PACKED
+    suffix = variant_suffix(a_elt, b_elt)
+    if any(isinstance(op, llvm.FuncOp) and op.sym_name.data == SGEMM_PACKED + suffix
            for op in module.ops):
         return
     _declare(module, "malloc", [i64], PTR)
     _declare(module, "free", [PTR], llvm.LLVMVoidType())
     if threads <= 1:
-        module.body.block.add_op(build_sgemm(cfg, name=SGEMM_PACKED))
+        module.body.block.add_op(build_sgemm(cfg, name=SGEMM_PACKED + suffix, a_elt=a_elt,
+                                             b_elt=b_elt))
         return
     _declare(module, "GOMP_parallel", [PTR, PTR, i32, i32], llvm.LLVMVoidType())
     _declare(module, "omp_get_thread_num", [], i32)
     _declare(module, "omp_get_num_threads", [], i32)
-    module.body.block.add_op(build_sgemm(cfg))
-    module.body.block.add_op(build_sgemm_worker(cfg))
-    module.body.block.add_op(build_sgemm_parallel(threads))
+    module.body.block.add_op(build_sgemm(cfg, name=SGEMM_CORE + suffix, a_elt=a_elt,
+                                         b_elt=b_elt))
+    module.body.block.add_op(build_sgemm_worker(cfg, suffix))
+    module.body.block.add_op(build_sgemm_parallel(threads, suffix))
 
 
 SGEMM_ARGS: list[Attribute] = [i64, i64, i64,             # M, N, K
@@ -281,10 +304,12 @@ SGEMM_ARGS: list[Attribute] = [i64, i64, i64,             # M, N, K
 
 def _pack_b(fn: _Fn, cfg: GemmConfig, b: SSAValue, sbk: SSAValue, sbn: SSAValue,
             bbuf: SSAValue, jc: int | SSAValue, nc: SSAValue, pc: int | SSAValue,
-            kc: SSAValue) -> None:
-    """Copy B[pc:pc+kc, jc:jc+nc] into `bbuf` as kc x NR micro-panels, zero-padded."""
+            kc: SSAValue, b_elt: Attribute = f32) -> None:
+    """Copy B[pc:pc+kc, jc:jc+nc] (of element type `b_elt`, widened to f32) into `bbuf`
+    as kc x NR micro-panels, zero-padded."""
     nr, nv, vw = cfg.nr, cfg.nv, cfg.vw
-    vec = VectorType(f32, [vw])
+    vec = VectorType(b_elt, [vw])
+    elt_bytes = 4 if b_elt == f32 else 2
     zero_f = fn.const(0.0, f32)
 
     def panel(jr: SSAValue, _: list[SSAValue]) -> None:
@@ -294,23 +319,24 @@ def _pack_b(fn: _Fn, cfg: GemmConfig, b: SSAValue, sbk: SSAValue, sbn: SSAValue,
 
         def fast() -> None:
             def row(k: SSAValue, _: list[SSAValue]) -> None:
-                src = fn.gep(b, fn.addi(fn.muli(fn.addi(pc, k), sbk), col0))
+                src = fn.gep(b, fn.addi(fn.muli(fn.addi(pc, k), sbk), col0), b_elt)
                 d = fn.gep(dst, fn.muli(k, nr))
                 for v in range(nv):
-                    x = fn.load(fn.gep(src, v * vw), vec, 4)
+                    x = fn.load_f32(fn.gep(src, v * vw, b_elt), vec, elt_bytes)
                     fn.store(x, fn.gep(d, v * vw), 64)
             fn.loop(0, kc, 1, row)
 
         def slow() -> None:
             ncols = fn.mini(fn.subi(nc, jr), nr)
-            src0 = fn.gep(b, fn.muli(pc, sbk))
+            src0 = fn.gep(b, fn.muli(pc, sbk), b_elt)
 
             def col(j: SSAValue, _: list[SSAValue]) -> None:
-                src = fn.gep(src0, fn.muli(fn.addi(col0, j), sbn))
+                src = fn.gep(src0, fn.muli(fn.addi(col0, j), sbn), b_elt)
                 d = fn.gep(dst, j)
 
                 def row(k: SSAValue, _: list[SSAValue]) -> None:
-                    fn.store(fn.load(fn.gep(src, fn.muli(k, sbk))), fn.gep(d, fn.muli(k, nr)))
+                    fn.store(fn.load_f32(fn.gep(src, fn.muli(k, sbk), b_elt), b_elt),
+                             fn.gep(d, fn.muli(k, nr)))
                 fn.loop(0, kc, 1, row)
             fn.loop(0, ncols, 1, col)
 
@@ -328,18 +354,20 @@ def _pack_b(fn: _Fn, cfg: GemmConfig, b: SSAValue, sbk: SSAValue, sbn: SSAValue,
 
 
 def build_sgemm(cfg: GemmConfig, linkage: str = "internal",
-                name: str = SGEMM_CORE) -> llvm.FuncOp:
+                name: str = SGEMM_CORE, a_elt: Attribute = f32,
+                b_elt: Attribute = f32) -> llvm.FuncOp:
     """The serial kernel over PACKED_ARGS: B prepacked by build_pack_b when the packed
     address is not 0, else packed here block by block (one function for both, so that
-    LLVM optimizes the big micro-kernel code once)."""
+    LLVM optimizes the big micro-kernel code once). A and B are read as `a_elt` and
+    `b_elt` (f32, or f16 widened where they are packed)."""
     vw, nv, mr, nr = cfg.vw, cfg.nv, cfg.mr, cfg.nr
     kc_max, mc_max, nc_max = cfg.kc, cfg.mc, cfg.nc
     vec = VectorType(f32, [vw])
     fn = _Fn(PACKED_ARGS)
     (m_, n_, k_, a_addr, a_off, sam, sak, b_addr, b_off, sbk, sbn,
      c_addr, c_off, ldc, alpha) = fn.args[:len(SGEMM_ARGS)]
-    a = fn.gep(fn.add(llvm.IntToPtrOp(a_addr)), a_off)
-    b = fn.gep(fn.add(llvm.IntToPtrOp(b_addr)), b_off)
+    a = fn.gep(fn.add(llvm.IntToPtrOp(a_addr)), a_off, a_elt)
+    b = fn.gep(fn.add(llvm.IntToPtrOp(b_addr)), b_off, b_elt)
     c = fn.gep(fn.add(llvm.IntToPtrOp(c_addr)), c_off)
     zero_f = fn.const(0.0, f32)
     zero_v = fn.add(llvm.ConstantOp(DenseIntOrFPElementsAttr.from_list(vec, [0.0] * vw), vec))
@@ -390,14 +418,14 @@ def build_sgemm(cfg: GemmConfig, linkage: str = "internal",
             for r in range(mr):
                 rr = fn.addi(ir, r)
                 ok = fn.icmp("slt", rr, mc)
-                base = fn.gep(a, fn.muli(fn.addi(ic, fn.mini(rr, last)), sam))
+                base = fn.gep(a, fn.muli(fn.addi(ic, fn.mini(rr, last)), sam), a_elt)
                 rows.append((ok, base))
 
             def col(k: SSAValue, _: list[SSAValue]) -> None:
                 kk = fn.muli(fn.addi(pc, k), sak)
                 d = fn.gep(dst, fn.muli(k, mr))
                 for r, (ok, base) in enumerate(rows):
-                    x = fn.add(llvm.FMulOp(fn.load(fn.gep(base, kk)), alpha))
+                    x = fn.add(llvm.FMulOp(fn.load_f32(fn.gep(base, kk, a_elt), a_elt), alpha))
                     fn.store(fn.select(ok, x, zero_f), fn.gep(d, r))
             fn.loop(0, kc, 1, col)
         fn.loop(0, mc, mr, panel)
@@ -468,7 +496,7 @@ def build_sgemm(cfg: GemmConfig, linkage: str = "internal",
         def pc_loop(pc: SSAValue, _: list[SSAValue]) -> None:
             kc = fn.mini(fn.subi(k_, pc), kc_max)
             fn.if_(packed, lambda: None,
-                   lambda: _pack_b(fn, cfg, b, sbk, sbn, bbuf, jc, nc, pc, kc))
+                   lambda: _pack_b(fn, cfg, b, sbk, sbn, bbuf, jc, nc, pc, kc, b_elt))
 
             def ic_loop(ic: SSAValue, _: list[SSAValue]) -> None:
                 mc = fn.mini(fn.subi(m_, ic), mc_max)
@@ -497,11 +525,12 @@ def build_sgemm(cfg: GemmConfig, linkage: str = "internal",
     return fn.finish(name, linkage=linkage)
 
 
-def build_sgemm_plain(linkage: str = "internal") -> llvm.FuncOp:
+def build_sgemm_plain(linkage: str = "internal", suffix: str = "") -> llvm.FuncOp:
     """@kiln_sgemm_f32(SGEMM_ARGS): the packed entry with no packed B (B packed per call)."""
     fn = _Fn(SGEMM_ARGS)
-    fn.add(llvm.CallOp(SGEMM_PACKED, *fn.args, fn.const(0), fn.const(0), fn.args[1]))
-    return fn.finish(SGEMM, linkage=linkage)
+    fn.add(llvm.CallOp(SGEMM_PACKED + suffix, *fn.args, fn.const(0), fn.const(0),
+                       fn.args[1]))
+    return fn.finish(SGEMM + suffix, linkage=linkage)
 
 
 PACKED_ARGS: list[Attribute] = [*SGEMM_ARGS, i64, i64, i64]  # packed B, col0, N of B
@@ -545,8 +574,8 @@ def build_pack_b(cfg: GemmConfig) -> llvm.FuncOp:
 # element of C sees the same K blocking and FMA order as in the serial kernel, so results
 # are bit-identical for any thread count.
 
-def build_sgemm_parallel(threads: int) -> llvm.FuncOp:
-    serial_name, name = SGEMM_CORE, SGEMM_PACKED
+def build_sgemm_parallel(threads: int, suffix: str = "") -> llvm.FuncOp:
+    serial_name, name = SGEMM_CORE + suffix, SGEMM_PACKED + suffix
     fn = _Fn(PACKED_ARGS)
     args = list(fn.args)
     m_, n_, k_ = args[:3]
@@ -561,7 +590,7 @@ def build_sgemm_parallel(threads: int) -> llvm.FuncOp:
             if v.type == f32:
                 v = fn.add(llvm.ZExtOp(fn.add(llvm.BitcastOp(v, i32)), i64))
             fn.store(v, fn.gep(ctx, i, i64))
-        worker = fn.add(llvm.AddressOfOp(SGEMM_WORKER, PTR))
+        worker = fn.add(llvm.AddressOfOp(SGEMM_WORKER + suffix, PTR))
         fn.add(llvm.CallOp("GOMP_parallel", worker, ctx, fn.const(threads, i32),
                            fn.const(0, i32)))
 
@@ -569,8 +598,8 @@ def build_sgemm_parallel(threads: int) -> llvm.FuncOp:
     return fn.finish(name)
 
 
-def build_sgemm_worker(cfg: GemmConfig) -> llvm.FuncOp:
-    arg_types, serial_name = PACKED_ARGS, SGEMM_CORE
+def build_sgemm_worker(cfg: GemmConfig, suffix: str = "") -> llvm.FuncOp:
+    arg_types, serial_name = PACKED_ARGS, SGEMM_CORE + suffix
     fn = _Fn([PTR])
     ctx = fn.args[0]
     vals = [fn.load(fn.gep(ctx, i, i64), i64) for i in range(len(arg_types))]
@@ -607,4 +636,4 @@ def build_sgemm_worker(cfg: GemmConfig) -> llvm.FuncOp:
             fn.v(fn.addi(c_off, start)), ldc, alpha, *more)))
 
     fn.if_(fn.icmp("sge", m_, n_), rows, cols)
-    return fn.finish(SGEMM_WORKER)
+    return fn.finish(SGEMM_WORKER + suffix)
