@@ -150,7 +150,9 @@ class QuantParamsOp(GraphOp):
         check(is_float_type(element_type_of(self.scale)),
               f"{self.name}: the scale must be floating-point, got {self.scale.type}")
         if self.zero_point is not None:
-            check(shape_of(self.zero_point) == shape_of(self.scale),
+            zp, scale = shape_of(self.zero_point), shape_of(self.scale)
+            one = {param_mode(x, p, self.quant_block()) for p in (zp, scale)} == {"tensor"}
+            check(zp == scale or one,
                   f"{self.name}: the zero point {format_dims(shape_of(self.zero_point))} "
                   f"must have the scale's shape {format_dims(shape_of(self.scale))}")
         check(shapes_compatible(x, self.result_shape()),

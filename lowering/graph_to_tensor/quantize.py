@@ -14,6 +14,7 @@ from xdsl.dialects.builtin import AffineMapAttr, AnyFloat, IntegerType, f32, f64
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.ir.affine import AffineExpr
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
+from xdsl.rewriter import InsertPoint
 
 from dialects import graph
 from dialects.graph import shape_of
@@ -171,8 +172,8 @@ def _lower_as(op: Operation, new: Operation, pattern: RewritePattern,
               rewriter: PatternRewriter) -> None:
     """Replace `op` by the graph op `new` (inserted before it) and lower `new` now with
     `pattern` (this walk does not revisit inserted ops), its replacements tracked."""
-    rewriter.insert_op(new)
-    rewriter.replace_op(op, [], list(new.results))
+    rewriter.insert(new, InsertPoint.before(op))
+    rewriter.replace(op, [], list(new.results))
     inner = PatternRewriter(new)
     inner.extend_from_listener(rewriter)
     pattern.match_and_rewrite(new, inner)
