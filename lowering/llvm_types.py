@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from xdsl.dialects import llvm
 from xdsl.dialects.builtin import (
+    BFloat16Type,
     DenseArrayBase,
     FloatAttr,
     IndexType,
@@ -14,6 +15,7 @@ from xdsl.dialects.builtin import (
     MemRefType,
     UnrealizedConversionCastOp,
     i8,
+    i16,
     i64,
 )
 from xdsl.ir import Attribute, Operation, SSAValue
@@ -43,6 +45,8 @@ def convert_type(t: Attribute) -> Attribute:
         return i64
     if is_minifloat(t):
         return i8
+    if isinstance(t, BFloat16Type):  # llvmlite has no bfloat (lowering/llvm_casts.py)
+        return i16
     if isinstance(t, MemRefType):
         return descriptor_type(t.get_num_dims())
     return t

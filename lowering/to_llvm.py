@@ -45,14 +45,19 @@ from xdsl.transforms.reconcile_unrealized_casts import reconcile_unrealized_cast
 from xdsl.utils.exceptions import PassFailedException
 
 from dialects.check import AssertOp
+from dialects.graph.base import is_minifloat
 from lowering.affine_arith import affine_to_arith
 from lowering.llvm_asserts import lower_asserts
 from lowering.llvm_casts import (
+    EmulateBF16,
+    float_bits,
+    float_to_minifloat,
     fp_to_int,
     icmp,
     int_resize,
     int_to_narrow_float,
     is_narrow_float,
+    minifloat_to_float,
     narrow_float,
     narrow_fma,
     type_suffix,
@@ -358,6 +363,8 @@ class ArithConstantToLLVM(RewritePattern):
         t = convert_type(op.result.type)
         if isinstance(value, IntegerAttr):
             value = IntegerAttr(value.value.data, t)  # type: ignore[arg-type]
+        elif isinstance(value, FloatAttr) and isinstance(t, IntegerType):  # bf16, minifloats
+            value = IntegerAttr(float_bits(value.value.data, op.result.type), t)
         elif not isinstance(value, FloatAttr):
             return  # dense constants are bufferized into memref.global earlier
         b = Builder()
@@ -408,6 +415,12 @@ class ArithCastToLLVM(RewritePattern):
             return
         src = b.legal(op.operands[0])
         t = convert_type(op.results[0].type)
+        if isinstance(op, arith.ExtFOp) and is_minifloat(op.operands[0].type):
+            b.replace(rewriter, op, [minifloat_to_float(b, src, op.operands[0].type, t)])
+            return
+        if isinstance(op, arith.TruncFOp) and is_minifloat(op.results[0].type):
+            b.replace(rewriter, op, [float_to_minifloat(b, src, op.results[0].type)])
+            return
         match op:
             case arith.IndexCastOp() | arith.ExtSIOp() | arith.TruncIOp():
                 res = int_resize(b, src, t, signed=True)
@@ -495,7 +508,7 @@ class MathToLLVM(RewritePattern):
         if not isinstance(t, AnyFloat):
             return
         if op.name == "math.fma" and is_narrow_float(t):
-            res = narrow_fma(b, *args)
+            res = narrow_fma(b, *[b.legal(a) for a in args])
         elif op.name in _INLINE_F32 and t == f32:
             res = _INLINE_F32[op.name](b, args[0])
         elif op.name in _MATH_NAMED_INTRINSICS:
@@ -811,6 +824,9 @@ class GlobalToLLVM(RewritePattern):
                 data = init.data.data
                 if len(init) == 1 and numel > 1:  # splat
                     data = data * numel
+                width = getattr(getattr(elem, "width", None), "data", 8)
+                if width < 8:  # LLVM reads an i4/i2 byte as zero above the value's bits
+                    data = bytes(x & ((1 << width) - 1) for x in data)
                 flat_t = TensorType(elem, [numel])
                 value = DenseIntOrFPElementsAttr(flat_t, type(init.data)(data))  # type: ignore[arg-type]
             private = op.sym_visibility.data == "private"
@@ -907,7 +923,7 @@ class ConvertToLLVMPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         PatternRewriteWalker(
-            GreedyRewritePatternApplier([AffineApplyToArith(), WhileToCF()])
+            GreedyRewritePatternApplier([AffineApplyToArith(), WhileToCF(), EmulateBF16()])
         ).rewrite_module(op)
         ConvertScfToCf().apply(ctx, op)
 

@@ -189,7 +189,8 @@ class ElementwiseOp(GraphOp):
         types = [element_type_of(v) for v in self.inputs]
         problem = rule.check_types(types)
         check(problem is None, f"graph.elementwise '{kind}': {problem}")
-        check(len(self.param_values()) == len(rule.params),
+        check(len(self.param_values()) == len(rule.params)
+              or (rule.params_optional and not self.param_values()),
               f"graph.elementwise '{kind}': expects {len(rule.params)} params "
               f"({', '.join(n for n, _ in rule.params)}), got {len(self.param_values())}")
         if types and is_float_type(types[0]):

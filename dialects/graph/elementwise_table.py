@@ -17,9 +17,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import ml_dtypes
 import numpy as np
 from xdsl.dialects import arith, llvm, math
-from xdsl.dialects.builtin import AnyFloat, IntegerType, f64, i1
+from xdsl.dialects.builtin import (
+    AnyFloat,
+    Float4E2M1FNType,
+    Float8E8M0FNUType,
+    IntegerType,
+    f32,
+    f64,
+    i1,
+    i8,
+    i32,
+)
 from xdsl.ir import Attribute, SSAValue
 
 from dialects.graph import base as g
@@ -48,6 +59,7 @@ class Rule:
     params: tuple[tuple[str, float], ...] = ()  # ONNX attribute name, default
     result: str = "same"  # "same" (the data operands' type), "bool", or "cast" (given)
     signature: str = "same"  # "same": all operands one type; "where"; "pow"; "cast"
+    params_optional: bool = False  # no params at all means the defaults
 
     def data_operands(self, types: Sequence[Attribute]) -> list[Attribute]:
         """The operand types that must belong to `types` (Where's condition is not)."""
@@ -121,17 +133,45 @@ def _all_ones(t: Attribute) -> int:
     return (1 << t.width.data) - 1 if g.is_unsigned(t) else -1
 
 
-def cast_scalar(b, x: SSAValue, to: Attribute) -> SSAValue:
-    """Convert one element between any two supported types (ONNX Cast semantics:
-    float -> int truncates toward zero, anything -> bool is `!= 0`)."""
+ROUND_MODES = ("up", "down", "nearest")
+"""ONNX Cast's `round_mode` (to float8e8m0) by its index in the cast kind's params."""
+
+
+def cast_scalar(b, x: SSAValue, to: Attribute, saturate: bool = True,
+                round_mode: str = "up") -> SSAValue:
+    """Convert one element between any two supported types with ONNX Cast semantics
+    (as onnx.reference and ml_dtypes compute them): float -> int truncates toward zero,
+    to a 4-/2-bit integer a truncated value out of its range gives 0, int -> int wraps,
+    anything -> bool is `!= 0`; float8 targets round to nearest even and, with
+    `saturate`, clamp to their largest finite value (inf included) instead of
+    overflowing to inf/NaN; float4e2m1 always saturates; float8e8m0 follows
+    `round_mode` on the f32 bits. Minifloats are read through f32, which holds them
+    exactly."""
     src, dst = g.type_class(x.type), g.type_class(to)
     if x.type == to:
         return x
+    if src == "minifloat":
+        x = b.add(arith.ExtFOp(x, f32))
+        if to == f32:
+            return x
+        src = "float"
+    if dst == "minifloat":
+        return _to_minifloat(b, x, to, saturate, round_mode)
     if dst == "bool":
         return _cmp(b, "ne", x, b.const(0, x.type))
     if src == "float" and dst == "float":
         wider = x.type.bitwidth < to.bitwidth  # type: ignore[union-attr]
+        if x.type.bitwidth == to.bitwidth:  # type: ignore[union-attr]  # f16 <-> bf16
+            x = b.add(arith.ExtFOp(x, f32))
+            wider = False
         return b.add((arith.ExtFOp if wider else arith.TruncFOp)(x, to))
+    if src == "float" and to.width.data < 8:  # type: ignore[union-attr]
+        lo, hi = (0, (1 << to.width.data) - 1) if dst == "uint" else (  # type: ignore[union-attr]
+            -(1 << (to.width.data - 1)), (1 << (to.width.data - 1)) - 1)  # type: ignore[union-attr]
+        t = b.add(arith.FPToSIOp(x, i32))
+        fits = b.add(arith.AndIOp(_cmp(b, "ge", t, b.const(lo, i32)),
+                                  _cmp(b, "le", t, b.const(hi, i32))))
+        return b.add(arith.TruncIOp(_sel(b, fits, t, b.const(0, i32)), to))
     if src == "float":
         return b.add((arith.FPToUIOp if dst == "uint" else arith.FPToSIOp)(x, to))
     if dst == "float":
@@ -142,6 +182,98 @@ def cast_scalar(b, x: SSAValue, to: Attribute) -> SSAValue:
     if sw > dw:
         return b.add(arith.TruncIOp(x, to))
     return b.add((arith.ExtSIOp if src == "int" else arith.ExtUIOp)(x, to))
+
+
+def _to_minifloat(b, x: SSAValue, to: Attribute, saturate: bool, round_mode: str):
+    if isinstance(to, Float8E8M0FNUType):
+        return _to_e8m0(b, x, saturate, round_mode)
+    if not g.is_float_type(x.type):  # integers: exact in f32 below 2^24, beyond every max
+        x = cast_scalar(b, x, f32)
+    if saturate and not isinstance(to, Float4E2M1FNType):  # NaN compares false: kept
+        top = float(ml_dtypes.finfo(g.numpy_dtype_of(to)).max)
+        hi, lo = b.const(top, x.type), b.const(-top, x.type)
+        x = _sel(b, _cmp(b, "gt", x, hi), hi, _sel(b, _cmp(b, "lt", x, lo), lo, x))
+    return b.add(arith.TruncFOp(x, to))
+
+
+def _to_e8m0(b, x: SSAValue, saturate: bool, round_mode: str) -> SSAValue:
+    """onnx.numpy_helper.to_float8e8m0 on the f32 bits: the exponent field, incremented
+    per `round_mode` (not past 0xFE when saturating); NaN and inf give 0xFF."""
+    if x.type != f32:
+        x = cast_scalar(b, x, f32)
+    bits = b.add(arith.BitcastOp(x, i32))
+
+    def c(v: int) -> SSAValue:
+        return b.const(v, i32)
+
+    def has(mask: int) -> SSAValue:
+        return _cmp(b, "ne", b.add(arith.AndIOp(bits, c(mask))), c(0))
+
+    exp = b.add(arith.AndIOp(b.add(arith.ShRUIOp(bits, c(23))), c(0xFF)))
+    if round_mode == "nearest":
+        tail = b.add(arith.OrIOp(b.add(arith.OrIOp(has(0x200000), has(0x1FFFFF))),
+                                 _cmp(b, "gt", exp, c(0))))
+        up = b.add(arith.AndIOp(has(0x400000), tail))
+    elif round_mode == "up":
+        up = has(0x7FFFFF)
+    else:
+        up = b.const(0, i1)
+    if saturate:
+        up = b.add(arith.AndIOp(up, _cmp(b, "ne", exp, c(0xFE))))
+    rounded = b.add(arith.AddiOp(exp, b.add(arith.ExtUIOp(up, i32))))
+    code = _sel(b, _cmp(b, "eq", exp, c(0xFF)), c(0xFF), rounded)
+    return b.add(arith.BitcastOp(b.add(arith.TruncIOp(code, i8)), Float8E8M0FNUType()))
+
+
+def _bitcast(b, args, out, params):
+    """ONNX BitCast: the same bits in another type of the same size (bool is a byte)."""
+    x = args[0]
+    if x.type == out:
+        return x
+    if g.type_class(out) == "bool":
+        return _cmp(b, "ne", x, b.const(0, x.type))
+    if g.type_class(x.type) == "bool":
+        return b.add(arith.ExtUIOp(x, g.signless(out)))
+    if isinstance(x.type, IntegerType) and isinstance(out, IntegerType):
+        return x  # same bits; the signless sweep unifies the types
+    return b.add(arith.BitcastOp(x, g.signless(out)))
+
+
+def np_cast(a: np.ndarray, dtype: np.dtype, saturate: bool = True,
+            round_mode: str = "up") -> np.ndarray:
+    """numpy Cast with ONNX semantics (onnx.reference's cast_to), for folding."""
+    dtype = np.dtype(dtype)
+    if dtype.name == "float8_e8m0fnu":
+        return _np_e8m0(a, saturate, round_mode)
+    if a.dtype.name in g.MINIFLOATS:
+        a = a.astype(np.float32)
+    if saturate and dtype.name in g.MINIFLOATS and dtype.name != "float4_e2m1fn":
+        info = ml_dtypes.finfo(dtype)
+        return np.clip(a, info.min, info.max).astype(dtype)
+    return a.astype(dtype)
+
+
+def _np_e8m0(a: np.ndarray, saturate: bool, round_mode: str) -> np.ndarray:
+    bits = np.asarray(a, dtype=np.float32).view(np.uint32)
+    exp = ((bits >> 23) & 0xFF).astype(np.uint16)
+    if round_mode == "nearest":
+        up = ((bits & 0x400000) > 0) & (((bits & 0x200000) > 0) | ((bits & 0x1FFFFF) > 0)
+                                         | (exp > 0))
+    elif round_mode == "up":
+        up = (bits & 0x7FFFFF) > 0
+    else:
+        up = np.zeros(bits.shape, bool)
+    if saturate:
+        up &= exp != 0xFE
+    code = np.where(exp == 0xFF, 0xFF, exp + up).astype(np.uint8)
+    return code.view(ml_dtypes.float8_e8m0fnu)
+
+
+def _cast_params(params: Sequence[float]) -> tuple[bool, str]:
+    """(saturate, round_mode) of a cast kind; an op without params takes ONNX's defaults."""
+    if not params:
+        return True, "up"
+    return bool(params[0]), ROUND_MODES[int(params[1])]
 
 
 def _unary_math(cls) -> Lower:
@@ -313,7 +445,7 @@ def _where(b, args, out, params):
 
 
 def _cast(b, args, out, params):
-    return cast_scalar(b, args[0], out)
+    return cast_scalar(b, args[0], out, *_cast_params(params))
 
 
 def _fconst(b, x: SSAValue, value: float) -> SSAValue:
@@ -538,7 +670,12 @@ RULES: tuple[Rule, ...] = (
     Rule("where", ("Where",), 3, ANY, _where, lambda a, p, dt: np.where(a[0], a[1], a[2]),
          signature="where"),
     Rule("cast", ("Cast", "CastLike"), 1, ANY, _cast,
-         lambda a, p, dt: a[0].astype(dt), result="cast", signature="cast"),
+         lambda a, p, dt: np_cast(a[0], dt, *_cast_params(p)), result="cast",
+         signature="cast", params=(("saturate", 1), ("round_mode", 0)),
+         params_optional=True),
+    Rule("bitcast", ("BitCast",), 1, ANY, _bitcast,
+         lambda a, p, dt: (a[0] != 0 if dt == np.bool_ else a[0].view(dt)),
+         result="cast", signature="cast"),
     # activations
     Rule("leaky_relu", ("LeakyRelu",), 1, FLOAT, _leaky_relu,
          lambda a, p, dt: np.where(a[0] < 0, a[0] * p[0], a[0]).astype(a[0].dtype),

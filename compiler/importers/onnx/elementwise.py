@@ -4,8 +4,11 @@ table-driven `graph.elementwise` kinds (dialects/elementwise.py), BitShift, Clip
 from __future__ import annotations
 
 import onnx
+from xdsl.dialects.builtin import IntegerType
+from xdsl.ir import Attribute
 
 from compiler.importers.onnx.common import (
+    NodeError,
     dtype_name,
     element_type,
     text,
@@ -35,14 +38,37 @@ def _unary(ctx, node, attrs, opset):
 def _elementwise(ctx, node, attrs, opset):
     rule = ew.BY_ONNX[node.op_type]
     inputs = [ctx.value(n) for n in node.input if n]
-    params = [float(attrs.get(name, default)) for name, default in rule.params]
     to = None
-    if node.op_type == "Cast":
+    if node.op_type in ("Cast", "CastLike"):
+        mode = ew.ROUND_MODES.index(text(attrs.get("round_mode", "up")))
+        params = [float(int(attrs.get("saturate", 1)) != 0), float(mode)]
+    else:
+        params = [float(attrs.get(name, default)) for name, default in rule.params]
+    if node.op_type in ("Cast", "BitCast"):
         to = element_type(int(attrs["to"]))
     elif node.op_type == "CastLike":
         to = g.element_type_of(inputs[1])
         inputs = inputs[:1]
+    if node.op_type == "BitCast":
+        problem = _bitcast_problem(g.element_type_of(inputs[0]), to)
+        if problem:
+            raise NodeError(problem)
     return [ctx.emit(g.ElementwiseOp(rule.kind, inputs, params, to))]
+
+
+def _bitcast_problem(src: Attribute, to: Attribute | None) -> str | None:
+    """Why BitCast cannot reinterpret `src` as `to` (ONNX: the same element size)."""
+    if to is None:
+        return None
+    sizes = [g.numpy_dtype_of(t).itemsize for t in (src, to)]
+    narrow = [t for t in (src, to) if isinstance(t, IntegerType) and t.width.data in (2, 4)
+              or str(t) == "f4E2M1FN"]
+    if narrow:
+        return f"BitCast of a sub-byte type ({narrow[0]}) is not supported"
+    if sizes[0] != sizes[1]:
+        return (f"BitCast needs input and output types of one size, got {src} "
+                f"({sizes[0] * 8} bits) and {to} ({sizes[1] * 8} bits)")
+    return None
 
 
 def _bitshift(ctx, node, attrs, opset):
@@ -68,10 +94,14 @@ def _gelu(ctx, node, attrs, opset):
 def _check_elementwise(ctx: ImportContext, node: onnx.NodeProto, attrs: dict,
                        used: set[str]) -> str | None:
     """Attribute checks of the table-driven elementwise ops (types are checked on build)."""
-    if node.op_type == "Cast":
+    if node.op_type in ("Cast", "BitCast"):
         to = int(attrs.get("to", 0))
         if element_type(to) is None:
-            return f"Cast to {dtype_name(to)} is not supported"
+            return f"{node.op_type} to {dtype_name(to)} is not supported"
+    if node.op_type in ("Cast", "CastLike") and text(attrs.get(
+            "round_mode", "up")) not in ew.ROUND_MODES:
+        return (f"{node.op_type} round_mode must be one of {', '.join(ew.ROUND_MODES)}, "
+                f"got '{text(attrs['round_mode'])}'")
     if node.op_type == "BitShift" and text(attrs.get("direction", "")) not in ("LEFT",
                                                                                  "RIGHT"):
         return "BitShift needs direction LEFT or RIGHT"
