@@ -14,7 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, IntegerType, TensorType, i64
+from xdsl.dialects.builtin import (
+    DenseArrayBase,
+    IntegerAttr,
+    IntegerType,
+    Signedness,
+    TensorType,
+    i64,
+)
 from xdsl.ir import Attribute, SSAValue
 from xdsl.irdl import (
     AttrSizedOperandSegments,
@@ -55,8 +62,11 @@ from dialects.graph.linalg import MatMulOp
 
 i8, i16, i32 = IntegerType(8), IntegerType(16), IntegerType(32)
 
-QUANTIZED_TYPES: tuple[Attribute, ...] = (i8, ui8, i16, ui16, i32)
-"""Element types quantize_linear produces and dequantize_linear reads."""
+QUANTIZED_TYPES: tuple[Attribute, ...] = (
+    i8, ui8, i16, ui16, i32, IntegerType(4), IntegerType(4, Signedness.UNSIGNED),
+    IntegerType(2), IntegerType(2, Signedness.UNSIGNED))
+"""Element types quantize_linear produces and dequantize_linear reads (int4/int2 are
+narrow integers like the others: the same arithmetic, their own saturation bounds)."""
 
 
 def quant_range(t: Attribute) -> tuple[int, int]:
