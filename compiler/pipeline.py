@@ -24,6 +24,7 @@ from lowering.gpu_tile import GpuTileContractionsPass
 from lowering.gpu_to_nvvm import ConvertGpuToNvvmPass
 from lowering.graph_to_tensor import ConvertGraphToTensorPass
 from lowering.linalg_to_loops import LowerLinalgToLoopsPass
+from lowering.outline_kernels import OutlineLoopKernelsPass
 from lowering.plan_memory import PlanMemoryPass
 from lowering.to_llvm import ConvertToLLVMPass
 from passes.cse import GraphCSEPass
@@ -43,7 +44,7 @@ KILN_PASSES: tuple[type[ModulePass], ...] = (
     # progressive lowering (lowering/)
     ConvertGraphToTensorPass, FuseWideningCastsPass, BufferizePass,
     LowerContractionsToKernelsPass, LowerLinalgToLoopsPass, InsertBoundsChecksPass,
-    PlanMemoryPass, ConvertToLLVMPass,
+    PlanMemoryPass, OutlineLoopKernelsPass, ConvertToLLVMPass,
     # the cuda target (lowering/gpu_*.py)
     GpuTileContractionsPass, GpuBlockReductionsPass, GpuOutlineKernelsPass,
     ConvertGpuToNvvmPass,
@@ -93,6 +94,7 @@ def lower_passes(kernels: bool = True, checks: str = "shapes",
         LowerLinalgToLoopsPass(),
         *([InsertBoundsChecksPass()] if bounds else []),
         PlanMemoryPass(),
+        OutlineLoopKernelsPass(),
         ConvertToLLVMPass(),
     ]
 

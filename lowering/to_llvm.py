@@ -78,6 +78,7 @@ from lowering.llvm_types import (
     convert_type,
     element_type,
 )
+from lowering.outline_kernels import NOINLINE
 
 ENTRY_PREFIX = "_kiln_entry_"
 ALIGNMENT = 64
@@ -203,6 +204,8 @@ class FuncToLLVM(RewritePattern):
             linkage=llvm.LinkageAttr(linkage),
             body=rewriter.move_region_contents_to_new_regions(op.body),
         )
+        if NOINLINE in op.attributes:
+            new.attributes[NOINLINE] = op.attributes[NOINLINE]
         rewriter.replace(op, new)
 
 

@@ -21,6 +21,7 @@ from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, ModuleOp, StringAttr
 from xdsl.ir import Block, Operation, SSAValue
 
 from compiler.errors import BackendError
+from lowering.outline_kernels import NOINLINE
 
 Handler = Callable[[Operation, ir.IRBuilder, dict[SSAValue, ir.Value]], None]
 
@@ -67,6 +68,8 @@ def _declare_func(op: llvm.FuncOp, module: ir.Module) -> None:
     linkage = op.linkage.linkage.data
     if op.body.blocks and linkage in ("internal", "private"):
         fn.linkage = linkage
+    if NOINLINE in op.attributes:
+        fn.attributes.add("noinline")
 
 
 def _convert_body(op: llvm.FuncOp, module: ir.Module) -> None:
