@@ -146,15 +146,19 @@ class TorchImportContext:
 
     # ---- checks before building
 
-    def _collect_unsupported(self) -> list[UnsupportedOp]:
+    def _collect_unsupported(self, graph: fx.Graph | None = None) -> list[UnsupportedOp]:
         unsupported = []
-        for node in self.graph.nodes:
+        for node in (graph or self.graph).nodes:
             if node.op in ("placeholder", "output"):
+                continue
+            if node.op == "get_attr" and isinstance(
+                    sub := subgraph_module(node), fx.GraphModule):
+                unsupported += self._collect_unsupported(sub.graph)  # a torch.cond branch
                 continue
             name = target_name(node.target)
             reason = ""
             if node.op != "call_function":
-                reason = f"FX {node.op} nodes (control flow such as torch.cond) are not supported"
+                reason = f"FX {node.op} nodes are not supported"
             elif name not in self.table.rules:
                 reason = self.table.hints.get(name, "no importer rule")
             if reason:
@@ -283,6 +287,31 @@ class TorchImportContext:
                 value.name_hint is None:
             value.name_hint = _ssa_name(node.name)
         self.values[node] = value
+
+    def import_region(self, gm: fx.GraphModule, operands: Sequence[object]
+                      ) -> tuple[Region, list[SSAValue]]:
+        """The graph of `gm` (a torch.cond branch) as a region without arguments that ends
+        in graph.yield; its placeholders are `operands`, values of the enclosing block
+        (used directly: regions capture them)."""
+        values = [self.tensor(a) if isinstance(self.val(a), torch.Tensor) else self.sym(a)
+                  for a in operands]
+        outer, outer_node = self.block, self.node
+        self.block = Block()
+        try:
+            placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+            if len(placeholders) != len(values):
+                raise NodeError(f"the branch takes {len(placeholders)} operands, "
+                                f"{len(values)} given")
+            self.values.update(zip(placeholders, values, strict=True))
+            for node in gm.graph.nodes:
+                if node.op == "call_function":
+                    self.import_node(node)
+            output = next(n for n in gm.graph.nodes if n.op == "output")
+            results = [self.tensor(a) for a in output.args[0]]
+            self.block.add_op(g.YieldOp(*results))
+            return Region(self.block), results
+        finally:
+            self.block, self.node = outer, outer_node
 
     def _check_result(self, node: fx.Node, value: object) -> None:
         """The graph type of a tensor result must agree with torch's."""
@@ -458,6 +487,16 @@ class OpTable:
 
     rules: Mapping[str, Rule]
     hints: Mapping[str, str]
+
+
+def subgraph_module(node: fx.Node) -> object:
+    """What a get_attr node names in the module that owns its graph (a torch.cond
+    branch's GraphModule, say); None when there is none."""
+    owner = node.graph.owning_module
+    value: object = owner
+    for part in str(node.target).split("."):
+        value = getattr(value, part, None)
+    return value
 
 
 def dense(array: np.ndarray) -> DenseIntOrFPElementsAttr:

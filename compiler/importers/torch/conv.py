@@ -1,11 +1,12 @@
-"""Convolution and pooling: convolution (and its transposed form), max/avg pooling, and
-adaptive pooling where the output size divides the input (a fixed window); pads are
-explicit (torch's symmetric padding, written begin and end)."""
+"""Convolution and pooling: convolution (and its transposed form), max/avg pooling (max
+pooling with its indices), and adaptive pooling; pads are explicit (torch's symmetric
+padding, written begin and end)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
 
+import numpy as np
 from xdsl.dialects.builtin import IntegerAttr, i64
 
 from compiler.importers.torch.context import NodeError, Rule
@@ -55,14 +56,36 @@ def _window(node, rank: int) -> tuple[list[int], list[int], list[int]]:
 
 def _max_pool(ctx, node):
     """max_pool2d(_with_indices)(x, kernel, stride, padding, dilation, ceil_mode); the
-    indices output is not imported (getitem of it fails with a clear reason)."""
+    indices (torch's: flat within each [H, W] plane) are graph.max_pool_indices' flat
+    index over the whole tensor modulo the plane's size."""
     x = ctx.tensor(node.args[0])
-    rank = len(g.shape_of(x))
+    shape = g.shape_of(x)
+    rank = len(shape)
     kernel, strides, pads = _window(node, rank)
-    dilations = _per_dim(_arg(node, 4, 1), rank - 2, "dilation")
-    pool = ctx.emit(g.MaxPoolOp(x, kernel_shape=kernel, strides=strides, pads=pads,
-                                dilations=dilations, ceil_mode=bool(_arg(node, 5, False))))
-    return (pool, None) if "with_indices" in str(node.target) else pool
+    window = {"kernel_shape": kernel, "strides": strides, "pads": pads,
+              "dilations": _per_dim(_arg(node, 4, 1), rank - 2, "dilation"),
+              "ceil_mode": bool(_arg(node, 5, False))}
+    pool = ctx.emit(g.MaxPoolOp(x, **window))
+    if "with_indices" not in str(node.target):
+        return pool
+    if not _output_used(node, 1):
+        return pool, None
+    return pool, _plane_indices(ctx, g.MaxPoolIndicesOp(x, **window), shape)
+
+
+def _output_used(node, index: int) -> bool:
+    """Whether something reads output `index` of a multi-output node."""
+    return any(user.target is operator.getitem and user.args[1] == index and user.users
+               for user in node.users)
+
+
+def _plane_indices(ctx, op, shape) -> object:
+    spatial = list(shape[2:])
+    if g.DYN in spatial:
+        raise NodeError("max pooling indices need static spatial dims")
+    flat = ctx.emit(op)
+    plane = ctx.int_constant(int(np.prod(spatial)))
+    return ctx.emit(g.ElementwiseOp("mod", [flat, plane], (1,)))
 
 
 def _avg_pool(ctx, node):
@@ -79,39 +102,63 @@ def _avg_pool(ctx, node):
                                 count_include_pad=include))
 
 
-def _adaptive_window(x_shape: Sequence[int], output: Sequence[int]) -> list[int]:
-    """The fixed window of an adaptive pool whose output size divides the input."""
-    spatial = list(x_shape[2:])
-    if len(output) != len(spatial):
-        raise NodeError(f"output_size {list(output)} for {len(spatial)} spatial dims")
+def _adaptive_output(ctx, node) -> tuple[object, list[int], list[int]]:
+    x = ctx.tensor(node.args[0])
+    shape = g.shape_of(x)
+    spatial = list(shape[2:])
+    output = node.args[1]
+    output = [output] if isinstance(output, int) else list(output)
+    if len(output) != len(spatial) or not all(isinstance(o, int) and o > 0 for o in output):
+        raise NodeError(f"output_size {output} for {len(spatial)} spatial dims")
     if g.DYN in spatial:
         raise NodeError("adaptive pooling needs static spatial dims")
-    if any(o <= 0 or s % o for s, o in zip(spatial, output, strict=True)):
-        raise NodeError(f"adaptive pooling from {spatial} to {list(output)}: only output "
-                        "sizes that divide the input are supported (a fixed window)")
-    return [s // o for s, o in zip(spatial, output, strict=True)]
+    return x, spatial, output
+
+
+def _adaptive(ctx, x, spatial: list[int], output: list[int], kind: str) -> object:
+    """An adaptive pool: a fixed-window pool when every output size divides its input
+    (the graph ONNX gives), else per spatial axis torch's bins [floor(i * n / m),
+    ceil((i + 1) * n / m)) gathered as an [m, longest bin] index (short bins repeat
+    their last element) and reduced over the bin: the max, or the sum weighted by
+    1/length (0 for the repeats). A rectangle's mean is the mean of its rows' means, its
+    max the max of its rows' maxima, so one axis after the other is the pool."""
+    n = len(spatial)
+    if all(s % o == 0 for s, o in zip(spatial, output, strict=True)):
+        kernel = [s // o for s, o in zip(spatial, output, strict=True)]
+        pool = g.AvgPoolOp if kind == "mean" else g.MaxPoolOp
+        return ctx.emit(pool(x, kernel_shape=kernel, strides=kernel, pads=[0] * (2 * n),
+                             dilations=[1] * n))
+    for k, (size, out) in enumerate(zip(spatial, output, strict=True)):
+        if size == out:
+            continue
+        axis = 2 + k
+        bins = [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+        longest = max(end - start for start, end in bins)
+        index = np.array([[min(start + j, end - 1) for j in range(longest)]
+                          for start, end in bins], dtype=np.int64)
+        x = ctx.emit(g.GatherOp(x, ctx.constant(index), axis))  # [.., m, longest, ..]
+        if kind == "mean":
+            weights = np.array([[1.0 / (end - start) if j < end - start else 0.0
+                                 for j in range(longest)] for start, end in bins])
+            trailing = [1] * (len(g.shape_of(x)) - axis - 2)
+            weights = weights.reshape(out, longest, *trailing)
+            x = ctx.emit(g.MulOp(x, ctx.constant(weights.astype(g.numpy_dtype_of(
+                g.element_type_of(x))))))
+        x = ctx.emit(g.ReduceOp(x, "sum" if kind == "mean" else "max", [axis + 1], False))
+    return x
 
 
 def _adaptive_avg_pool(ctx, node):
-    x = ctx.tensor(node.args[0])
-    shape = g.shape_of(x)
-    output = _per_dim(node.args[1], len(shape) - 2, "output_size")
+    x, spatial, output = _adaptive_output(ctx, node)
     if all(o == 1 for o in output):
         return ctx.emit(g.GlobalAvgPoolOp(x))
-    kernel = _adaptive_window(shape, output)
-    n = len(kernel)
-    return ctx.emit(g.AvgPoolOp(x, kernel_shape=kernel, strides=kernel, pads=[0] * (2 * n),
-                                dilations=[1] * n))
+    return _adaptive(ctx, x, spatial, output, "mean")
 
 
 def _adaptive_max_pool(ctx, node):
-    x = ctx.tensor(node.args[0])
-    shape = g.shape_of(x)
-    output = _per_dim(node.args[1], len(shape) - 2, "output_size")
-    kernel = _adaptive_window(shape, output)
-    n = len(kernel)
-    return (ctx.emit(g.MaxPoolOp(x, kernel_shape=kernel, strides=kernel, pads=[0] * (2 * n),
-                                 dilations=[1] * n)), None)
+    """adaptive_max_pool (values, indices); the indices are not imported."""
+    x, spatial, output = _adaptive_output(ctx, node)
+    return _adaptive(ctx, x, spatial, output, "max"), None
 
 
 RULES: dict[str, Rule] = {

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import torch
 
-from compiler.importers.torch.context import NodeError, Rule, dense, element_type
+from compiler.importers.torch.context import Rule, dense, element_type
 from dialects import graph as g
 
 _BINARY: dict[str, type[g.ElementwiseBinaryOp]] = {
@@ -39,19 +39,33 @@ def _binary(op: str):
 
 
 def _div_mode(ctx, node):
-    """div with rounding_mode: "floor" and "trunc" of a float quotient."""
+    """div with rounding_mode: "trunc" and "floor" of the quotient (floats: of the float
+    quotient; integers: graph.div truncates, and floor steps down by one where the
+    remainder is non-zero and the operands' signs differ)."""
     mode = node.kwargs.get("rounding_mode", node.args[2] if len(node.args) > 2 else None)
     elt = ctx.result_element()
-    if not g.is_float_type(elt) and mode is not None:
-        raise NodeError(f"integer division with rounding_mode={mode!r} is not supported")
-    quotient = ctx.emit(g.DivOp(ctx.operand(node.args[0], elt), ctx.operand(node.args[1], elt)))
+    a, b = ctx.operand(node.args[0], elt), ctx.operand(node.args[1], elt)
+    quotient = ctx.emit(g.DivOp(a, b))
+    if mode is None:
+        return quotient
+    if not g.is_float_type(elt):
+        if mode == "trunc" or g.is_unsigned(elt):
+            return quotient
+        zero = ctx.scalar(0, elt)
+        remainder = ctx.emit(g.ElementwiseOp("mod", [a, b], (1,)))  # C's, a's sign
+        inexact = ctx.emit(g.ElementwiseOp("not", [ctx.emit(g.ElementwiseOp(
+            "equal", [remainder, zero]))]))
+        signs = ctx.emit(g.ElementwiseOp("xor", [
+            ctx.emit(g.ElementwiseOp("less", [remainder, zero])),
+            ctx.emit(g.ElementwiseOp("less", [b, zero]))]))
+        step = ctx.cast(ctx.emit(g.ElementwiseOp("and", [inexact, signs])), elt)
+        return ctx.emit(g.SubOp(quotient, step))
     if mode == "floor":
         return ctx.emit(g.ElementwiseOp("floor", [quotient]))
-    if mode == "trunc":  # toward zero: sign(q) * floor(|q|)
-        magnitude = ctx.emit(g.ElementwiseOp("floor", [ctx.emit(g.ElementwiseOp(
-            "abs", [quotient]))]))
-        return ctx.emit(g.MulOp(ctx.emit(g.ElementwiseOp("sign", [quotient])), magnitude))
-    return quotient
+    # trunc, toward zero: sign(q) * floor(|q|)
+    magnitude = ctx.emit(g.ElementwiseOp("floor", [ctx.emit(g.ElementwiseOp(
+        "abs", [quotient]))]))
+    return ctx.emit(g.MulOp(ctx.emit(g.ElementwiseOp("sign", [quotient])), magnitude))
 
 
 def _table(kind: str, params: tuple[float, ...] = ()):
@@ -289,6 +303,8 @@ RULES: dict[str, Rule] = {
                                                         "Scalar")},
     "aten.maximum.default": _table("max"), "aten.minimum.default": _table("min"),
     "aten.fmod.Tensor": _table("mod", (1.0,)), "aten.fmod.Scalar": _table("mod", (1.0,)),
+    "aten.remainder.Tensor": _table("mod", (0.0,)),
+    "aten.remainder.Scalar": _table("mod", (0.0,)),
     **{f"{_ATEN}{op}.{form}": _compare(kind)
        for op, kind in (("eq", "equal"), ("lt", "less"), ("le", "less_equal"),
                         ("gt", "greater"), ("ge", "greater_equal"))

@@ -19,9 +19,10 @@ _DATA_DEPENDENT = ("data-dependent", "GuardOnDataDependentSymNode", "data depend
 _DATA_DEPENDENT_ADVICE = (
     "forward() decides something (an `if`, a loop count, a size) from the values in a "
     "tensor, which torch.export cannot trace into one graph. What to do: compute both "
-    "results and pick with torch.where; or make the decision a Python argument or module "
-    "attribute fixed at export time; or, for a size computed from data, bound it with "
-    "torch._check(...). (Kiln does not import torch.cond regions yet.)")
+    "results and pick with torch.where; or write the `if` as torch.cond(pred, true_fn, "
+    "false_fn, operands), which Kiln imports as graph.if; or make the decision a Python "
+    "argument or module attribute fixed at export time; or, for a size computed from "
+    "data, bound it with torch._check(...).")
 
 _MESSAGE_LINES = 12
 

@@ -16,6 +16,7 @@ from xdsl.dialects.builtin import ModuleOp
 from compiler.errors import CompileError
 from compiler.importers.tables import merge_rule_tables
 from compiler.importers.torch import (
+    control,
     conv,
     elementwise,
     linalg,
@@ -34,7 +35,7 @@ from compiler.importers.torch.export import (
     program_info,
 )
 
-FAMILIES = (elementwise, linalg, conv, norm, reduce, shape, rnn, symbolic)
+FAMILIES = (elementwise, linalg, conv, norm, reduce, shape, rnn, symbolic, control)
 """The op family modules, each the one home of the ops in its RULES."""
 
 

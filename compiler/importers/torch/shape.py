@@ -1,7 +1,8 @@
 """Shape and data movement: view/reshape, permute, squeeze/unsqueeze, expand, cat,
-split, slice, select, flip, pad, gathers (embedding, index_select, gather, index with one
-index tensor), repeat, upsampling (graph.resize) and `operator.getitem` of multi-output
-nodes. Sizes may be SymInts (run-time shape tensors, see context.py)."""
+split, slice, select, flip, pad, gathers (embedding, index_select, gather, index with
+index tensors and boolean masks), repeat, upsampling (graph.resize) and
+`operator.getitem` of multi-output nodes. Sizes may be SymInts (run-time shape tensors,
+see context.py)."""
 
 from __future__ import annotations
 
@@ -175,18 +176,79 @@ def _gather(ctx, node):
 
 
 def _index(ctx, node):
-    """index.Tensor(x, [None, .., idx]): one integer index tensor is a gather."""
+    """index.Tensor(x, [None, .., idx, ..]): one integer index tensor is a gather; several
+    (broadcast together) and boolean masks (their nonzero() positions, one index tensor
+    per masked dim) are a graph.gather_nd over the indexed dims moved to the front. As
+    in torch, the indexed dims' result dims stand where those dims were when the indexed
+    dims are adjacent, else in front."""
     x = ctx.tensor(node.args[0])
-    indices = list(node.args[1])
-    given = [i for i, v in enumerate(indices) if v is not None]
-    if len(given) != 1:
-        raise NodeError("indexing with several index tensors is not supported")
-    index = indices[given[0]]
-    val = ctx.val(index)
-    if isinstance(val, torch.Tensor) and val.dtype == torch.bool:
-        raise NodeError("indexing with a boolean mask (a data-dependent shape) is not "
-                        "supported")
-    return ctx.emit(g.GatherOp(x, ctx.tensor(index), given[0]))
+    rank = len(g.shape_of(x))
+    entries = list(node.args[1])
+    if len(entries) == 1 or sum(e is not None for e in entries) == 1:
+        position = next(i for i, e in enumerate(entries) if e is not None)
+        val = ctx.val(entries[position])
+        if not (isinstance(val, torch.Tensor) and val.dtype == torch.bool):
+            return ctx.emit(g.GatherOp(x, ctx.tensor(entries[position]), position))
+    positions: list[int] = []
+    indices = []
+    axis = 0
+    i64 = g.element_type_for(np.dtype(np.int64))
+    for entry in entries:
+        if entry is None:
+            axis += 1
+            continue
+        val = ctx.val(entry)
+        if isinstance(val, torch.Tensor) and val.dtype == torch.bool:
+            m = val.dim()
+            where = ctx.emit(g.NonZeroOp(ctx.tensor(entry)))  # [m, count]
+            for k in range(m):
+                row = ctx.emit(g.SliceOp(
+                    where, ctx.int_constant([k]), ctx.int_constant([k + 1]),
+                    ctx.int_constant([0]), ctx.int_constant([1]),
+                    g.tensor_type([1, g.DYN], i64)))
+                indices.append(ctx.emit(g.SqueezeOp(row, [0])))
+            positions += range(axis, axis + m)
+            axis += m
+        else:
+            indices.append(ctx.cast(ctx.tensor(entry), i64))
+            positions.append(axis)
+            axis += 1
+    if axis > rank:
+        raise NodeError(f"{axis} indexed dims for a tensor of rank {rank}")
+    rest = [d for d in range(rank) if d not in positions]
+    if positions + rest != list(range(rank)):
+        x = ctx.emit(g.TransposeOp(x, positions + rest))
+    indices = _broadcast(ctx, indices)
+    batch = len(g.shape_of(indices[0]))  # the rank of the broadcast index shape
+    stacked = ctx.emit(g.ConcatOp([ctx.emit(g.UnsqueezeOp(v, [batch])) for v in indices],
+                                  batch))
+    result = ctx.emit(g.GatherNDOp(x, stacked))
+    first = positions[0]
+    if positions == list(range(first, first + len(positions))) and first > 0:
+        out_rank = len(g.shape_of(result))
+        perm = [batch + d for d in range(first)] + list(range(batch)) + \
+            list(range(batch + first, out_rank))
+        result = ctx.emit(g.TransposeOp(result, perm))
+    return result
+
+
+def _broadcast(ctx, values: list) -> list:
+    """Index tensors broadcast to one shape (numpy's rules): an expand to the static
+    shape, else adding a zero of every other index (elementwise ops broadcast)."""
+    shapes = [g.shape_of(v) for v in values]
+    if len({tuple(s) for s in shapes}) == 1:
+        return values
+    if all(g.DYN not in s for s in shapes):
+        shape = list(np.broadcast_shapes(*[tuple(s) for s in shapes]))
+        elt = g.element_type_of(values[0])
+        return [v if list(g.shape_of(v)) == shape else ctx.emit(g.ExpandOp(
+            v, ctx.int_constant(shape), g.tensor_type(shape, elt))) for v in values]
+    zero = ctx.scalar(0, g.element_type_of(values[0]))
+    zeros = None
+    for v in values:
+        term = ctx.emit(g.MulOp(v, zero))
+        zeros = term if zeros is None else ctx.emit(g.AddOp(zeros, term))
+    return [ctx.emit(g.AddOp(v, zeros)) for v in values]
 
 
 def _repeat(ctx, node):

@@ -1,5 +1,6 @@
 """SymInt arithmetic: the sizes of dynamic dims (`aten.sym_size.int`) and the Python
-arithmetic torch.export records on them (`operator.mul`, ...). Each is a tensor<1xi64>
+arithmetic and comparisons torch.export records on them (`operator.mul`, `operator.ge` of
+its run-time size asserts, ...). Each is a tensor<1xi64>
 value, so sizes computed at run time feed graph.reshape_dynamic, graph.expand, slices and
 ranges, as the Shape/Gather/Concat chains of an exported ONNX model do; the fold pass and
 the symbolic shape analysis resolve them."""
@@ -8,9 +9,16 @@ from __future__ import annotations
 
 import operator
 
+import numpy as np
 import torch
 
-from compiler.importers.torch.context import NodeError, Rule, normalize_axis, static_dim
+from compiler.importers.torch.context import (
+    NodeError,
+    Rule,
+    dense,
+    normalize_axis,
+    static_dim,
+)
 from dialects import graph as g
 
 
@@ -67,7 +75,26 @@ def _minmax(kind: str):
     return rule
 
 
+_COMPARISONS = {"ge": ("less", True), "le": ("greater", True), "gt": ("greater", False),
+                "lt": ("less", False), "eq": ("equal", False), "ne": ("equal", True)}
+
+
+def _compare(name: str):
+    """A comparison of sizes (what torch.export's run-time size asserts test) as a
+    tensor<1xi1>: `kind`, negated where the table says (a >= b is not a < b)."""
+    kind, negate = _COMPARISONS[name]
+
+    def rule(ctx, node):
+        val = node.meta.get("val")
+        if isinstance(val, bool):
+            return ctx.emit(g.ConstantOp(dense(np.array([val]))))
+        result = ctx.emit(g.ElementwiseOp(kind, [ctx.sym(a) for a in node.args]))
+        return ctx.emit(g.ElementwiseOp("not", [result])) if negate else result
+    return rule
+
+
 RULES: dict[str, Rule] = {
+    **{f"operator.{name}": _compare(name) for name in _COMPARISONS},
     "aten.sym_size.int": _sym_size, "aten.sym_numel.default": _sym_numel,
     "operator.add": _arithmetic, "operator.sub": _arithmetic, "operator.mul": _arithmetic,
     "operator.floordiv": _arithmetic, "operator.mod": _mod,
