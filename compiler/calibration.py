@@ -22,12 +22,23 @@ from dataclasses import dataclass, field
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
 
 from compiler.errors import CompileError
 from compiler.signature import CompileStats
 from dialects import graph as g
 from dialects.weights import store_for
+from passes.cse import GraphCSEPass
+from passes.dce import GraphDCEPass
+from passes.fuse import FusePass
 from passes.precision import PrecisionPass, op_precisions
+from passes.quantize import (
+    ExposeCalibrationValuesPass,
+    QuantizeDynamicPass,
+    QuantizePass,
+    calibration_values,
+    insert_qdq,
+)
 
 PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")
 METHODS = ("minmax", "percentile", "entropy")
@@ -233,10 +244,8 @@ def precision_rewrite(precision: str, calibration: object, method: str,
             raise CompileError(f"calibration is for precision='int8' (static "
                                f"quantization); precision='{precision}' does not use it")
         return PrecisionRewrite(precision)
-    if calibration is None:
-        raise CompileError("precision='int8' needs calibration=: an iterable of input "
-                           "tuples (or dicts name -> array) to measure activation ranges "
-                           "on (or use precision='int8-dynamic')")
+    if calibration is None:  # fine for a model that is already quantized (QDQ)
+        return PrecisionRewrite(precision, [], method, compile_float)
     return PrecisionRewrite(precision, calibration_samples(calibration), method,
                             compile_float)
 
@@ -253,10 +262,40 @@ def referenced_weight_bytes(module: ModuleOp) -> int:
 def quantize_static(module: ModuleOp, samples: list, method: str,
                     compile_float: Callable[[ModuleOp], Callable[..., list[np.ndarray]]] | None
                     ) -> None:
-    raise CompileError("precision='int8' is not available yet (the quantized graph ops "
-                       "are not in this build)")
+    """Calibrate the float graph on `samples`, insert Q/DQ pairs from the observed
+    ranges, and turn them into integer ops (the quantize pass)."""
+    count = len(calibration_values(module))
+    if not samples and not any(isinstance(op, g.DequantizeLinearOp) for op in module.walk()):
+        raise CompileError("precision='int8' needs calibration=: an iterable of input "
+                           "tuples (or dicts name -> array) to measure activation ranges "
+                           "on (or use precision='int8-dynamic'); only a model that is "
+                           "already quantized (QuantizeLinear/DequantizeLinear) needs none")
+    if samples and count and compile_float is not None:
+        probe = module.clone()
+        ExposeCalibrationValuesPass().apply(Context(), probe)
+        model = compile_float(probe)
+        observers = [OBSERVERS[method]() for _ in range(count)]
+        first = len(model.outputs) - count  # type: ignore[attr-defined]
+        for i, sample in enumerate(samples):
+            try:
+                results = run_sample(model, sample)
+            except (ValueError, TypeError) as e:
+                raise CompileError(f"calibration sample {i} does not fit the model: "
+                                   f"{e}") from None
+            for observer, value in zip(observers, results[first:], strict=True):
+                observer.update(value)
+        insert_qdq(module, [o.range() for o in observers])
+    finish(module, QuantizePass())
 
 
 def quantize_dynamic(module: ModuleOp) -> None:
-    raise CompileError("precision='int8-dynamic' is not available yet (the quantized "
-                       "graph ops are not in this build)")
+    """int8 weights, activations quantized per call (passes/quantize.py)."""
+    finish(module, QuantizeDynamicPass())
+
+
+def finish(module: ModuleOp, rewrite: ModulePass) -> None:
+    """Run `rewrite`, then merge the epilogues' elementwise chains and clean up."""
+    ctx = Context()
+    for p in (rewrite, GraphCSEPass(), GraphDCEPass(), FusePass(), GraphDCEPass()):
+        p.apply(ctx, module)
+    module.verify()

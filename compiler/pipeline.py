@@ -34,13 +34,15 @@ from passes.fuse import FusePass
 from passes.layout import LayoutPass
 from passes.precision import PrecisionPass
 from passes.profile import InsertProfileMarksPass
+from passes.quantize import ExposeCalibrationValuesPass, QuantizeDynamicPass, QuantizePass
 from passes.replace import ReplacePass
 from passes.simplify import SimplifyPass
 
 KILN_PASSES: tuple[type[ModulePass], ...] = (
     # graph-level optimizations (passes/)
     FoldPass, FusePass, SimplifyPass, ReplacePass, LayoutPass, GraphCSEPass, GraphDCEPass,
-    InsertProfileMarksPass, PrecisionPass,
+    InsertProfileMarksPass, PrecisionPass, QuantizePass, QuantizeDynamicPass,
+    ExposeCalibrationValuesPass,
     # progressive lowering (lowering/)
     ConvertGraphToTensorPass, FuseWideningCastsPass, BufferizePass,
     LowerContractionsToKernelsPass, LowerLinalgToLoopsPass, InsertBoundsChecksPass,

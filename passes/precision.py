@@ -116,7 +116,7 @@ def op_precisions(module: ModuleOp) -> dict[str, dict[str, int]]:
             continue
         for op in fn.walk():
             if not op.name.startswith("graph.") or isinstance(
-                    op, g.WeightOp | g.ConstantOp):
+                    op, g.WeightOp | g.ConstantOp | g.FusedYieldOp):
                 continue
             kind = _precision_of(op)
             if kind is None:
@@ -133,6 +133,8 @@ def _precision_of(op: Operation) -> str | None:
         return None  # part of its consumer's kernel
     if type(op) in WEIGHT_OPERANDS and any(is_widened_weight(v) for v in op.operands):
         return "fp16-weights"
+    if isinstance(op, g.QUANTIZE_OPS):
+        return "int8"
     types = [g.element_type_of(v) for v in op.operands if isinstance(v.type, TensorType)]
     if any(isinstance(t, Float32Type) for t in types) or any(
             isinstance(g.element_type_of(r), Float32Type) for r in op.results

@@ -226,8 +226,10 @@ class Invoker:
             allocated = w[0]
             if allocated and allocated not in fixed and allocated not in pointers \
                     and allocated not in freed:
-                _free(allocated)
                 freed.append(allocated)
+        # only once all are copied: a later result may be a view of an earlier one's buffer
+        for allocated in freed:
+            _free(allocated)
         return out
 
     def _message(self, status: int) -> str:
