@@ -159,6 +159,27 @@ def test_dynamic_dims_are_named_and_their_ranges_checked():
         model(torch.randn(17, 8))
 
 
+def test_an_exported_programs_dims_keep_their_names():
+    """torch.export records each Dim's name with the program: compile(program) shows it
+    in the signature and the outputs' dims, and its range is checked, as for a module."""
+    class Scores(nn.Module):
+        def forward(self, q, k):
+            return (q @ k.transpose(1, 2)).softmax(-1), q.sum(1)
+
+    batch, seq = torch.export.Dim("batch", max=8), torch.export.Dim("seq", max=64)
+    dims = {"q": {0: batch, 1: seq}, "k": {0: batch, 1: seq}}
+    program = torch.export.export(Scores(), (torch.randn(2, 5, 4), torch.randn(2, 5, 4)),
+                                  dynamic_shapes=dims)
+    model = compiler.compile(program, quiet=True, threads=1)
+    assert [s.shape for s in model.inputs] == [("batch", "seq", 4)] * 2
+    assert [s.shape for s in model.outputs] == [("batch", "seq", "seq"), ("batch", 4)]
+    q, k = torch.randn(3, 7, 4), torch.randn(3, 7, 4)
+    for g, w in zip(model(q, k), _eager(Scores(), (q, k)), strict=True):
+        np.testing.assert_allclose(g.numpy(), w, rtol=RTOL, atol=ATOL)
+    with pytest.raises(compiler.InputError, match=r"'seq'\) is 65"):
+        model(torch.randn(1, 65, 4), torch.randn(1, 65, 4))
+
+
 # ------------------------------------------------------------------ errors
 
 

@@ -237,8 +237,7 @@ class TorchImportContext:
         for d in val.shape:
             name = ""
             if isinstance(d, torch.SymInt) and static_dim(d) == g.DYN:
-                symbol = str(d.node.expr)
-                name = self.dim_names.get(symbol, symbol if symbol.isidentifier() else "")
+                name = dim_label(d.node.expr, self.dim_names)
             dims.append(name)
         arg = self.block.insert_arg(t, len(self.block.args))
         arg.name_hint = _ssa_name(node.name)
@@ -487,6 +486,14 @@ class OpTable:
 
     rules: Mapping[str, Rule]
     hints: Mapping[str, str]
+
+
+def dim_label(expr: object, names: Mapping[str, str]) -> str:
+    """The name of a dynamic dim: its Dim's name (`batch`), else torch's symbol (`s0`);
+    "" for a dim derived from others (torch.export's `2 * n`): unnamed, as Kiln's shape
+    analysis would take the name for an unrelated symbol."""
+    symbol = str(expr)
+    return names.get(symbol, symbol) if symbol.isidentifier() else ""
 
 
 def subgraph_module(node: fx.Node) -> object:

@@ -93,10 +93,11 @@ def decompose(program: ExportedProgram) -> ExportedProgram:
 
 def dim_names(program: ExportedProgram, module: object, dynamic_shapes: object
               ) -> dict[str, str]:
-    """The names of the `torch.export.Dim`s in `dynamic_shapes`, by the symbol torch
+    """The names of the `torch.export.Dim`s in `dynamic_shapes` (or, for an
+    ExportedProgram, the ones torch recorded when it was exported), by the symbol torch
     gave each (`s0` -> `batch`); symbols with no Dim of the user's keep their own name."""
     specs = _per_input_specs(module, dynamic_shapes)
-    names: dict[str, str] = {}
+    names: dict[str, str] = _recorded_names(program)
     user_inputs = [s.arg.name for s in program.graph_signature.input_specs
                    if s.kind == InputKind.USER_INPUT and hasattr(s.arg, "name")]
     nodes = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
@@ -113,6 +114,31 @@ def dim_names(program: ExportedProgram, module: object, dynamic_shapes: object
                 symbol = str(val.shape[axis].node.expr)
                 if symbol.isidentifier():
                     names.setdefault(symbol, name)
+    return names
+
+
+def _recorded_names(program: ExportedProgram) -> dict[str, str]:
+    """Dim names from the ShapeEnv of the program's fake inputs: torch.export records the
+    name of the Dim behind each input size there ({} where that record is missing: it
+    is torch's internal state, read defensively)."""
+    names: dict[str, str] = {}
+    try:
+        for node in program.graph.nodes:
+            val = node.meta.get("val") if node.op == "placeholder" else None
+            env = getattr(getattr(val, "fake_mode", None), "shape_env", None)
+            if not isinstance(val, torch.Tensor) or env is None:
+                continue
+            recorded = getattr(env, "source_name_to_debug_name", {})
+            for d in val.shape:
+                expr = d.node.expr if isinstance(d, torch.SymInt) else None
+                if expr is None or not str(expr).isidentifier():
+                    continue
+                for source in env.var_to_sources.get(expr, []):
+                    source_name = source.name() if callable(source.name) else source.name
+                    if (name := recorded.get(source_name)) and str(name).isidentifier():
+                        names.setdefault(str(expr), str(name))
+    except Exception:  # torch's internals moved: fall back to the symbols' own names
+        return {}
     return names
 
 
