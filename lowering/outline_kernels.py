@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, func, memref, scf
-from xdsl.dialects.builtin import FunctionType, ModuleOp, StringAttr, UnitAttr
+from xdsl.dialects.builtin import FunctionType, ModuleOp, UnitAttr
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
@@ -46,15 +46,34 @@ def _allocates(op: Operation) -> bool:
     return any(isinstance(o, _ALLOCATING) for o in op.walk())
 
 
-def _clear_names(fn: func.FuncOp) -> None:
-    """Drop SSA name hints so that equal bodies print equally."""
-    for op in fn.walk():
+def _body_key(loop: Operation, captured: list[SSAValue]) -> tuple:
+    """A hashable picture of `loop`: op names, attributes, types and the use-def wiring,
+    with captured constants by value and other captured values by argument position."""
+    ids: dict[SSAValue, object] = {}
+    for position, v in enumerate(captured):
+        owner = v.owner
+        ids[v] = ("const", owner.value) if isinstance(owner, arith.ConstantOp) else (
+            "arg", position, v.type)
+    parts: list[object] = []
+
+    def visit(op: Operation) -> None:
+        parts.append((op.name, tuple(ids[v] for v in op.operands),
+                      tuple(r.type for r in op.results),
+                      tuple(op.properties.items()), tuple(op.attributes.items())))
         for r in op.results:
-            r.name_hint = None
+            ids[r] = len(ids)
         for region in op.regions:
+            parts.append("{")
             for block in region.blocks:
+                parts.append(tuple(a.type for a in block.args))
                 for a in block.args:
-                    a.name_hint = None
+                    ids[a] = len(ids)
+                for inner in block.ops:
+                    visit(inner)
+            parts.append("}")
+
+    visit(loop)
+    return tuple(parts)
 
 
 @dataclass
@@ -90,29 +109,33 @@ class _Outliner:
 
     def outline(self, loop: Operation) -> None:
         captured = captured_values(loop)
-        constants = [v for v in captured if isinstance(v.owner, arith.ConstantOp)]
         args = [v for v in captured if not isinstance(v.owner, arith.ConstantOp)]
-        entry = Block(arg_types=[v.type for v in args])
-        mapping: dict[SSAValue, SSAValue] = dict(zip(args, entry.args, strict=True))
-        for v in constants:
-            clone = v.owner.clone()  # type: ignore[union-attr]
-            entry.add_op(clone)
-            mapping[v] = clone.results[0]
-        entry.add_op(loop.clone(value_mapper=mapping))
-        entry.add_op(func.ReturnOp())
-        kernel = func.FuncOp("kernel", FunctionType.from_lists(entry.arg_types, []),
-                             Region(entry), visibility="private")
-        kernel.attributes[NOINLINE] = UnitAttr()
-        _clear_names(kernel)
-        key = str(kernel)
+        key = _body_key(loop, captured)
         name = self.by_body.get(key)
         if name is None:
             name = self.fresh_name()
             self.by_body[key] = name
-            kernel.sym_name = StringAttr(name)
-            self.module.body.block.add_op(kernel)
+            self.module.body.block.add_op(self.kernel(name, loop, captured, args))
         Rewriter.insert_op(func.CallOp(name, args, []), InsertPoint.before(loop))
         Rewriter.erase_op(loop)
+
+    @staticmethod
+    def kernel(name: str, loop: Operation, captured: list[SSAValue],
+               args: list[SSAValue]) -> func.FuncOp:
+        """A function running a clone of `loop` on its arguments."""
+        entry = Block(arg_types=[v.type for v in args])
+        mapping: dict[SSAValue, SSAValue] = dict(zip(args, entry.args, strict=True))
+        for v in captured:
+            if isinstance(v.owner, arith.ConstantOp):
+                clone = v.owner.clone()
+                entry.add_op(clone)
+                mapping[v] = clone.results[0]
+        entry.add_op(loop.clone(value_mapper=mapping))
+        entry.add_op(func.ReturnOp())
+        kernel = func.FuncOp(name, FunctionType.from_lists(entry.arg_types, []),
+                             Region(entry), visibility="private")
+        kernel.attributes[NOINLINE] = UnitAttr()
+        return kernel
 
 
 @dataclass(frozen=True)
