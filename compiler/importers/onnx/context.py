@@ -43,7 +43,7 @@ from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.utils.exceptions import DiagnosticException, VerifyException
 
 from compiler.errors import CompileError, InternalError, UnsupportedOp
-from compiler.importers.onnx.checker import check_semantics
+from compiler.importers.onnx.checker import check_semantics, inference_copy
 from compiler.importers.onnx.common import (
     NodeError,
     constant_value,
@@ -206,7 +206,7 @@ class ImportContext:
     def _infer_shapes(self) -> dict[str, tuple[int | None, ...]]:
         """Shapes from onnx's shape inference (None for unknown dims); a cross-check only."""
         try:
-            inferred = onnx.shape_inference.infer_shapes(self.proto).graph
+            inferred = onnx.shape_inference.infer_shapes(inference_copy(self.proto)).graph
         except Exception:
             return {}
         shapes: dict[str, tuple[int | None, ...]] = {}
@@ -528,7 +528,8 @@ class ImportContext:
         if self._dp_shapes is None:
             shapes: dict[str, tuple[int | None, ...]] = {}
             try:
-                inferred = onnx.shape_inference.infer_shapes(self.proto, data_prop=True).graph
+                inferred = onnx.shape_inference.infer_shapes(inference_copy(self.proto),
+                                                           data_prop=True).graph
                 for info in [*inferred.value_info, *inferred.output]:
                     t = info.type.tensor_type
                     if t.HasField("shape"):
