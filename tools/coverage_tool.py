@@ -109,10 +109,12 @@ def aten_table() -> str | None:
         return None
     lines = ["| family | Core ATen ops (overloads) |", "|---|---|"]
     for family in FAMILIES:
-        ops = sorted(name for name in family.RULES if name.startswith("aten."))
+        ops = sorted(name for name in family.RULES
+                     if name.startswith(("aten.", "torch.ops.higher_order.")))
         if ops:
             short = family.__name__.rsplit(".", 1)[-1]
-            names = ", ".join(f"`{op.removeprefix('aten.')}`" for op in ops)
+            names = ", ".join(f"`{op.removeprefix('aten.').removeprefix('torch.ops.')}`"
+                              for op in ops)
             lines.append(f"| {short} | {names} |")
     return "\n".join(lines) + f"\n\n{len(SUPPORTED_OPS)} ATen op overloads.\n"
 
