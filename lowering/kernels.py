@@ -79,7 +79,7 @@ def host_gemm_config() -> GemmConfig:
     return GemmConfig(vw=8, nv=2, mr=6, kc=256, mc=72, nc=4096)
 
 
-class _Fn:
+class FnBuilder:
     """Builds one llvm.func body with structured helpers (loops, ifs) over blocks."""
 
     def __init__(self, arg_types: Sequence[Attribute]):
@@ -215,6 +215,16 @@ class _Fn:
         self.blocks.append(merge)
         self.cur = merge
 
+    def return_if(self, cond: SSAValue) -> None:
+        """Return (void) when `cond` holds; code after this runs otherwise."""
+        done, work = Block(), Block()
+        self.add(llvm.CondBrOp(cond, done, [], work, []))
+        self.blocks.append(done)
+        self.cur = done
+        self.add(llvm.ReturnOp())
+        self.blocks.append(work)
+        self.cur = work
+
     def finish(self, name: str, ret: Attribute | None = None,
                linkage: str = "internal") -> llvm.FuncOp:
         if ret is None:
@@ -225,7 +235,7 @@ class _Fn:
                            body=Region(self.blocks))
 
 
-def _declare(module: ModuleOp, name: str, inputs: list[Attribute], output: Attribute) -> None:
+def declare(module: ModuleOp, name: str, inputs: list[Attribute], output: Attribute) -> None:
     for op in module.ops:
         if isinstance(op, llvm.FuncOp) and op.sym_name.data == name:
             return
@@ -280,15 +290,15 @@ def _ensure_core(module: ModuleOp, cfg: GemmConfig, threads: int, a_elt: Attribu
     if any(isinstance(op, llvm.FuncOp) and op.sym_name.data == SGEMM_PACKED + suffix
            for op in module.ops):
         return
-    _declare(module, "malloc", [i64], PTR)
-    _declare(module, "free", [PTR], llvm.LLVMVoidType())
+    declare(module, "malloc", [i64], PTR)
+    declare(module, "free", [PTR], llvm.LLVMVoidType())
     if threads <= 1:
         module.body.block.add_op(build_sgemm(cfg, name=SGEMM_PACKED + suffix, a_elt=a_elt,
                                              b_elt=b_elt))
         return
-    _declare(module, "GOMP_parallel", [PTR, PTR, i32, i32], llvm.LLVMVoidType())
-    _declare(module, "omp_get_thread_num", [], i32)
-    _declare(module, "omp_get_num_threads", [], i32)
+    declare(module, "GOMP_parallel", [PTR, PTR, i32, i32], llvm.LLVMVoidType())
+    declare(module, "omp_get_thread_num", [], i32)
+    declare(module, "omp_get_num_threads", [], i32)
     module.body.block.add_op(build_sgemm(cfg, name=SGEMM_CORE + suffix, a_elt=a_elt,
                                          b_elt=b_elt))
     module.body.block.add_op(build_sgemm_worker(cfg, suffix))
@@ -302,7 +312,7 @@ SGEMM_ARGS: list[Attribute] = [i64, i64, i64,             # M, N, K
                                f32]                       # alpha
 
 
-def _pack_b(fn: _Fn, cfg: GemmConfig, b: SSAValue, sbk: SSAValue, sbn: SSAValue,
+def _pack_b(fn: FnBuilder, cfg: GemmConfig, b: SSAValue, sbk: SSAValue, sbn: SSAValue,
             bbuf: SSAValue, jc: int | SSAValue, nc: SSAValue, pc: int | SSAValue,
             kc: SSAValue, b_elt: Attribute = f32) -> None:
     """Copy B[pc:pc+kc, jc:jc+nc] (of element type `b_elt`, widened to f32) into `bbuf`
@@ -363,7 +373,7 @@ def build_sgemm(cfg: GemmConfig, linkage: str = "internal",
     vw, nv, mr, nr = cfg.vw, cfg.nv, cfg.mr, cfg.nr
     kc_max, mc_max, nc_max = cfg.kc, cfg.mc, cfg.nc
     vec = VectorType(f32, [vw])
-    fn = _Fn(PACKED_ARGS)
+    fn = FnBuilder(PACKED_ARGS)
     (m_, n_, k_, a_addr, a_off, sam, sak, b_addr, b_off, sbk, sbn,
      c_addr, c_off, ldc, alpha) = fn.args[:len(SGEMM_ARGS)]
     a = fn.gep(fn.add(llvm.IntToPtrOp(a_addr)), a_off, a_elt)
@@ -379,14 +389,8 @@ def build_sgemm(cfg: GemmConfig, linkage: str = "internal",
         ins = fn.add(llvm.InsertElementOp(undef_v, x, i0_32))
         return fn.add(llvm.ShuffleVectorOp(ins, undef_v, splat_mask, vec))
 
-    empty = fn.or1(fn.or1(fn.icmp("sle", m_, 0), fn.icmp("sle", n_, 0)), fn.icmp("sle", k_, 0))
-    done, work = Block(), Block()
-    fn.add(llvm.CondBrOp(empty, done, [], work, []))
-    fn.blocks.append(done)
-    fn.cur = done
-    fn.add(llvm.ReturnOp())
-    fn.blocks.append(work)
-    fn.cur = work
+    fn.return_if(fn.or1(fn.or1(fn.icmp("sle", m_, 0), fn.icmp("sle", n_, 0)),
+                        fn.icmp("sle", k_, 0)))
 
     # scratch: packed B block (kc x nc rounded to nr) and packed A block (mc x kc)
     kcap = fn.mini(k_, kc_max)
@@ -527,7 +531,7 @@ def build_sgemm(cfg: GemmConfig, linkage: str = "internal",
 
 def build_sgemm_plain(linkage: str = "internal", suffix: str = "") -> llvm.FuncOp:
     """@kiln_sgemm_f32(SGEMM_ARGS): the packed entry with no packed B (B packed per call)."""
-    fn = _Fn(SGEMM_ARGS)
+    fn = FnBuilder(SGEMM_ARGS)
     fn.add(llvm.CallOp(SGEMM_PACKED + suffix, *fn.args, fn.const(0), fn.const(0),
                        fn.args[1]))
     return fn.finish(SGEMM + suffix, linkage=linkage)
@@ -544,7 +548,7 @@ def build_pack_b(cfg: GemmConfig) -> llvm.FuncOp:
     its kc x NR panels, at J*NC*K + pc*width_J + (col - J*NC)*kc floats (after 64-byte
     alignment); width_J is the block's width rounded up to NR."""
     nr, nc_max, kc_max = cfg.nr, cfg.nc, cfg.kc
-    fn = _Fn([i64] * 6)
+    fn = FnBuilder([i64] * 6)
     n_, k_, b_addr, b_off, sbk, sbn = fn.args
     b = fn.gep(fn.add(llvm.IntToPtrOp(b_addr)), b_off)
     n_round = fn.muli(fn.add(llvm.SDivOp(fn.v(fn.addi(n_, nr - 1)), fn.const(nr))), nr)
@@ -576,7 +580,7 @@ def build_pack_b(cfg: GemmConfig) -> llvm.FuncOp:
 
 def build_sgemm_parallel(threads: int, suffix: str = "") -> llvm.FuncOp:
     serial_name, name = SGEMM_CORE + suffix, SGEMM_PACKED + suffix
-    fn = _Fn(PACKED_ARGS)
+    fn = FnBuilder(PACKED_ARGS)
     args = list(fn.args)
     m_, n_, k_ = args[:3]
     macs = fn.muli(fn.muli(m_, n_), k_)
@@ -598,27 +602,30 @@ def build_sgemm_parallel(threads: int, suffix: str = "") -> llvm.FuncOp:
     return fn.finish(name)
 
 
+def thread_share(fn: FnBuilder, total: SSAValue, step: int) -> tuple[SSAValue, SSAValue]:
+    """In a GOMP worker: this thread's [start, start + count) of `total`, in multiples
+    of `step` (count may be <= 0)."""
+    team = fn.add(llvm.SExtOp(fn.add(llvm.CallOp("omp_get_num_threads", return_type=i32)),
+                              i64))
+    me = fn.add(llvm.SExtOp(fn.add(llvm.CallOp("omp_get_thread_num", return_type=i32)),
+                            i64))
+    units = fn.add(llvm.SDivOp(fn.v(fn.addi(total, step - 1)), fn.const(step)))
+    per = fn.add(llvm.SDivOp(fn.v(fn.addi(units, fn.subi(team, 1))), team))
+    start = fn.muli(fn.muli(me, per), step)
+    count = fn.mini(fn.subi(total, start), fn.muli(per, step))
+    return start, count  # type: ignore[return-value]
+
+
 def build_sgemm_worker(cfg: GemmConfig, suffix: str = "") -> llvm.FuncOp:
     arg_types, serial_name = PACKED_ARGS, SGEMM_CORE + suffix
-    fn = _Fn([PTR])
+    fn = FnBuilder([PTR])
     ctx = fn.args[0]
     vals = [fn.load(fn.gep(ctx, i, i64), i64) for i in range(len(arg_types))]
     alpha_at = len(SGEMM_ARGS) - 1
     alpha = fn.add(llvm.BitcastOp(fn.add(llvm.TruncOp(vals[alpha_at], i32)), f32))
     (m_, n_, k_, a, a_off, sam, sak, b, b_off, sbk, sbn, c, c_off, ldc) = vals[:alpha_at]
     extra = vals[alpha_at + 1:]  # the packed B's address, first column, N
-    team = fn.add(llvm.SExtOp(fn.add(llvm.CallOp("omp_get_num_threads", return_type=i32)),
-                              i64))
-    me = fn.add(llvm.SExtOp(fn.add(llvm.CallOp("omp_get_thread_num", return_type=i32)),
-                            i64))
-
-    def share(total: SSAValue, step: int) -> tuple[SSAValue, SSAValue]:
-        """This thread's [start, start + count) of `total`, in multiples of `step`."""
-        units = fn.add(llvm.SDivOp(fn.v(fn.addi(total, step - 1)), fn.const(step)))
-        per = fn.add(llvm.SDivOp(fn.v(fn.addi(units, fn.subi(team, 1))), team))
-        start = fn.muli(fn.muli(me, per), step)
-        count = fn.mini(fn.subi(total, start), fn.muli(per, step))
-        return start, count
+    share = functools.partial(thread_share, fn)
 
     def rows() -> None:
         start, count = share(m_, cfg.mr)
