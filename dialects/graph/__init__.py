@@ -159,6 +159,8 @@ from dialects.graph.norm import (
     SoftmaxOp,
 )
 from dialects.graph.quantize import (
+    FLOAT_QUANTIZED_TYPES,
+    QDQ_TYPES,
     QUANTIZE_OPS,
     QUANTIZED_TYPES,
     ConvIntegerOp,
@@ -258,6 +260,8 @@ __all__ = [
     "DequantizeLinearOp",
     "MatMulIntegerOp",
     "QUANTIZED_TYPES",
+    "FLOAT_QUANTIZED_TYPES",
+    "QDQ_TYPES",
     "QUANTIZE_OPS",
     "QuantizeLinearOp",
     "RequantizeOp",

@@ -6,7 +6,9 @@ Scales and zero points are "quantization parameters" of one of three forms: one 
 (rank 0 or [1]) for the whole tensor, a 1-D tensor along `axis`, or (`block_size` > 0) a
 tensor of the input's rank whose `axis` dim is ceil(dim / block_size). Rounding is half to
 even and results saturate to the element type's range (ONNX semantics, checked against
-onnx.reference).
+onnx.reference). quantize_linear / dequantize_linear also take the float8 types and
+float4e2m1: the quantized value is then a Cast of x / scale (+ zero point) with Cast's
+rounding and `saturate`, the same conversion graph.elementwise's cast lowers to.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from dialects.graph.base import (
     DYN,
+    MINIFLOATS,
     GraphOp,
     Shape,
     broadcast_shapes,
@@ -49,6 +52,7 @@ from dialects.graph.base import (
     i64_array,
     ints,
     is_float_type,
+    is_minifloat,
     numpy_dtype_of,
     shape_of,
     shapes_compatible,
@@ -58,6 +62,7 @@ from dialects.graph.base import (
     ui16,
 )
 from dialects.graph.conv import ConvOp
+from dialects.graph.elementwise_table import np_cast
 from dialects.graph.linalg import MatMulOp
 
 i8, i16, i32 = IntegerType(8), IntegerType(16), IntegerType(32)
@@ -65,8 +70,17 @@ i8, i16, i32 = IntegerType(8), IntegerType(16), IntegerType(32)
 QUANTIZED_TYPES: tuple[Attribute, ...] = (
     i8, ui8, i16, ui16, i32, IntegerType(4), IntegerType(4, Signedness.UNSIGNED),
     IntegerType(2), IntegerType(2, Signedness.UNSIGNED))
-"""Element types quantize_linear produces and dequantize_linear reads (int4/int2 are
-narrow integers like the others: the same arithmetic, their own saturation bounds)."""
+"""Integer element types quantize_linear produces, dequantize_linear reads and requantize
+produces (int4/int2 are narrow integers like the others: the same arithmetic, their own
+saturation bounds)."""
+
+FLOAT_QUANTIZED_TYPES: tuple[Attribute, ...] = tuple(
+    t for n, t in MINIFLOATS.items() if n != "float8_e8m0fnu")
+"""The minifloats ONNX QuantizeLinear / DequantizeLinear take (float8e8m0 is a scale
+type, not a quantized one)."""
+
+QDQ_TYPES: tuple[Attribute, ...] = QUANTIZED_TYPES + FLOAT_QUANTIZED_TYPES
+"""Every quantized element type of quantize_linear / dequantize_linear."""
 
 
 def quant_range(t: Attribute) -> tuple[int, int]:
@@ -186,10 +200,14 @@ def _params(axis: int, block_size: int) -> dict[str, Attribute]:
 
 @irdl_op_definition
 class QuantizeLinearOp(QuantParamsOp):
-    """y = saturate(round_half_even(x / scale) + zero_point) in the result's integer type.
+    """y = saturate(round_half_even(x / scale) + zero_point) in the result's integer type;
+    to a minifloat, y = cast(x / scale + zero_point) with Cast's rounding to nearest even
+    and `saturate` (float8 only: clamp to the largest finite value instead of inf/NaN).
 
     The division is in the wider float type of x and scale (an ONNX `precision` is a cast
-    of both before this op); `saturate` is for float8 results (integers always saturate).
+    of both before this op). A zero zero point is not added to a float8 quotient, so -0
+    stays -0 (onnx.reference ignores the float8 zero point, which ONNX requires be 0; it
+    adds float4e2m1's).
     """
 
     name = "graph.quantize_linear"
@@ -209,8 +227,8 @@ class QuantizeLinearOp(QuantParamsOp):
         check(is_float_type(element_type_of(self.input)),
               f"{self.name}: the input must be floating-point, got {self.input.type}")
         elt = element_type_of(self.result)
-        check(elt in QUANTIZED_TYPES, f"{self.name}: result element type {elt} is not a "
-              f"quantized type ({', '.join(map(str, QUANTIZED_TYPES))})")
+        check(elt in QDQ_TYPES, f"{self.name}: result element type {elt} is not a "
+              f"quantized type ({', '.join(map(str, QDQ_TYPES))})")
         if self.zero_point is not None:
             check(element_type_of(self.zero_point) == elt,
                   f"{self.name}: the zero point's element type "
@@ -221,19 +239,26 @@ class QuantizeLinearOp(QuantParamsOp):
     def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
         x, scale = args[0], args[1]
         ftype = np.result_type(x.dtype, scale.dtype)
-        q = np.rint(x.astype(ftype) / self.expanded(scale, x.shape).astype(ftype))
-        q = q.astype(np.float64)
+        q = x.astype(ftype) / self.expanded(scale, x.shape).astype(ftype)
+        out = numpy_dtype_of(element_type_of(self.result))
+        if is_minifloat(element_type_of(self.result)):
+            if self.zero_point is not None:
+                zp = self.expanded(args[2], x.shape).astype(ftype)
+                q = q + zp if out.name == "float4_e2m1fn" else np.where(zp == 0, q, q + zp)
+            return np_cast(q, out, bool(self.saturate.value.data))
+        q = np.rint(q).astype(np.float64)
         if self.zero_point is not None:
             q = q + self.expanded(args[2], x.shape)
         lo, hi = quant_range(element_type_of(self.result))
         q = np.where(np.isnan(q), lo, q)
-        return np.clip(q, lo, hi).astype(numpy_dtype_of(element_type_of(self.result)))
+        return np.clip(q, lo, hi).astype(out)
 
 
 @irdl_op_definition
 class DequantizeLinearOp(QuantParamsOp):
     """y = (x - zero_point) * scale, computed in f32 (f64 for 32-bit integers with a zero
-    point, as onnx.reference does) and rounded to the result's float type."""
+    point, as onnx.reference does) and rounded to the result's float type; a minifloat
+    input is read exactly as f32."""
 
     name = "graph.dequantize_linear"
 
@@ -247,8 +272,8 @@ class DequantizeLinearOp(QuantParamsOp):
 
     def verify_(self) -> None:
         elt = element_type_of(self.input)
-        check(elt in QUANTIZED_TYPES, f"{self.name}: input element type {elt} is not a "
-              f"quantized type ({', '.join(map(str, QUANTIZED_TYPES))})")
+        check(elt in QDQ_TYPES, f"{self.name}: input element type {elt} is not a "
+              f"quantized type ({', '.join(map(str, QDQ_TYPES))})")
         check(is_float_type(element_type_of(self.result)),
               f"{self.name}: the result must be floating-point, got {self.result.type}")
         if self.zero_point is not None:
@@ -260,7 +285,8 @@ class DequantizeLinearOp(QuantParamsOp):
     def wide(self) -> bool:
         """Whether the arithmetic is f64 (numpy's f32 - int32 promotion)."""
         elt = element_type_of(self.input)
-        return self.zero_point is not None and elt.width.data >= 32  # type: ignore
+        return (self.zero_point is not None and isinstance(elt, IntegerType)
+                and elt.width.data >= 32)
 
     def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
         x = args[0]

@@ -10,7 +10,14 @@ tap then adds 0) and reuse the graph.matmul / graph.conv lowerings on i32.
 from __future__ import annotations
 
 from xdsl.dialects import arith, math
-from xdsl.dialects.builtin import AffineMapAttr, AnyFloat, IntegerType, f32, f64
+from xdsl.dialects.builtin import (
+    AffineMapAttr,
+    AnyFloat,
+    Float4E2M1FNType,
+    IntegerType,
+    f32,
+    f64,
+)
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.ir.affine import AffineExpr
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
@@ -18,6 +25,7 @@ from xdsl.rewriter import InsertPoint
 
 from dialects import graph
 from dialects.graph import shape_of
+from dialects.graph.base import is_minifloat
 from dialects.graph.elementwise_table import cast_scalar
 from dialects.scalar_body import ScalarBody
 from lowering.dims import broadcast_reads, check_equal
@@ -79,8 +87,23 @@ def _params_generic(emit: Emit, op: Operation, x: SSAValue, params: list[SSAValu
                         [PARALLEL] * rank, body)[0]
 
 
+def _to_minifloat(b: ScalarBody, q: SSAValue, zp: SSAValue | None, out: Attribute,
+                  saturate: bool) -> SSAValue:
+    """q + zp converted as Cast does; a float8 zero zp is left out (-0 stays -0, as in
+    onnx.reference)."""
+    if zp is not None:
+        zp = cast_scalar(b, zp, q.type)
+        q_zp = b.binary("add", q, zp)
+        if not isinstance(out, Float4E2M1FNType):
+            zero = b.add(arith.CmpfOp(zp, b.const(0.0, q.type), "oeq"))
+            q_zp = b.select(zero, q, q_zp)
+        q = q_zp
+    return cast_scalar(b, q, out, saturate)
+
+
 class QuantizeLinearPattern(RewritePattern):
-    """saturate(round_half_even(x / scale) + zero_point)."""
+    """saturate(round_half_even(x / scale) + zero_point); to a minifloat the Cast of
+    x / scale + zero_point."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.QuantizeLinearOp, rewriter: PatternRewriter):
@@ -88,9 +111,14 @@ class QuantizeLinearPattern(RewritePattern):
         out = elt_type(op.result)
         ftype = _wider_float(elt_type(op.input), elt_type(op.scale))
         params = [op.scale] + ([op.zero_point] if op.zero_point is not None else [])
+        minifloat = is_minifloat(out)
 
         def body(b: ScalarBody) -> list[SSAValue]:
             x, s = cast_scalar(b, b.args[0], ftype), cast_scalar(b, b.args[1], ftype)
+            if minifloat:
+                zp = b.args[2] if op.zero_point is not None else None
+                return [_to_minifloat(b, b.binary("div", x, s), zp, out,
+                                      bool(op.saturate.value.data))]
             y = _round_to_f64(b, b.binary("div", x, s))
             if op.zero_point is not None:
                 y = b.binary("add", y, cast_scalar(b, b.args[2], f64))

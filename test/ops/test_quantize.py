@@ -1,5 +1,5 @@
 """Quantized operators through the JIT: QuantizeLinear / DequantizeLinear (per tensor,
-per axis, blocked, 16-bit), DynamicQuantizeLinear, MatMulInteger, ConvInteger,
+per axis, blocked, 16-bit, float8 / float4e2m1), DynamicQuantizeLinear, MatMulInteger, ConvInteger,
 QLinearMatMul and QLinearConv exactly against onnx.reference, and a QDQ model written by
 onnxruntime.quantization.quantize_static (per-channel conv weights) against onnxruntime."""
 
@@ -150,6 +150,74 @@ def test_quantize_errors_name_the_node():
                    [_vi("x", F, [2, 3]), _vi("s", F, [2])], [_vi("q", U8, [2, 3])])
     with pytest.raises(compiler.CompileError, match="q0.*scale has 2 elements"):
         compiler.compile(model)
+
+
+# --------------------------------------------------------------------------- float8 / float4
+
+MINIFLOATS = [("float8_e4m3fn", TensorProto.FLOAT8E4M3FN),
+              ("float8_e4m3fnuz", TensorProto.FLOAT8E4M3FNUZ),
+              ("float8_e5m2", TensorProto.FLOAT8E5M2),
+              ("float8_e5m2fnuz", TensorProto.FLOAT8E5M2FNUZ),
+              ("float4_e2m1fn", TensorProto.FLOAT4E2M1)]
+
+
+def _same_bits(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> None:
+    """Kiln's results have onnx.reference's bits (minifloat NaNs included)."""
+    got = compiler.compile(model)(**feeds)
+    want = ReferenceEvaluator(model).run(None, feeds)
+    for g_, w in zip(got, want, strict=True):
+        assert g_.dtype == w.dtype and g_.shape == w.shape
+        width = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[w.dtype.itemsize]
+        np.testing.assert_array_equal(g_.view(width), w.view(width))
+
+
+def _edge_floats() -> np.ndarray:
+    """Ties, subnormals, values past every minifloat's range, inf, NaN and -0."""
+    special = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e30, -1e30, 448.0, 449.0, 464.0,
+               240.0, 57344.0, 61440.0, 6.0, 7.0, 2.5, 0.75, -1.25, 2.0**-9, 2.0**-10,
+               2.0**-17, 3 * 2.0**-18, 1e-30]
+    rng = np.random.default_rng(1)  # its own: the other tests' data stay as they were
+    rand = rng.standard_normal(40) * np.exp2(rng.integers(-12, 12, 40))
+    return np.concatenate([special, rand]).astype(np.float32)
+
+
+@pytest.mark.parametrize("saturate", [1, 0])
+@pytest.mark.parametrize("name,elem", MINIFLOATS)
+def test_minifloat_quantize_dequantize(name, elem, saturate):
+    """QuantizeLinear to each float8 type and float4e2m1 (saturate on and off: overflow
+    clamps or becomes inf/NaN) and DequantizeLinear back, per channel, bit for bit."""
+    import ml_dtypes
+
+    x = _edge_floats().reshape(3, -1)
+    scale = np.array([1.0, 0.5, 3.0], np.float32)
+    zp = np.zeros(3, getattr(ml_dtypes, name))
+    model = _model(
+        [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], axis=0,
+                          saturate=saturate),
+         helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], axis=0)],
+        [_vi("x", F, ["n", x.shape[1]])],
+        [_vi("q", elem, ["n", x.shape[1]]), _vi("y", F, ["n", x.shape[1]])],
+        opset=23, initializers=[_init("s", scale), _init("z", zp)])
+    _same_bits(model, {"x": x})
+
+
+@pytest.mark.parametrize("name,elem", MINIFLOATS)
+def test_minifloat_dequantize_every_code_f16(name, elem):
+    """DequantizeLinear of every code of the type with a float16 scale (f16 result) and
+    QuantizeLinear of float16 input without a zero point (output_dtype)."""
+    import ml_dtypes
+
+    dtype = np.dtype(getattr(ml_dtypes, name))
+    codes = np.arange(16 if "float4" in name else 256, dtype=np.uint8).view(dtype)
+    model = _model(
+        [helper.make_node("DequantizeLinear", ["c", "s"], ["y"]),
+         helper.make_node("QuantizeLinear", ["h", "s"], ["q"], output_dtype=elem)],
+        [_vi("c", elem, [len(codes)]), _vi("h", TensorProto.FLOAT16, [len(codes)]),
+         _vi("s", TensorProto.FLOAT16, [])],
+        [_vi("y", TensorProto.FLOAT16, [len(codes)]), _vi("q", elem, [len(codes)])],
+        opset=23)
+    h = (np.random.default_rng(2).standard_normal(len(codes)) * 40).astype(np.float16)
+    _same_bits(model, {"c": codes, "h": h, "s": np.float16(0.75)})
 
 
 # --------------------------------------------------------------------------- QDQ models

@@ -228,6 +228,10 @@ def tensor_problems(tensor: onnx.TensorProto, what: str) -> list[str]:
         return [f"{what} keeps its data in an external file, which Kiln does not load "
                 "(save the model with its data embedded)"]
     stored = _stored_elements(tensor)
+    bits = _element_bits(tensor.data_type)
+    if stored is not None and bits is not None and bits < 8 and tensor.HasField("raw_data"):
+        # packed sub-byte elements: an odd count leaves the last byte partly unused
+        stored = count if len(tensor.raw_data) == -(-count * bits // 8) else stored
     if stored is not None and stored != count:
         return [f"{what} ({type_name}) has dims {shown} ({count} elements) but its data "
                 f"holds {_format_count(stored)}"]
@@ -273,6 +277,8 @@ def _element_bits(data_type: int) -> int | None:
     name = onnx.TensorProto.DataType.Name(data_type)
     if name in ("INT4", "UINT4", "FLOAT4E2M1"):
         return 4
+    if name in ("INT2", "UINT2"):
+        return 2
     return np.dtype(np_type).itemsize * 8
 
 

@@ -186,7 +186,7 @@ def _check_quantize(ctx: ImportContext, node: onnx.NodeProto, attrs: dict, used:
         if elt is None:
             return f"{name} {dtype_name(dtype)} is not supported"
         wanted = g.is_float_type(elt) if name == "precision" else (
-            elt in g.QUANTIZED_TYPES if node.op_type == "QuantizeLinear"
+            elt in g.QDQ_TYPES if node.op_type == "QuantizeLinear"
             else g.is_float_type(elt))
         if not wanted:
             return f"{name} {dtype_name(dtype)} is not supported by {node.op_type}"

@@ -74,3 +74,47 @@ func.func @conv(%x: tensor<1x2x5x5xui8>, %w: tensor<4x2x3x3xi8>, %xz: tensor<ui8
   %c = graph.conv_integer %x, %w input_zero_point(%xz : tensor<ui8>) weight_zero_point(%wz : tensor<4xi8>) {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>} : tensor<1x2x5x5xui8>, tensor<4x2x3x3xi8> -> tensor<1x4x5x5xi32>
   func.return %c : tensor<1x4x5x5xi32>
 }
+
+// -----
+
+// quantize_linear to float8 is the Cast of x / scale (+ the zero point unless it is 0,
+// so -0 stays -0): no rounding to an integer, saturate clamps to +-448 before the truncf.
+// CHECK-LABEL: func.func @quantize_f8
+// CHECK: arith.divf %{{.*}}, %{{.*}} : f32
+// CHECK-NEXT: arith.extf %{{.*}} : f8E4M3FN to f32
+// CHECK-NEXT: arith.addf
+// CHECK: arith.cmpf oeq
+// CHECK-NEXT: arith.select
+// CHECK-NEXT: arith.constant 4.480000e+02 : f32
+// CHECK: arith.truncf %{{.*}} : f32 to f8E4M3FN
+// CHECK-NOT: math.roundeven
+// CHECK-NOT: graph.
+func.func @quantize_f8(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<f8E4M3FN>) -> tensor<4xf8E4M3FN> {
+  %q = graph.quantize_linear %x, %s zero_point(%z : tensor<f8E4M3FN>) {axis = 0 : i64} : tensor<4xf32>, tensor<f32> -> tensor<4xf8E4M3FN>
+  func.return %q : tensor<4xf8E4M3FN>
+}
+
+// -----
+
+// saturate = 0: the quotient (f16 here) is truncated straight to e5m2 (overflow to inf).
+// CHECK-LABEL: func.func @quantize_f8_nosat
+// CHECK: arith.divf %{{.*}}, %{{.*}} : f16
+// CHECK-NEXT: arith.truncf %{{.*}} : f16 to f8E5M2
+// CHECK-NEXT: linalg.yield
+// CHECK-NOT: graph.
+func.func @quantize_f8_nosat(%x: tensor<4xf16>, %s: tensor<4xf16>) -> tensor<4xf8E5M2> {
+  %q = graph.quantize_linear %x, %s {axis = 0 : i64, saturate = 0 : i64} : tensor<4xf16>, tensor<4xf16> -> tensor<4xf8E5M2>
+  func.return %q : tensor<4xf8E5M2>
+}
+
+// -----
+
+// dequantize_linear of float4e2m1 reads it exactly as f32.
+// CHECK-LABEL: func.func @dequantize_f4
+// CHECK: arith.extf %{{.*}} : f4E2M1FN to f32
+// CHECK-NEXT: arith.mulf
+// CHECK-NOT: graph.
+func.func @dequantize_f4(%x: tensor<4xf4E2M1FN>, %s: tensor<f32>) -> tensor<4xf32> {
+  %d = graph.dequantize_linear %x, %s : tensor<4xf4E2M1FN>, tensor<f32> -> tensor<4xf32>
+  func.return %d : tensor<4xf32>
+}
