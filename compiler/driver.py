@@ -530,8 +530,9 @@ def compile(model: object, *, example_inputs: Sequence[object] | None = None,
     stored in float16, float32 arithmetic); "int8" (static post-training quantization
     calibrated on `calibration`, an iterable of input tuples or name -> array dicts, with
     `calibration_method` "minmax", "percentile" or "entropy"); "int8-dynamic" (int8
-    weights, activations quantized per call). `model.stats` reports the weight bytes
-    and which ops run in which precision.
+    weights, activations quantized per call). A QDQ model (onnxruntime's quantize_static)
+    compiles with precision="int8" and no calibration. `model.stats` reports the weight
+    bytes and which ops run in which precision.
 
     A `torch.nn.Module` (with `example_inputs`, and `dynamic_shapes` as torch.export takes
     them) or a `torch.export.ExportedProgram` goes through torch.export straight into the

@@ -4,6 +4,7 @@ timings and, with --check, the agreement with a reference runtime.
     run-tool examples/models/cnn.onnx --check
     run-tool model.onnx --input x=x.npy --dim batch=8 --repeat 20
     run-tool model.onnx --bisect            # the first wrong node, and the first wrong pass
+    run-tool model.onnx --precision int8 --calibration DIR --compare   # vs float32
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 import compiler
 from compiler.errors import KilnError
+from tools import accuracy
 from tools.bisection import BISECT_KINDS, bisect, load_onnx, random_feeds
 
 
@@ -106,6 +108,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "uses --input/--dim/--seed, --rtol/--atol, --pipeline")
     parser.add_argument("--ir-lines", type=int, default=60, metavar="N",
                         help="--bisect: lines of IR shown per level (0: all)")
+    parser.add_argument("--precision", default="fp32",
+                        choices=["fp32", "fp16", "int8", "int8-dynamic"],
+                        help="compile(precision=...): reduced-precision weights/arithmetic")
+    parser.add_argument("--calibration", metavar="DIR",
+                        help="--precision int8: a directory of .npz input samples (default: "
+                             "random inputs from --seed)")
+    parser.add_argument("--calibration-method", default="minmax",
+                        choices=["minmax", "percentile", "entropy"])
+    parser.add_argument("--calibration-count", type=int, default=8, metavar="N",
+                        help="random calibration inputs when no DIR is given")
+    parser.add_argument("--compare", action="store_true",
+                        help="accuracy report against float32 on held-back inputs: max abs "
+                             "error, cosine similarity, top-1 agreement (tools/accuracy.py)")
+    parser.add_argument("--compare-count", type=int, default=16, metavar="N",
+                        help="--compare: random held-back inputs (without a DIR)")
     args = parser.parse_args(argv)
 
     try:
@@ -114,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--dim sizes must be integers")
     if args.bisect is not None:
         return run_bisect(args, dims)
+    if args.compare or args.precision != "fp32":
+        return run_precision(args, dims)
     try:
         start = time.perf_counter()
         model = compiler.compile(args.model, pipeline=args.pipeline, checks=args.checks,
@@ -169,6 +188,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"check:   {spec.name} vs {ref_name}: max abs err {float(err.max()):.3g}, "
               f"max rel err {rel:.3g} -> {'OK' if match else 'MISMATCH'}")
     return 0 if ok else 2
+
+
+def run_precision(args: argparse.Namespace, dims: dict[str, int]) -> int:
+    """run-tool --precision P [--compare]: compile at P (calibrated for int8) and print
+    the accuracy report against float32; 0, or 1 on an error."""
+    options = dict(pipeline=args.pipeline, checks=args.checks, threads=args.threads,
+                   cache=False if args.no_cache else None)
+    try:
+        reference = compiler.compile(args.model, **options)
+        files = _parse_pairs(args.input, "--input")
+
+        def random_inputs(seed: int) -> dict[str, np.ndarray]:
+            return make_inputs(reference, files, dims, seed)
+
+        calibration, held_back, source = accuracy.split_samples(
+            args.calibration, random_inputs, max(args.calibration_count, 1),
+            max(args.compare_count, 1), args.seed, calibrate=args.precision == "int8")
+        start = time.perf_counter()
+        reduced = compiler.compile(
+            args.model, precision=args.precision,
+            calibration=calibration if args.precision == "int8" else None,
+            calibration_method=args.calibration_method, **options)
+        seconds = time.perf_counter() - start
+        rows = accuracy.compare(reduced, reference, held_back)
+    except (KilnError, OSError) as e:
+        print(f"run-tool: {e}", file=sys.stderr)
+        return 1
+    print(f"model:     {args.model}")
+    print(accuracy.format_report(args.precision, source, reduced, rows))
+    print(f"time:      compile {seconds * 1e3:.1f} ms; median run "
+          f"{median_seconds(lambda: reduced(**held_back[0]), max(args.repeat, 1)) * 1e3:.3f}"
+          f" ms vs fp32 "
+          f"{median_seconds(lambda: reference(**held_back[0]), max(args.repeat, 1)) * 1e3:.3f}"
+          " ms")
+    return 0
 
 
 def run_bisect(args: argparse.Namespace, dims: dict[str, int]) -> int:
