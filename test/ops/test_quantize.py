@@ -118,6 +118,36 @@ def test_qlinear_matmul_batched_dynamic():
     _exact(model, {"a": _ints(np.int8, 2, 3, 8), "b": _ints(np.int8, 8, 5)})
 
 
+@pytest.mark.parametrize("batched", [False, True])
+def test_qlinear_matmul_per_row_and_per_column(batched):
+    """A per-row a_scale / a_zero_point with a per-column b_scale / b_zero_point (ONNX
+    allows both at once): the multiplier is their outer product. onnx.reference applies
+    a 1-D a_scale along the last axis (wrong for M != N), so the spec's formula in numpy
+    (f32 multiplier, f64 product, as the reference computes it) is the check."""
+    rng = np.random.default_rng(3)
+    m, k, n = 4, 6, 3
+    a_shape, ps = ([2, m, k], [2, m, 1]) if batched else ([m, k], [m])
+    a_s = rng.uniform(0.01, 0.1, ps).astype(np.float32)
+    a_z = rng.integers(-20, 20, ps).astype(np.int8)
+    b_s = rng.uniform(0.01, 0.1, n).astype(np.float32)
+    b_z = rng.integers(-20, 20, n).astype(np.int8)
+    y_s, y_z = np.float32(0.07), np.int8(4)
+    model = _model(
+        [helper.make_node("QLinearMatMul", ["a", "as", "az", "b", "bs", "bz", "ys", "yz"],
+                          ["y"])],
+        [_vi("a", I8, a_shape), _vi("b", I8, [k, n])], [_vi("y", I8, [*a_shape[:-1], n])],
+        initializers=[_init("as", a_s), _init("az", a_z), _init("bs", b_s),
+                      _init("bz", b_z), _init("ys", y_s), _init("yz", y_z)])
+    a = rng.integers(-128, 128, a_shape).astype(np.int8)
+    b = rng.integers(-128, 128, (k, n)).astype(np.int8)
+    got = compiler.compile(model)(a=a, b=b)[0]
+    a_col = a_s if batched else a_s[:, None]
+    acc = np.matmul(a.astype(np.int32) - (a_z if batched else a_z[:, None]),
+                    b.astype(np.int32) - b_z)
+    y = acc * (a_col * b_s / y_s) + y_z
+    np.testing.assert_array_equal(got, np.clip(np.rint(y), -128, 127).astype(np.int8))
+
+
 def test_qlinear_conv_per_channel_bias_group():
     """Per-output-channel weight scales and zero points, an int32 bias, pads, stride 2,
     group 2."""

@@ -115,14 +115,29 @@ def _qlinear_matmul(ctx, node, attrs, opset):
     acc = ctx.emit(g.MatMulIntegerOp(a, b, _per_row(ctx, a, a_zp), b_zp))
     rank = len(g.shape_of(acc))
     per_row, per_col = _size(a_scale) != 1, _size(b_scale) != 1
-    if per_row and per_col or (per_row and len(g.shape_of(a)) < 2):
-        raise NodeError("per-row a_scale is supported only with a per-tensor b_scale")
+    if per_row and len(g.shape_of(a)) < 2:
+        raise NodeError("a 1-D a has one row: a_scale must have one element")
     if _size(y_scale) != 1 or (y_zp is not None and _size(y_zp) != 1):
         raise NodeError("y_scale and y_zero_point must have one element")
+    elt = g.element_type_of(a)
+    if per_row and per_col or max(len(g.shape_of(a_scale)), len(g.shape_of(b_scale))) > 1:
+        # per row and per column: the multiplier is their outer product
+        mult = _multiplier(ctx, _per_row(ctx, a, a_scale), b_scale, y_scale)
+        return [_requantize_broadcast(ctx, acc, mult, _flat(ctx, y_zp), elt)]
     axis = rank - 2 if per_row else max(rank - 1, 0)
     mult = _flat(ctx, _multiplier(ctx, a_scale, b_scale, y_scale))
     return [ctx.emit(g.RequantizeOp(acc, mult, _flat(ctx, y_zp), axis=axis,
-                                    element_type=g.element_type_of(a)))]
+                                    element_type=elt))]
+
+
+def _requantize_broadcast(ctx: ImportContext, acc, mult, y_zp, elt):
+    """graph.requantize with a multiplier that broadcasts (numpy) to `acc`: acc * mult in
+    f64 quantized with scale 1 (dividing by 1 is exact, so this is requantize's
+    arithmetic)."""
+    f64 = g.element_type_for("float64")
+    y = ctx.emit(g.MulOp(_cast(ctx, acc, f64), _cast(ctx, mult, f64)))
+    one = ctx.constant(np.ones((), np.float64))
+    return ctx.emit(g.QuantizeLinearOp(y, one, y_zp, axis=0, element_type=elt))
 
 
 def _flat(ctx: ImportContext, value):
