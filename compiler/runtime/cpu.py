@@ -203,7 +203,7 @@ class CompiledModel:
         array = value if isinstance(value, np.ndarray) else np.asarray(value)
         if array.dtype != spec.dtype:
             raise InputError(f"input '{spec.name}' has dtype {array.dtype}, expected "
-                             f"{spec.dtype} (convert it with .astype(np.{spec.dtype.name}))")
+                             f"{spec.dtype} (convert it with {_astype_hint(spec.dtype)})")
         if array.ndim != len(spec.shape):
             raise InputError(f"input '{spec.name}' has rank {array.ndim} (shape "
                              f"{list(array.shape)}), expected rank {len(spec.shape)}: "
@@ -242,3 +242,11 @@ class CompiledModel:
 
 def _fmt(shape: Sequence[int | str | None]) -> str:
     return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _astype_hint(dtype: np.dtype) -> str:
+    """How to convert an array to `dtype`: numpy has no bfloat16, float8, float4 or 4-/2-bit
+    integer types, ml_dtypes (which Kiln's results use for them) does."""
+    if hasattr(np, dtype.name):
+        return f".astype(np.{dtype.name})"
+    return f".astype(ml_dtypes.{dtype.name}) after `import ml_dtypes`"
