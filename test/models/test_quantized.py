@@ -190,3 +190,19 @@ func.func @main(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<6xf32>) {
     for _ in range(3):
         r, f = model(x)
         np.testing.assert_array_equal(f, np.maximum(x, 0).reshape(-1))
+
+
+def test_int8_dynamic_bert():
+    path = str(MODELS / "bert.onnx")
+    model = compiler.compile(path, precision="int8-dynamic", checks="shapes", cache=False)
+    assert model.stats.op_precisions["int8"]["graph.matmul_integer"] >= 8
+    rng = np.random.default_rng(0)
+    feeds = {"input_ids": rng.integers(0, 1000, size=(2, 8), dtype=np.int64),
+             "attention_mask": np.ones((2, 8), dtype=np.int64)}
+    for got, want in zip(model(**feeds), ort_run_path(path, feeds), strict=True):
+        cosine, _ = _agreement(got, want)
+        assert cosine >= 0.99
+
+
+def ort_run_path(path: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    return ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, feeds)
