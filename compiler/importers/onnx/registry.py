@@ -17,6 +17,7 @@ from compiler.importers.onnx import (
     compositions,
     control_flow,
     conv,
+    data,
     elementwise,
     linalg,
     norm,
@@ -30,7 +31,7 @@ from compiler.importers.onnx.context import ImportContext, OpTable, load_model, 
 from compiler.importers.tables import merge_rule_tables
 
 FAMILIES = (elementwise, linalg, conv, norm, reduce, shape, control_flow, rnn, compositions,
-            quantize)
+            quantize, data)
 """The op family modules, each the one home of the ops in its RULES."""
 
 

@@ -28,6 +28,16 @@ def _group_norm(x_dims, opset: int = 21, **attrs):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
+def _two(op: str, x_dims, second: tuple[str, int, list], y_dims, opset: int, **attrs):
+    name, elem, dims = second
+    graph = helper.make_graph(
+        [helper.make_node(op, ["x", name], ["y"], **attrs)], op.lower(),
+        [helper.make_tensor_value_info("x", F, x_dims),
+         helper.make_tensor_value_info(name, elem, dims)],
+        [helper.make_tensor_value_info("y", F, y_dims)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
 MODELS = {
     "d2s_dcr": lambda: _one("DepthToSpace", [1, 8, 3, 4], [1, 2, 6, 8], 13, blocksize=2),
     "d2s_crd": lambda: _one("DepthToSpace", [1, 8, 3, 4], [1, 2, 6, 8], 13, blocksize=2,
@@ -44,6 +54,13 @@ MODELS = {
                             dtype=TensorProto.INT32),
     "gn_static": lambda: _group_norm([2, 6, 3, 2], num_groups=3, epsilon=1e-3),
     "gn_dyn": lambda: _group_norm(["n", 6, "h", "w"], num_groups=2),
+    "compress_axis": lambda: _two("Compress", ["n", 4], ("c", TensorProto.BOOL, [3]),
+                                  [None, None], 11, axis=-1),
+    "compress_flat": lambda: _two("Compress", [2, 3], ("c", TensorProto.BOOL, ["k"]), [None],
+                                  11),
+    "reverse_sequence": lambda: _two("ReverseSequence", ["t", 3, 2],
+                                     ("l", TensorProto.INT64, [3]), ["t", 3, 2], 10,
+                                     time_axis=0, batch_axis=1),
 }
 
 
