@@ -1,12 +1,13 @@
 """precision: store the weights of contractions in float16 (compile(precision="fp16")).
 
-Every float32 `graph.weight` that a conv, conv_transpose, matmul or gemm reads (as its
-weight, either matmul/gemm operand, or its bias) gets a float16 copy in the weight store;
-the op then reads `graph.elementwise {kind = "cast"}` of that f16 weight, back to f32.
-Activations, accumulation and every other op stay float32. The cast is not a copy at run
-time: `fuse-widening-casts` (lowering/fuse_casts.py) moves the f16 -> f32 conversion
-into the loads of the consuming kernel, and the GEMM kernel widens while it packs, so
-only the f16 weight is ever held in memory.
+Every float32 `graph.weight` that a conv, conv_transpose, matmul, gemm or rnn reads (its
+weight, either matmul/gemm operand, the recurrent weights, or its bias) gets a float16
+copy in the weight store; the op then reads `graph.elementwise {kind = "cast"}` of that
+f16 weight, back to f32. Activations, accumulation and every other op stay float32. The
+cast is not a copy at run time: `fuse-widening-casts` (lowering/fuse_casts.py) moves the
+f16 -> f32 conversion into the loads of the consuming kernel, and the GEMM kernel widens
+while it packs, so only the f16 weight is ever held in memory. A gather from a float32
+weight (an embedding table) gathers from the f16 copy and widens the gathered rows.
 
 A weight whose values do not fit float16 (|w| > 65504) stays float32. The pass runs
 after the graph optimizations (fold would turn cast(weight) back into a f32 weight).
@@ -34,6 +35,7 @@ WEIGHT_OPERANDS: dict[type[Operation], tuple[str, ...]] = {
     g.ConvTransposeOp: ("weight", "bias"),
     g.MatMulOp: ("lhs", "rhs", "bias"),
     g.GemmOp: ("a", "b", "c"),
+    g.RNNOp: ("w", "r", "bias"),
 }
 """The ops whose weight operands fp16 narrows, by operand name."""
 
@@ -100,11 +102,32 @@ class PrecisionPass(ModulePass):
                 if widened[weight] is not None:
                     user.operands[index] = widened[weight]
                     narrowed += 1
+        gathers = 0
+        for gather in [o for o in op.walk() if isinstance(o, g.GatherOp)]:
+            weight = gather.input.owner
+            if not isinstance(weight, g.WeightOp) or not isinstance(
+                    g.element_type_of(gather.input), Float32Type):
+                continue
+            if weight not in widened:
+                widened[weight] = _narrow(store, weight)
+            cast = widened[weight]
+            if cast is None:
+                continue
+            # gather the f16 rows, widen only those (an embedding table stays f16)
+            assert isinstance(cast.owner, g.ElementwiseOp)
+            rows = g.GatherOp(cast.owner.inputs[0], gather.indices, gather.axis.value.data)
+            wide = g.ElementwiseOp("cast", [rows.result], result_element_type=f32)
+            Rewriter.insert_op([rows, wide], InsertPoint.after(gather))
+            gather.result.replace_all_uses_with(wide.result)
+            Rewriter.erase_op(gather)
+            gathers += 1
         for weight, cast in widened.items():
+            if cast is not None and not cast.uses:
+                Rewriter.erase_op(cast.owner)  # type: ignore[arg-type]
             if cast is not None and not weight.result.uses:
                 Rewriter.erase_op(weight)
         record(self.name, {"fp16-weights": sum(c is not None for c in widened.values()),
-                           "operands": narrowed})
+                           "operands": narrowed, "gathers": gathers})
 
 
 def op_precisions(module: ModuleOp) -> dict[str, dict[str, int]]:
