@@ -68,9 +68,20 @@ library-ci: library-setup
 	$(BIN)/pytest -q test/models/test_library_models.py -k '$(LIBRARY_CI)'
 
 # the PyTorch frontend (torch.export and torch.compile(backend="kiln")) vs torch eager;
-# needs torch, so not in `unit` (marked `torch` and `library`)
+# needs torch, so not in `unit` (marked `torch` and `library`); two processes side by side
+# (about equal halves; a failing half's log is shown whole)
+TORCH_CI_HALVES = "test_torch_dynamo.py test_torch_ops.py" "test_torch_models.py test_torch_import.py"
 torch-ci: library-setup
-	$(BIN)/pytest -q test/torch_frontend -m torch
+	@mkdir -p .cache; pids=""; k=0; for half in $(TORCH_CI_HALVES); do \
+		k=$$((k + 1)); files=""; for f in $$half; do files="$$files test/torch_frontend/$$f"; done; \
+		$(BIN)/pytest -q $$files -m torch -p no:cacheprovider --basetemp=.cache/pytest-torch-$$k \
+			> .cache/torch-ci-$$k.log 2>&1 & pids="$$pids $$!"; \
+	done; \
+	status=0; k=0; for p in $$pids; do \
+		k=$$((k + 1)); \
+		if wait $$p; then echo "torch-ci half $$k/2: $$(tail -n 1 .cache/torch-ci-$$k.log)"; \
+		else status=1; echo "torch-ci half $$k/2 FAILED:"; cat .cache/torch-ci-$$k.log; fi; \
+	done; exit $$status
 
 # the whole ONNX node suite (1,884 cases) with a floor on the number that pass
 conformance-ci: setup

@@ -65,9 +65,10 @@ class BasicBlock(nn.Module):
 
 
 class ResNet18(nn.Module):
-    """torchvision's resnet18 topology; `width` scales the stage widths (64 in the original)."""
+    """torchvision's resnet18 topology; `width` scales the stage widths (64 in the original),
+    `blocks` is the BasicBlocks per stage (2 in the original)."""
 
-    def __init__(self, width: int = 16, num_classes: int = 100):
+    def __init__(self, width: int = 16, num_classes: int = 100, blocks: int = 2):
         super().__init__()
         self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
@@ -78,7 +79,8 @@ class ResNet18(nn.Module):
         stages = []
         for i, w in enumerate(widths):
             stride = 1 if i == 0 else 2
-            stages.append(nn.Sequential(BasicBlock(in_ch, w, stride), BasicBlock(w, w, 1)))
+            stages.append(nn.Sequential(BasicBlock(in_ch, w, stride),
+                                        *(BasicBlock(w, w, 1) for _ in range(blocks - 1))))
             in_ch = w
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
@@ -123,18 +125,20 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV2(nn.Module):
-    """torchvision's mobilenet_v2 structure with a width multiplier."""
+    """torchvision's mobilenet_v2 structure with a width multiplier; `max_repeats` caps the
+    inverted residual blocks per stage (None: the original 1-4)."""
 
     SETTINGS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
                 (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]  # t, c, n, s
 
     def __init__(self, width_mult: float = 0.5, num_classes: int = 100,
-                 last_channel: int = 640):
+                 last_channel: int = 640, max_repeats: int | None = None):
         super().__init__()
         in_ch = _make_divisible(32 * width_mult)
         features: list[nn.Module] = [_conv_bn_relu6(3, in_ch, 3, 2)]
         for t, c, n, s in self.SETTINGS:
             out_ch = _make_divisible(c * width_mult)
+            n = n if max_repeats is None else min(n, max_repeats)
             for i in range(n):
                 features.append(InvertedResidual(in_ch, out_ch, s if i == 0 else 1, t))
                 in_ch = out_ch
@@ -387,6 +391,23 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in [
 def build(name: str) -> nn.Module:
     """The seeded PyTorch module of model `name` in eval mode."""
     return MODELS[name].make()
+
+
+SHALLOW: dict[str, Callable[[], nn.Module]] = {
+    "resnet18": _seeded(lambda: ResNet18(width=16, num_classes=100, blocks=1), 18),
+    "mobilenetv2": _seeded(lambda: MobileNetV2(width_mult=0.5, max_repeats=2), 2),
+    "bert": _seeded(lambda: Bert(layers=1), 5),
+    "gpt2": _seeded(lambda: GPT2(layers=1), 6),
+}
+"""Shallower variants of some MODELS (one BasicBlock per ResNet stage, at most two
+inverted residual blocks per MobileNetV2 stage (the first, and one with the residual),
+one BERT/GPT-2 layer; same widths, inputs and seeds): every kind of block and op of the full
+model at a fraction of the compile time (the torch frontend's tests use them)."""
+
+
+def build_shallow(name: str) -> nn.Module:
+    """The seeded shallow variant of model `name` (SHALLOW), else the model itself."""
+    return SHALLOW[name]() if name in SHALLOW else build(name)
 
 
 def export(name: str, check: bool = True) -> onnx.ModelProto:
