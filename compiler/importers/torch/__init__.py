@@ -8,8 +8,10 @@ ONNX importer produces; no ONNX on the way.
     registry.py       the one op table (from every family's RULES) and import_torch
     model.py          TorchModel: range checks of dynamic dims, torch tensors in and out
     dynamo.py         the `torch.compile(backend="kiln")` backend
-    elementwise.py, linalg.py, conv.py, norm.py, reduce.py, shape.py, symbolic.py
-                      the op families (symbolic.py: SymInt arithmetic)
+    elementwise.py, linalg.py, conv.py, norm.py, reduce.py, shape.py, rnn.py,
+    control.py, symbolic.py
+                      the op families (control.py: torch.cond; symbolic.py: SymInt
+                      arithmetic and comparisons)
 
 torch is an optional dependency (`kiln[torch]`): this package's `__init__` does not import
 it, so `import compiler` stays torch-free; the entry points import the rest lazily.
