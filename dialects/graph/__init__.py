@@ -126,6 +126,7 @@ from dialects.graph.data import (
     SplitOp,
     TopKOp,
     TriluOp,
+    UniqueOp,
     even_splits,
 )
 from dialects.graph.elementwise import (
@@ -204,7 +205,7 @@ SHAPE_OPS: tuple[type[DataOp], ...] = (
     UnsqueezeDynamicOp, FlattenOp, SplitOp, SliceOp,
     GatherOp, GatherElementsOp, GatherNDOp, ScatterNDOp, ScatterElementsOp, ExpandOp,
     TileOp, PadOp, RangeOp, ConstantOfShapeOp, TriluOp, CumSumOp, TopKOp, ResizeOp,
-    OneHotOp, NonZeroOp)
+    OneHotOp, NonZeroOp, UniqueOp)
 """The shape and data-movement ops (their lowerings: lowering/graph_to_tensor.py)."""
 
 
@@ -315,6 +316,7 @@ __all__ = [
     "MulOp",
     "NegOp",
     "NonZeroOp",
+    "UniqueOp",
     "OPTIMIZER_OPS",
     "OneHotOp",
     "PAD_MODES",

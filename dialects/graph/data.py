@@ -1,5 +1,5 @@
 """Data-movement ops: split, slice, gathers and scatters, pad, range, constant_of_shape,
-trilu, cumsum, topk, resize, one_hot and non_zero.
+trilu, cumsum, topk, resize, one_hot, non_zero and unique.
 
 Operands that ONNX passes as tensors but that size a result (slice starts, pads, k, ...)
 stay operands: 1-D (or rank-0) integer tensors read at run time by the lowering. The
@@ -753,3 +753,57 @@ class NonZeroOp(DataOp):
     def evaluate(self, args: list[np.ndarray]) -> np.ndarray:
         x = args[0]
         return np.array(np.nonzero(x), dtype=np.int64).reshape(x.ndim, -1)
+
+
+@irdl_op_definition
+class UniqueOp(DataOp):
+    """The distinct rows of a 2-D input [N, M]: i64 `indices` [K] of each distinct row's
+    first occurrence, in ascending (lexicographic) row order when `sorted`, in order of
+    first occurrence otherwise; `inverse` [N], the position of each row among them; and
+    `counts` [K]. Elements compare as numbers with NaN equal to NaN and sorted last (-0
+    equals 0), as numpy.unique. K depends on the values."""
+
+    name = "graph.unique"
+    SAME_TYPE: ClassVar[bool] = False
+    input = operand_def(TensorType)
+    sorted = prop_def(IntegerAttr, default_value=IntegerAttr(1, i64))
+    indices = result_def(TensorType)
+    inverse = result_def(TensorType)
+    counts = result_def(TensorType)
+
+    def __init__(self, input: SSAValue, sorted: bool = True):
+        n = shape_of(input)[0]
+        super().__init__(operands=[input], properties={"sorted": int_prop(int(sorted))},
+                         result_types=[tensor_type([DYN], i64), tensor_type([n], i64),
+                                       tensor_type([DYN], i64)])
+
+    def verify_shapes(self) -> None:
+        x = shape_of(self.input)
+        check(len(x) == 2, f"graph.unique: the input must be 2-D (rows), got rank {len(x)}")
+        check_flag(self, self.sorted, "sorted")
+        for v, what in ((self.indices, "indices"), (self.inverse, "inverse"),
+                        (self.counts, "counts")):
+            check(len(shape_of(v)) == 1 and element_type_of(v) == i64,
+                  f"graph.unique: {what} must be a 1-D i64 tensor, got {v.type}")
+        check(shapes_compatible(shape_of(self.inverse), x[:1]),
+              f"graph.unique: inverse must have the {format_dims(x[:1])} rows' shape")
+
+    def concrete_shape(self, shapes: list[Shape]) -> list[Shape | None]:
+        """inverse has a row's entry; the others are sized by values."""
+        return [None, (shapes[0][0],), None]
+
+    def evaluate(self, args: list[np.ndarray]) -> list[np.ndarray]:
+        x = args[0] if args[0].dtype.kind in "iub" else args[0].astype(np.float64)
+        rows = [tuple(r) for r in x.tolist()]
+
+        def key(r: tuple) -> tuple:
+            return tuple((1, 0.0) if v != v else (0, v + 0.0) for v in r)  # NaN last
+
+        first: dict[tuple, int] = {}
+        for i, r in enumerate(rows):
+            first.setdefault(key(r), i)
+        order = sorted(first) if self.sorted.value.data else list(first)
+        position = {k: p for p, k in enumerate(order)}
+        inverse = np.array([position[key(r)] for r in rows], np.int64)
+        return [np.array([first[k] for k in order], np.int64), inverse,
+                np.bincount(inverse, minlength=len(order)).astype(np.int64)]

@@ -61,6 +61,7 @@ from lowering.graph_to_tensor.data import (
     ScatterPattern,
     TopKPattern,
     TriluPattern,
+    UniquePattern,
 )
 from lowering.graph_to_tensor.elementwise import (
     ConstantPattern,
@@ -128,6 +129,7 @@ __all__ = [
     "MatMulPattern",
     "MaxPoolIndicesPattern",
     "NonZeroPattern",
+    "UniquePattern",
     "OneHotPattern",
     "PARALLEL",
     "PadPattern",
@@ -169,7 +171,7 @@ SHAPE_OP_PATTERNS: tuple[RewritePattern, ...] = (
     AxesDynamicPattern(),
     SplitPattern(), SlicePattern(), GatherPattern(), ScatterPattern(), ExpandTilePattern(),
     PadPattern(), RangePattern(), ConstantOfShapePattern(), TriluPattern(), CumSumPattern(),
-    TopKPattern(), ResizePattern(), OneHotPattern(), NonZeroPattern())
+    TopKPattern(), ResizePattern(), OneHotPattern(), NonZeroPattern(), UniquePattern())
 """Lowerings of graph.SHAPE_OPS."""
 
 

@@ -10,6 +10,7 @@ from xdsl.dialects.builtin import (
     FloatAttr,
     IntegerAttr,
     IntegerType,
+    f32,
     f64,
 )
 from xdsl.dialects.linalg.ops import FillOp
@@ -23,6 +24,7 @@ from xdsl.pattern_rewriter import (
 
 from dialects import graph
 from dialects.graph import ints, shape_of
+from dialects.graph.elementwise_table import cast_scalar
 from dialects.scalar_body import ScalarBody
 from lowering.graph_to_tensor.emit import (
     PARALLEL,
@@ -770,3 +772,135 @@ class NonZeroPattern(RewritePattern):
         res = emit.generic([x, numbers], [out], [in_map, in_map, affine_map(loops, [di(0), di(1)])],
                            [PARALLEL] * 2 + [REDUCTION] * rank, pick_body)
         rewriter.replace(op, [], res)
+
+
+NONE = 2**62
+"""No row / no column: above every index, the initial value of the min reductions."""
+
+
+class UniquePattern(RewritePattern):
+    """graph.unique by comparing every row with every other (quadratic in the rows, as
+    graph.non_zero): f[i], the first row equal to row i; inverse[i], how many first
+    occurrences come before row i's (in row order when sorted, by position otherwise);
+    then indices[k] / counts[k] pick and count inverse == k over the K first occurrences.
+    Rows of one element compare directly; longer rows through diff[j, i], the first
+    column where rows j and i differ (NONE when equal), and lexless[j, i], whether row j
+    sorts before row i at that column. Nothing is read at a computed index."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: graph.UniqueOp, rewriter: PatternRewriter):
+        emit = Emit(rewriter, op)
+        x, sort = op.input, bool(op.sorted.value.data)
+        n, m = emit.size(x, 0), emit.size(x, 1)
+        i1, i64 = IntegerType(1), IntegerType(64)
+        kind = graph.type_class(elt_type(x))
+
+        def value(b: ScalarBody, v: SSAValue) -> SSAValue:
+            if kind in ("float", "minifloat") and v.type not in (f32, f64):
+                return cast_scalar(b, v, f32)  # exact; bf16/f16/minifloat compare in f32
+            return v
+
+        def same(b: ScalarBody, u: SSAValue, v: SSAValue) -> SSAValue:
+            u, v = value(b, u), value(b, v)
+            if kind not in ("float", "minifloat"):
+                return b.cmp("eq", u, v)
+            nan = b.and_(b.add(arith.CmpfOp(u, u, "uno")), b.add(arith.CmpfOp(v, v, "uno")))
+            return b.add(arith.OrIOp(b.add(arith.CmpfOp(u, v, "oeq")), nan))
+
+        def less(b: ScalarBody, u: SSAValue, v: SSAValue) -> SSAValue:
+            u, v = value(b, u), value(b, v)
+            if kind not in ("float", "minifloat"):
+                return b.cmp("slt" if kind == "int" else "ult", u, v)
+            nan_last = b.and_(b.add(arith.CmpfOp(u, u, "ord")),
+                              b.add(arith.CmpfOp(v, v, "uno")))
+            return b.add(arith.OrIOp(b.add(arith.CmpfOp(u, v, "olt")), nan_last))
+
+        def at(b: ScalarBody, dim: int) -> SSAValue:
+            return b.add(arith.IndexCastOp(b.linalg_index(dim), i64))
+
+        def one_if(b: ScalarBody, cond: SSAValue) -> SSAValue:
+            return b.select(cond, b.const(1, i64), b.const(0, i64))
+
+        ji = affine_map(2, [di(1), di(0)])  # over (i, j): the [j, i] entry
+        pair_maps = [affine_map(3, [di(0), di(2)]), affine_map(3, [di(1), di(2)])]
+        if m == 1:
+            col0 = AffineExpr.constant(0)
+            pair_ins, pair_in_maps = [x, x], [affine_map(2, [di(1), col0]),
+                                              affine_map(2, [di(0), col0])]
+
+            def pair_eq(b: ScalarBody, args: Sequence[SSAValue]) -> SSAValue:
+                return same(b, args[0], args[1])
+
+            def pair_lt(b: ScalarBody, args: Sequence[SSAValue]) -> SSAValue:
+                return less(b, args[0], args[1])
+        else:
+            diff_init = emit.fill(NONE, [n, n], i64)
+
+            def diff_body(b: ScalarBody) -> list[SSAValue]:
+                u, v, acc = b.args
+                first = b.add(arith.MinSIOp(acc, at(b, 2)))
+                return [b.select(same(b, u, v), acc, first)]
+
+            diff = emit.generic([x, x], [diff_init], [*pair_maps, affine_map(3, [di(0), di(1)])],
+                                [PARALLEL, PARALLEL, REDUCTION], diff_body)[0]
+
+            def lex_body(b: ScalarBody) -> list[SSAValue]:
+                u, v, d, acc = b.args
+                here = b.and_(b.cmp("eq", at(b, 2), d), less(b, u, v))
+                return [b.add(arith.OrIOp(acc, here))]
+
+            pair_ins, pair_in_maps = [diff], [ji]
+            if sort:  # the order of first occurrence needs no row order
+                pair_ins.append(emit.generic(
+                    [x, x, diff], [emit.fill(0, [n, n], i1)],
+                    [*pair_maps, affine_map(3, [di(0), di(1)]), affine_map(3, [di(0), di(1)])],
+                    [PARALLEL, PARALLEL, REDUCTION], lex_body)[0])
+                pair_in_maps.append(ji)
+
+            def pair_eq(b: ScalarBody, args: Sequence[SSAValue]) -> SSAValue:
+                return b.cmp("eq", args[0], b.const(NONE, i64))
+
+            def pair_lt(b: ScalarBody, args: Sequence[SSAValue]) -> SSAValue:
+                return args[1]
+
+        def first_body(b: ScalarBody) -> list[SSAValue]:
+            eq = pair_eq(b, b.args[:-1])
+            j, acc = at(b, 1), b.args[-1]
+            return [b.select(b.and_(eq, b.cmp("slt", j, acc)), j, acc)]
+
+        over_ij = [PARALLEL, REDUCTION]
+        first = emit.generic(pair_ins, [emit.fill(NONE, [n], i64)],
+                             [*pair_in_maps, affine_map(2, [di(0)])], over_ij, first_body)[0]
+
+        def inverse_body(b: ScalarBody) -> list[SSAValue]:
+            f_j, f_i = b.args[0], b.args[1]
+            j = at(b, 1)
+            key = pair_lt(b, b.args[2:-1]) if sort else b.cmp("slt", j, f_i)
+            hit = b.and_(b.cmp("eq", f_j, j), key)
+            return [b.add(arith.AddiOp(b.args[-1], one_if(b, hit)))]
+
+        ins, maps = [first, first], [affine_map(2, [di(1)]), affine_map(2, [di(0)])]
+        if sort:
+            ins, maps = [*ins, *pair_ins], [*maps, *pair_in_maps]
+        inverse = emit.generic(ins, [emit.fill(0, [n], i64)], [*maps, affine_map(2, [di(0)])],
+                               over_ij, inverse_body)[0]
+        count = emit.generic([first], [emit.fill(0, [], i64)],
+                             [affine_map(1, [di(0)]), affine_map(1, [])], [REDUCTION],
+                             lambda b: [b.add(arith.AddiOp(b.args[1], one_if(
+                                 b, b.cmp("eq", b.args[0], at(b, 0)))))])[0]
+        k = Ix(emit).to_index(emit(tensor.ExtractOp(count, [], i64)))
+
+        def pick_body(b: ScalarBody) -> list[SSAValue]:
+            f_i, inv, index, counts = b.args
+            i, slot = at(b, 1), at(b, 0)
+            mine = b.cmp("eq", inv, slot)
+            is_first = b.and_(mine, b.cmp("eq", f_i, i))
+            return [b.select(is_first, i, index),
+                    b.add(arith.AddiOp(counts, one_if(b, mine)))]
+
+        k_map = affine_map(2, [di(0)])
+        indices, counts = emit.generic(
+            [first, inverse], [emit.fill(0, [k], i64), emit.fill(0, [k], i64)],
+            [affine_map(2, [di(1)]), affine_map(2, [di(1)]), k_map, k_map], over_ij,
+            pick_body)
+        rewriter.replace(op, [], [indices, inverse, counts])

@@ -1,4 +1,5 @@
-"""Data selection ops imported as compositions of existing graph ops.
+"""Data selection ops: Compress and ReverseSequence imported as compositions of existing
+graph ops, Unique as graph.unique over rows plus a gather.
 
 Compress is a gather of the condition's non-zero positions, so its output size comes from
 the condition's values at run time exactly as graph.non_zero's does. ReverseSequence is a
@@ -70,6 +71,26 @@ def _reverse_sequence(ctx: ImportContext, node: onnx.NodeProto, attrs: dict, ops
     return [ctx.emit(g.GatherElementsOp(x, index, time))]
 
 
-RULES: dict[str, Rule] = {"Compress": _compress, "ReverseSequence": _reverse_sequence}
+def _unique(ctx: ImportContext, node: onnx.NodeProto, attrs: dict, opset: int):
+    """graph.unique over the slices along `axis` (moved first and flattened into rows;
+    the elements of the flattened input without `axis`), Y a gather of the first
+    occurrences."""
+    x = ctx.value(node.input[0])
+    rank = len(g.shape_of(x))
+    if "axis" in attrs:
+        axis = _axis(attrs, "axis", 0, rank)
+        perm = [axis, *[d for d in range(rank) if d != axis]]
+        moved = x if axis == 0 else ctx.emit(g.TransposeOp(x, perm))
+        rows = ctx.emit(g.FlattenOp(moved, 1))
+    else:
+        x, axis = ctx.emit(g.ReshapeOp(x, [-1])), 0
+        rows = ctx.emit(g.ReshapeOp(x, [-1, 1]))
+    unique = ctx.add(g.UniqueOp(rows, bool(int(attrs.get("sorted", 1)))))
+    indices, inverse, counts = unique.results
+    return [ctx.emit(g.GatherOp(x, indices, axis)), indices, inverse, counts]
+
+
+RULES: dict[str, Rule] = {"Compress": _compress, "ReverseSequence": _reverse_sequence,
+                          "Unique": _unique}
 
 CHECKS: dict[str, Check] = {}
