@@ -70,7 +70,11 @@ def _narrow(store: WeightStore, weight: g.WeightOp) -> SSAValue | None:
     array = store[weight.weight_name.data]
     if array.size and float(np.max(np.abs(array))) > F16_MAX:
         return None
-    name = store.add(f"{weight.weight_name.data}.f16", array.astype(np.float16))
+    name = f"{weight.weight_name.data}.f16"
+    known = store.arrays.get(name)
+    # a store outlives a compile (file stores are per process): reuse the copy made before
+    if known is None or known.dtype != np.float16 or known.shape != array.shape:
+        name = store.add(name, array.astype(np.float16))
     shape = g.shape_of(weight.result)
     narrow = g.WeightOp(name, g.tensor_type(shape, f16))
     cast = g.ElementwiseOp("cast", [narrow.result], result_element_type=f32)

@@ -96,8 +96,11 @@ def _weight(where, store: WeightStore | None, name: str, array: np.ndarray) -> S
     without a store: IR text) an inline constant."""
     if array.size <= 16 or store is None:
         return _const(where, array)
-    op = g.WeightOp(store.add(name, array), g.tensor_type(array.shape,
-                                                          g.element_type_for(array.dtype)))
+    known = store.arrays.get(name)
+    # a store outlives a compile (file stores are per process): reuse an equal array
+    if known is None or known.dtype != array.dtype or not np.array_equal(known, array):
+        name = store.add(name, array)
+    op = g.WeightOp(name, g.tensor_type(array.shape, g.element_type_for(array.dtype)))
     _insert(where, op)
     return op.result
 
