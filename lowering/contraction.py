@@ -44,6 +44,8 @@ from xdsl.dialects.builtin import (
     NoneAttr,
     StringAttr,
     f32,
+    i8,
+    i32,
     i64,
 )
 from xdsl.dialects.linalg.ops import GenericOp, IteratorTypeAttr, YieldOp
@@ -55,6 +57,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from dialects.check import AssertOp
 from lowering.graph_to_tensor.emit import WEIGHT_ARG_ATTR
 from lowering.kernels import PTR, ensure_packed_sgemm, ensure_sgemm
+from lowering.kernels_int8 import UI8, ensure_igemm, ensure_igemm_pack_b
 from lowering.linalg_to_loops import loop_order
 from lowering.loop_builder import Inserter, loop_bounds
 
@@ -177,13 +180,15 @@ def _split_run(dims: list[int], order: dict[int, int]) -> tuple[list[int], list[
     return run, [d for d in dims if d not in run]
 
 
-def classify(op: GenericOp, maps: list[AffineMap] | None = None) -> Contraction | None:
-    """The GEMM structure of a generic whose maps are all plain projections."""
+def classify(op: GenericOp, maps: list[AffineMap] | None = None,
+             integer: bool = False) -> Contraction | None:
+    """The GEMM structure of a generic whose maps (A, B, C) are all plain projections;
+    `integer`: the body was checked by integer_zero_points (alpha 1)."""
     maps = maps or [m.data for m in op.get_indexing_maps()]
     iters = [str(it.data) for it in op.get_iterator_types()]
     if not all(_pure(m) for m in maps):
         return None
-    alpha = _body_alpha(op)
+    alpha = 1.0 if integer else _body_alpha(op)
     if alpha is None:
         return None
     out = maps[2]
@@ -268,16 +273,25 @@ class _Strides:
 
 
 def emit_gemm_call(op: GenericOp, c: Contraction, maps: list[AffineMap],
-                   bounds: bool = False, threads: int = 1) -> None:
+                   bounds: bool = False, threads: int = 1,
+                   zero_points: list[tuple[int | None, int, bool]] | None = None) -> None:
     """Replace the contraction `op` by batch loops around the kernel call; with `bounds`,
-    check before each call that the kernel stays inside its three buffers."""
+    check before each call that the kernel stays inside its three buffers. With
+    `zero_points` (per input: the zero point's operand index or None, its element
+    stride along that input's private dim, whether it is unsigned) the integer kernel is
+    called."""
     module = op.get_toplevel_object()
     assert isinstance(module, ModuleOp)
     a_elt, b_elt = (op.operands[i].type.element_type for i in (c.a, c.b))  # type: ignore
-    kernel = ensure_sgemm(module, threads=threads, a_elt=a_elt, b_elt=b_elt)
+    if zero_points is None:
+        kernel = ensure_sgemm(module, threads=threads, a_elt=a_elt, b_elt=b_elt)
+    else:
+        # the body's extui / extsi says how to read the bytes (the memref may be signless)
+        a_elt, b_elt = (UI8 if zero_points[i][2] else i8 for i in (c.a, c.b))
+        kernel = ensure_igemm(module, a_elt, b_elt, threads=threads)
     ins = Inserter(InsertPoint.before(op))
     sizes = loop_bounds(op, ins)
-    operands = list(op.operands)
+    operands = [op.inputs[0], op.inputs[1], op.outputs[0]]
     strides = [_Strides(ins, v) for v in operands]
 
     def prod(dims: list[int]) -> SSAValue:
@@ -337,6 +351,9 @@ def emit_gemm_call(op: GenericOp, c: Contraction, maps: list[AffineMap],
             addrs[c.b], offsets[1], sbk, sbn,
             addrs[2], offsets[2], ldc]
     args64 = [i64v(v) for v in args]
+    if zero_points is not None:
+        _call_igemm(op, c, maps, ins, kernel, args64, zero_points, threads)
+        return
     # an f16 B (precision="fp16") is widened per call: prepacking would keep an f32 copy
     if a_elt != f32 or b_elt != f32 or not _constant_weight_b(op, c, maps):
         ins(llvm.CallOp(kernel, *args64, alpha))
@@ -345,19 +362,55 @@ def emit_gemm_call(op: GenericOp, c: Contraction, maps: list[AffineMap],
     # B is a weight the same at every call: pack it once, on the first call, into a
     # buffer this call site keeps in a global (freed with the compiled model)
     pack, packed = ensure_packed_sgemm(module, threads=threads)
+    where = _packed_once(module, ins, llvm.CallOp(pack, *args64[1:3], *args64[7:11],
+                                                  return_type=i64))
+    zero = ins(arith.ConstantOp(IntegerAttr(0, i64)))
+    ins(llvm.CallOp(packed, *args64, alpha, ins(llvm.LoadOp(where, i64)), zero, args64[1]))
+    Rewriter.erase_op(op)
+
+
+def _call_igemm(op: GenericOp, c: Contraction, maps: list[AffineMap], ins: Inserter,
+                kernel: str, args64: list[SSAValue],
+                zero_points: list[tuple[int | None, int, bool]], threads: int) -> None:
+    """The integer kernel call: the zero points' addresses and strides after the GEMM
+    arguments; a weight B (with a weight or no zero point) packed once, with its sums."""
+    module = op.get_toplevel_object()
+    assert isinstance(module, ModuleOp)
+    zp_args: list[SSAValue] = []
+    for i in (c.a, c.b):
+        index, stride, _ = zero_points[i]
+        addr = (ins(arith.IndexCastOp(ins(memref.ExtractAlignedPointerAsIndexOp.get(
+            op.operands[index])), i64)) if index is not None else ins(arith.ConstantOp(
+                IntegerAttr(0, i64))))
+        zp_args += [addr, ins(arith.ConstantOp(IntegerAttr(0, i64))),
+                    ins(arith.ConstantOp(IntegerAttr(stride, i64)))]
+    zero = ins(arith.ConstantOp(IntegerAttr(0, i64)))
+    zb = zero_points[c.b][0]
+    if not _constant_weight_b(op, c, maps) or (zb is not None and not _is_weight(
+            op.operands[zb])):
+        ins(llvm.CallOp(kernel, *args64, *zp_args, zero, zero, args64[1]))
+        Rewriter.erase_op(op)
+        return
+    pack = ensure_igemm_pack_b(module, UI8 if zero_points[c.b][2] else i8)
+    where = _packed_once(module, ins, llvm.CallOp(pack, *args64[1:3], *args64[7:11],
+                                                  *zp_args[3:], return_type=i64))
+    ins(llvm.CallOp(kernel, *args64, *zp_args, ins(llvm.LoadOp(where, i64)), zero,
+                    args64[1]))
+    Rewriter.erase_op(op)
+
+
+def _packed_once(module: ModuleOp, ins: Inserter, pack: llvm.CallOp) -> SSAValue:
+    """The address of a new packed-weight slot, filled by `pack` on the first call."""
     slot = _new_packed_slot(module)
     where = ins(llvm.AddressOfOp(slot, PTR))
     unpacked = ins(arith.CmpiOp(ins(llvm.LoadOp(where, i64)), ins(arith.ConstantOp(
         IntegerAttr(0, i64))), "eq"))
     then = Block()
-    address = llvm.CallOp(pack, *args64[1:3], *args64[7:11], return_type=i64)
-    then.add_op(address)
-    then.add_op(llvm.StoreOp(address.results[0], where))
+    then.add_op(pack)
+    then.add_op(llvm.StoreOp(pack.results[0], where))
     then.add_op(scf.YieldOp())
     ins(scf.IfOp(unpacked, [], Region(then), Region(Block([scf.YieldOp()]))))
-    zero = ins(arith.ConstantOp(IntegerAttr(0, i64)))
-    ins(llvm.CallOp(packed, *args64, alpha, ins(llvm.LoadOp(where, i64)), zero, args64[1]))
-    Rewriter.erase_op(op)
+    return where
 
 
 PACKED_SLOTS_ATTR = "kiln.packed_weights"
@@ -374,17 +427,21 @@ def _new_packed_slot(module: ModuleOp) -> str:
     return name
 
 
+def _is_weight(v: SSAValue) -> bool:
+    """Whether `v` is a weight argument of its function (the same at every call)."""
+    if not isinstance(v, BlockArgument) or not isinstance(v.owner.parent_op(), func.FuncOp):
+        return False
+    fn = v.owner.parent_op()
+    assert isinstance(fn, func.FuncOp)
+    attrs = fn.arg_attrs.data[v.index] if fn.arg_attrs is not None else None
+    return isinstance(attrs, DictionaryAttr) and WEIGHT_ARG_ATTR in attrs.data
+
+
 def _constant_weight_b(op: GenericOp, c: Contraction, maps: list[AffineMap]) -> bool:
     """Whether B is a weight argument of the function and every call reads the same
     part of it (no batch loop moves B's offset), so it can be packed once."""
     b = op.operands[c.b]
-    if not isinstance(b, BlockArgument) or not isinstance(b.owner.parent_op(),
-                                                           func.FuncOp):
-        return False
-    fn = b.owner.parent_op()
-    assert isinstance(fn, func.FuncOp)
-    attrs = fn.arg_attrs.data[b.index] if fn.arg_attrs is not None else None
-    if not isinstance(attrs, DictionaryAttr) or WEIGHT_ARG_ATTR not in attrs.data:
+    if not _is_weight(b):
         return False
     shape = b.type.get_shape()  # type: ignore[union-attr]
     for pos, r in enumerate(maps[c.b].results):
@@ -451,9 +508,89 @@ def _gather_layout(c_maps: list[AffineMap], which: int, iters: list[str],
     return batch + private + k
 
 
+def integer_zero_points(op: GenericOp) -> list[tuple[int | None, bool]] | None:
+    """For acc + (ext(x) [- ext(zx)]) * (ext(y) [- ext(zy)]) over 8-bit x, y and an i32
+    accumulator (the byte contraction of graph.matmul_integer): per input, the operand
+    index of its zero point (None: none) and whether it is unsigned (extui); None if the
+    body is anything else."""
+    block = op.body.block
+    n_in = len(op.inputs)
+    if (n_in < 2 or len(op.outputs) != 1 or op.outputs[0].type.element_type != i32  # type: ignore
+            or any(op.inputs[i].type.element_type not in (i8, UI8) for i in (0, 1))  # type: ignore
+            or not all(isinstance(v.type, MemRefType) and isinstance(v.type.layout, NoneAttr)
+                       for v in op.operands)):
+        return None
+    ops = list(block.ops)
+    y = ops[-1]
+    add = y.operands[0].owner if isinstance(y, YieldOp) and len(y.operands) == 1 else None
+    if not isinstance(add, arith.AddiOp) or add.lhs != block.args[-1]:
+        return None
+    mul = add.rhs.owner
+    if not isinstance(mul, arith.MuliOp):
+        return None
+    seen: list[Operation] = [y, add, mul]
+
+    unsigned: list[bool] = []
+
+    def ext_of(v: SSAValue) -> int | None:
+        e = v.owner
+        if isinstance(e, arith.ExtSIOp | arith.ExtUIOp) and isinstance(e.input, BlockArgument):
+            seen.append(e)
+            unsigned.append(isinstance(e, arith.ExtUIOp))
+            return e.input.index
+        return None
+
+    zps: list[tuple[int | None, bool]] = []
+    for want, f in enumerate((mul.lhs, mul.rhs)):
+        zp = None
+        if isinstance(f.owner, arith.SubiOp):
+            seen.append(f.owner)
+            zp = ext_of(f.owner.rhs)
+            if zp is None or zp < 2:
+                return None
+            f = f.owner.lhs
+        if ext_of(f) != want:
+            return None
+        zps.append((zp, unsigned[-1]))
+    used = {z for z, _ in zps if z is not None}
+    if len(ops) != len(seen) or used != set(range(2, n_in)):
+        return None
+    return zps
+
+
+def _lower_integer(op: GenericOp, zps: list[tuple[int | None, bool]], bounds: bool,
+                   threads: int) -> bool:
+    """The byte contraction as an integer GEMM kernel call (plain projections only)."""
+    all_maps = [m.data for m in op.get_indexing_maps()]
+    maps = [all_maps[0], all_maps[1], all_maps[-1]]
+    if not all(_pure(m) for m in all_maps):
+        return False
+    c = classify(op, maps, integer=True)
+    if c is None or not _worth_a_kernel(op, c, maps):
+        return False
+    zero_points: list[tuple[int | None, int, bool]] = [(None, 0, u) for _, u in zps]
+    for role, private in ((c.a, c.m), (c.b, c.n)):
+        index, unsigned = zps[role]
+        if index is None:
+            continue
+        results = all_maps[index].results
+        if all(isinstance(r, AffineConstantExpr) for r in results):
+            zero_points[role] = (index, 0, unsigned)
+        elif (len(results) == 1 and isinstance(results[0], AffineDimExpr)
+              and [results[0].position] == private):
+            zero_points[role] = (index, 1, unsigned)
+        else:
+            return False
+    emit_gemm_call(op, c, maps, bounds, threads, zero_points)
+    return True
+
+
 def lower_contraction(op: GenericOp, bounds: bool = False, threads: int = 1) -> bool:
     """Lower `op` to a kernel call (after an im2col gather if needed); False if it is
     not a contraction the kernel handles."""
+    zps = integer_zero_points(op)
+    if zps is not None:
+        return _lower_integer(op, zps, bounds, threads)
     if (len(op.inputs) != 2 or len(op.outputs) != 1 or op.results
             or not all(_is_f32_memref(v, f16=True) for v in op.inputs)
             or not _is_f32_memref(op.outputs[0])):

@@ -13,12 +13,14 @@ from xdsl.dialects import arith, math
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     AnyFloat,
+    ArrayAttr,
     Float4E2M1FNType,
     IntegerType,
     f32,
     f64,
 )
-from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.dialects.linalg.ops import GenericOp, YieldOp
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.ir.affine import AffineExpr
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
 from xdsl.rewriter import InsertPoint
@@ -207,16 +209,80 @@ def _lower_as(op: Operation, new: Operation, pattern: RewritePattern,
     pattern.match_and_rewrite(new, inner)
 
 
+def _byte_operand(x: SSAValue, zp: SSAValue | None, per_column: bool) -> bool:
+    """An 8-bit operand whose zero point is one element (or, `per_column`, one per
+    column of a 2-D operand): the integer GEMM kernel takes those as they are."""
+    if elt_type(x) not in (IntegerType(8), graph.ui8):
+        return False
+    if zp is None or shape_of(zp) in ((), (1,)):
+        return True
+    return (per_column and len(shape_of(x)) == 2 and len(shape_of(zp)) == 1
+            and shape_of(zp)[0] == shape_of(x)[1] != graph.DYN)
+
+
+def _byte_contraction(wide: GenericOp, lhs: SSAValue, rhs: SSAValue,
+                      zps: list[tuple[SSAValue | None, int]], rewriter: PatternRewriter
+                      ) -> None:
+    """Replace the contraction `wide` (its body not yet meaningful for byte operands) by
+    acc + (ext(a) - ext(a_zp)) * (ext(b) - ext(b_zp)) over the 8-bit operands; each zero
+    point is read at index 0, or along loop `dim` (>= 0)."""
+    maps = list(wide.indexing_maps.data)
+    n_loops = maps[0].data.num_dims
+    ins, zp_maps, present = [lhs, rhs], [], []
+    for zp, dim in zps:
+        present.append(zp is not None)
+        if zp is None:
+            continue
+        ins.append(zp)
+        exprs = ([AffineExpr.dimension(dim)] if dim >= 0
+                 else [AffineExpr.constant(0)] * len(shape_of(zp)))
+        zp_maps.append(affine_map(n_loops, exprs))
+    block = Block(arg_types=[elt_type(v) for v in ins] + [i32])
+    b = ScalarBody(block)
+    args = list(block.args)
+    zp_args = iter(args[2:-1])
+    factors = []
+    for x, has in zip(args[:2], present, strict=True):
+        v = cast_scalar(b, x, i32)
+        if has:
+            v = b.binary("sub", v, cast_scalar(b, next(zp_args), i32))
+        factors.append(v)
+    block.add_op(YieldOp(b.binary("add", args[-1], b.binary("mul", *factors))))
+    new = GenericOp(ins, list(wide.outputs), Region(block),
+                    ArrayAttr([*maps[:2], *zp_maps, maps[2]]), wide.iterator_types,
+                    [r.type for r in wide.results])
+    rewriter.replace(wide, [new])
+
+
 class MatMulIntegerPattern(RewritePattern):
-    """(a - a_zp) @ (b - b_zp): widened operands through the i32 graph.matmul lowering."""
+    """(a - a_zp) @ (b - b_zp). 8-bit operands with per-tensor (b: or per-column) zero
+    points: one contraction over the bytes, zero points subtracted in its body (the
+    shape lower-contractions-to-kernels gives the integer GEMM kernel); otherwise
+    widened operands through the i32 graph.matmul lowering."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: graph.MatMulIntegerOp, rewriter: PatternRewriter):
         emit = Emit(rewriter, op)
-        lhs = _widen(emit, op.lhs, op.lhs_zero_point)
-        rhs = _widen(emit, op.rhs, op.rhs_zero_point)
-        _lower_as(op, graph.MatMulOp(lhs, rhs, result_type=op.result.type),
+        direct = (_byte_operand(op.lhs, op.lhs_zero_point, False)
+                  and _byte_operand(op.rhs, op.rhs_zero_point, True)
+                  and len(shape_of(op.lhs)) >= 2 and len(shape_of(op.rhs)) >= 2)
+        if not direct:
+            lhs = _widen(emit, op.lhs, op.lhs_zero_point)
+            rhs = _widen(emit, op.rhs, op.rhs_zero_point)
+            _lower_as(op, graph.MatMulOp(lhs, rhs, result_type=op.result.type),
+                      MatMulPattern(), rewriter)
+            return
+        use = next(iter(op.result.uses))
+        _lower_as(op, graph.MatMulOp(op.lhs, op.rhs, result_type=op.result.type),
                   MatMulPattern(), rewriter)
+        wide = use.operation.operands[use.index].owner
+        assert isinstance(wide, GenericOp)
+        n_dim = len(shape_of(op.result)) - 1
+        per_col = op.rhs_zero_point is not None and shape_of(op.rhs_zero_point) not in (
+            (), (1,))
+        _byte_contraction(wide, op.lhs, op.rhs,
+                          [(op.lhs_zero_point, -1),
+                           (op.rhs_zero_point, n_dim if per_col else -1)], rewriter)
 
 
 class ConvIntegerPattern(RewritePattern):

@@ -37,15 +37,16 @@ func.func @dequantize(%x: tensor<2x?xi8>, %s: tensor<2x?xf32>) -> tensor<2x?xf32
 
 // -----
 
-// matmul_integer: both operands widened to i32 (minus the zero point, unsigned
-// extension for ui8), then the i32 matmul contraction; requantize per column (d1) in f64.
+// matmul_integer over 8-bit operands: one contraction over the bytes, each widened in
+// its body (unsigned extension for ui8) minus its zero point (read at index 0), no i32
+// copy of an operand (the shape lower-contractions-to-kernels gives the integer GEMM
+// kernel); requantize per column (d1) in f64.
 // CHECK-LABEL: func.func @matmul
-// CHECK: ins(%a, %az : tensor<?x4xi8>, tensor<i8>) outs(%{{.*}} : tensor<?x4xi32>)
+// CHECK: linalg.fill ins(%{{.*}} : i32)
+// CHECK: affine_map<(d0, d1, d2) -> ()>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b, %az : tensor<?x4xi8>, tensor<4x3xi8>, tensor<i8>) outs(%{{.*}} : tensor<?x3xi32>)
 // CHECK: arith.extui %{{.*}} : i8 to i32
 // CHECK-NEXT: arith.extui %{{.*}} : i8 to i32
 // CHECK-NEXT: arith.subi
-// CHECK: linalg.fill ins(%{{.*}} : i32)
-// CHECK: iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<?x4xi32>, tensor<4x3xi32>)
 // CHECK: arith.muli
 // CHECK-NEXT: arith.addi
 // CHECK: affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> ()>
