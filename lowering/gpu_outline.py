@@ -57,6 +57,7 @@ _KERNEL_OPS = frozenset({
     "memref.load", "memref.store", "memref.dim", "memref.get_global",
     "memref.reinterpret_cast", "memref.cast", "memref.subview",
     "scf.for", "scf.if", "scf.yield", "scf.while", "scf.condition",
+    "llvm.frem",  # fmod (graph Mod on floats): xDSL's arith has no remf; NVPTX lowers it
 })
 _CLONED = (arith.ConstantOp, memref.GetGlobalOp)
 

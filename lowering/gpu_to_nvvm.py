@@ -34,6 +34,8 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     StringAttr,
     SymbolRefAttr,
+    f32,
+    f64,
     i32,
 )
 from xdsl.ir import Attribute, Block, Operation, Region
@@ -160,6 +162,12 @@ def _use_libdevice(module: ModuleOp) -> None:
             name = libdevice_name(op.callee.root_reference.data)
             if name is not None:
                 op.callee = SymbolRefAttr(name)  # type: ignore[attr-defined]
+        elif isinstance(op, llvm.FRemOp) and op.res.type in (f32, f64):
+            # NVPTX expands frem as x - trunc(x / y) * y, which is not fmod's exact result
+            name = "__nv_fmodf" if op.res.type == f32 else "__nv_fmod"
+            t = op.res.type
+            decls[name] = llvm.LLVMFunctionType([t, t], t)
+            Rewriter.replace_op(op, llvm.CallOp(name, op.lhs, op.rhs, return_type=t))
         elif isinstance(op, _CONTRACT):
             op.fastmathFlags = llvm.FastMathAttr([llvm.FastMathFlag.ALLOW_CONTRACT])
     for op in list(module.ops):
