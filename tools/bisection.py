@@ -393,9 +393,10 @@ def node_ir(model: onnx.ModelProto, node: onnx.NodeProto, checks: str | None = N
     except Exception as e:  # the IR is an aid: the report must not be lost over it
         return f"(not available: {e})", "(not available)"
     graph_text = str(main_function(isolated))
+    # the loop level with the nests in @main (before outline-loop-kernels moves them out)
     passes = [to_tensor_pass(checks or "shapes"),
               *[p for p in lower_passes(kernels, checks or "shapes")
-                if p.name != "convert-to-llvm"]]
+                if p.name not in ("outline-loop-kernels", "convert-to-llvm")]]
     try:
         run_pipeline(isolated, passes)
     except KilnError as e:
