@@ -139,3 +139,30 @@ def test_float_mod_compiles_for_cuda(elem, tmp_path):
     model = compiler.compile(proto, target="cuda:sm_80")
     assert len(model.kernels) == 1
     _ptxas(model.ptx, "sm_80", tmp_path)
+
+
+@pytest.mark.skipif(os.environ.get("KILN_CUDA_ALL_OPS") != "1",
+                    reason="every ONNX node op type: ~15 minutes (KILN_CUDA_ALL_OPS=1)")
+def test_every_op_the_cpu_target_compiles_compiles_for_cuda():
+    """One ONNX node case per op type (the first that the cpu target compiles): the
+    cuda target compiles it too, down to PTX."""
+    from tools.conformance_tool import DEFAULT_DATA_DIR, ensure_data
+
+    cases = ensure_data(DEFAULT_DATA_DIR, lambda c: "expanded" not in c.name)
+    done: set[str] = set()
+    refused: list[str] = []
+    for case in cases:
+        if case.op_type in done:
+            continue
+        path = str(DEFAULT_DATA_DIR / "node" / case.name / "model.onnx")
+        try:
+            compiler.compile(path, cache=False, quiet=True)
+        except KilnError:
+            continue
+        done.add(case.op_type)
+        try:
+            compiler.compile(path, target="cuda:sm_80", quiet=True)
+        except KilnError as e:
+            refused.append(f"{case.op_type} ({case.name}): {str(e).splitlines()[0]}")
+    assert len(done) > 100
+    assert not refused, "\n".join(refused)
