@@ -137,7 +137,7 @@ class ConvOp(GraphOp):
                 expected = to_channels_last(expected)
         except ValueError as e:
             raise VerifyException(f"graph.conv: {e}") from e
-        _check_output_size(self, expected)
+        check_output_size(self, expected)
         group = self.group.value.data
         check(group >= 1, "graph.conv: group must be >= 1")
         if x[1] != DYN:
@@ -187,7 +187,7 @@ class ConvOp(GraphOp):
         return np.moveaxis(y, 1, -1)
 
 
-def _check_output_size(op: Operation, shape: Sequence[int]) -> None:
+def check_output_size(op: Operation, shape: Sequence[int]) -> None:
     """Windows larger than the padded input leave no output element."""
     check(all(d >= 0 or d == DYN for d in shape),
           f"{op.name}: the window does not fit the (padded) input: output size "
@@ -255,7 +255,7 @@ class PoolOp(GraphOp):
                 ints(self.pads), ints(self.dilations), bool(self.ceil_mode.value.data))
         except ValueError as e:
             raise VerifyException(f"{self.name}: {e}") from e
-        _check_output_size(self, expected)
+        check_output_size(self, expected)
         if isinstance(self, MaxPoolIndicesOp):
             check(element_type_of(self.result) == i64, f"{self.name}: result must be i64")
         else:
@@ -446,7 +446,7 @@ class ConvTransposeOp(GraphOp):
                 self.group.value.data)
         except ValueError as e:
             raise VerifyException(f"graph.conv_transpose: {e}") from e
-        _check_output_size(self, expected)
+        check_output_size(self, expected)
         check(element_type_of(self.result) == element_type_of(self.input),
               "graph.conv_transpose: result element type must equal the input's")
         check(shapes_compatible(expected, self.result_shape()),

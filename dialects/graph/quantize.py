@@ -61,7 +61,7 @@ from dialects.graph.base import (
     ui8,
     ui16,
 )
-from dialects.graph.conv import ConvOp
+from dialects.graph.conv import ConvOp, check_output_size
 from dialects.graph.elementwise_table import np_cast
 from dialects.graph.linalg import MatMulOp
 
@@ -459,9 +459,7 @@ class ConvIntegerOp(GraphOp):
                                           ints(self.dilations))
         except ValueError as e:
             raise VerifyException(f"{self.name}: {e}") from e
-        check(all(d >= 0 or d == DYN for d in expected),
-              f"{self.name}: the window does not fit the (padded) input: output size "
-              f"{format_dims(expected)}")
+        check_output_size(self, expected)
         check(shapes_compatible(expected, self.result_shape()),
               f"{self.name}: result shape {format_dims(self.result_shape())} should be "
               f"{format_dims(expected)}")
